@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The life of a program.  Once per process, before the first request:
+ * read and check the configuration (a bad one is one line on stderr and
+ * exit status 2), connect to the database and prepare statements (if the
+ * database is away the program still starts and answers 503 until it
+ * comes back, so a web server that spawns it at boot does not give up),
+ * and the endpoint's own init.  Then either the FastCGI accept loop with
+ * an explicit FCGX_Request (never fcgi_stdio.h, which swaps environ on
+ * every request), or, when started as plain CGI, one request.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "app.h"
+#include "log.h"
+#include "req.h"
+#include "resp.h"
+
+static const char *
+app_fcgi_param(void *arg, const char *name)
+{
+	FCGX_Request	*fr = arg;
+
+	return FCGX_GetParam(name, fr->envp);
+}
+
+static long
+app_fcgi_read(void *arg, char *buf, size_t n)
+{
+	FCGX_Request	*fr = arg;
+	int		 got;
+
+	if (n > INT_MAX)
+		n = INT_MAX;
+	got = FCGX_GetStr(buf, (int)n, fr->in);
+	if (got == 0 && FCGX_GetError(fr->in) != 0)
+		return -1;
+	return got;
+}
+
+static int
+app_fcgi_write(void *arg, const char *buf, size_t n)
+{
+	FCGX_Request	*fr = arg;
+
+	if (n > INT_MAX)
+		return -1;
+	return FCGX_PutStr(buf, (int)n, fr->out) == (int)n ? 0 : -1;
+}
+
+static const char *
+app_cgi_param(void *arg, const char *name)
+{
+
+	(void)arg;
+	return getenv(name);
+}
+
+static long
+app_cgi_read(void *arg, char *buf, size_t n)
+{
+	ssize_t	 got;
+
+	(void)arg;
+	do
+		got = read(STDIN_FILENO, buf, n);
+	while (got == -1 && errno == EINTR);
+	return (long)got;
+}
+
+static int
+app_cgi_write(void *arg, const char *buf, size_t n)
+{
+	ssize_t	 w;
+
+	(void)arg;
+	while (n > 0) {
+		w = write(STDOUT_FILENO, buf, n);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		buf += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/*
+ * Serve one request on io: the front-end checks, the handler, a 500 if
+ * the handler answered nothing, and the request's log line.
+ */
+static void
+app_serve(struct app *app, const struct app_endpoint *ep,
+    const struct req_io *io)
+{
+	struct req	 r;
+
+	req_init(&r, io);
+	if (req_read_json(&r))
+		ep->handle(app, &r);
+	if (r.status == 0) {
+		log_err("request", "handler gave no answer");
+		resp_error(&r, 500, "Internal server error");
+	}
+	log_info("request", "status=%d ms=%ld client=%s", r.status,
+	    req_elapsed_ms(&r), r.client);
+	req_free(&r);
+}
+
+/*
+ * Answer r for a failure status from common/: 503 when the database is
+ * away, 500 otherwise (the cause is already in the log).
+ */
+void
+app_fail(struct req *r, enum auth_status rc)
+{
+
+	if (rc == AUTH_ERR_DB_UNAVAIL)
+		resp_error(r, 503, "Service temporarily unavailable");
+	else {
+		log_err("internal", "status=%s", auth_strerror(rc));
+		resp_error(r, 500, "Internal server error");
+	}
+}
+
+/*
+ * Run endpoint ep: start up, then serve requests until the web server
+ * stops us (FastCGI) or after one request (plain CGI).  Returns the exit
+ * status: 0, or 2 for a bad configuration, 1 for other start-up failures.
+ */
+int
+app_main(const struct app_endpoint *ep)
+{
+	static const struct req_io cgi_io = {
+		app_cgi_param, app_cgi_read, app_cgi_write, NULL
+	};
+	struct app	 app;
+	struct req_io	 io;
+	FCGX_Request	 fr;
+	char		 err[512];
+	const char	*path;
+	int		 cgi, rc = 1;
+
+	memset(&app, 0, sizeof(app));
+	app.prog = ep->prog;
+	log_init(ep->prog);
+	(void)signal(SIGPIPE, SIG_IGN);
+	if (FCGX_Init() != 0) {
+		log_err("startup", "FCGX_Init failed");
+		return 1;
+	}
+	cgi = FCGX_IsCGI();
+
+	path = cfg_default_path();
+	if (cfg_load(&app.cfg, path, getenv("AUTH_CONFIG") != NULL, err,
+	    sizeof(err)) != AUTH_OK) {
+		log_err("config", "%s", err);
+		rc = 2;
+		goto fail;
+	}
+	if ((app.db = db_new(&app.cfg.db, ep->queries, ep->nqueries)) ==
+	    NULL) {
+		log_err("startup", "out of memory");
+		goto fail;
+	}
+	if (db_connect(app.db) != AUTH_OK)
+		log_warn("startup", "database unavailable; answering 503 "
+		    "until it is back");
+	if (ep->init != NULL && ep->init(&app) == -1)
+		goto fail;
+
+	if (cgi) {
+		app_serve(&app, ep, &cgi_io);
+		rc = 0;
+		goto out;
+	}
+	if (FCGX_InitRequest(&fr, 0, 0) != 0) {
+		log_err("startup", "FCGX_InitRequest failed");
+		goto out;
+	}
+	io.param = app_fcgi_param;
+	io.read = app_fcgi_read;
+	io.write = app_fcgi_write;
+	io.arg = &fr;
+	while (FCGX_Accept_r(&fr) >= 0) {
+		app_serve(&app, ep, &io);
+		FCGX_Finish_r(&fr);
+	}
+	FCGX_Free(&fr, 1);
+	rc = 0;
+	goto out;
+fail:
+	/*
+	 * As plain CGI the client is waiting on our stdout: tell it
+	 * something went wrong rather than leave it an empty reply.
+	 */
+	if (cgi) {
+		struct req	 r;
+
+		req_init(&r, &cgi_io);
+		resp_error(&r, 500, "Internal server error");
+		req_free(&r);
+	}
+out:
+	db_free(app.db);
+	cfg_free(&app.cfg);
+	return rc;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * What every program shares: start-up (configuration, database), the
+ * FastCGI accept loop or a single plain-CGI request, and the per-request
+ * log line.  An endpoint's main() only names its handler.
+ */
+#ifndef AUTH_APP_H
+#define AUTH_APP_H
+
+#include <stddef.h>
+
+#include "cfg.h"
+#include "db.h"
+
+struct req;
+
+struct app {
+	const char	*prog;
+	struct cfg	 cfg;
+	struct db	*db;
+	void		*data;		/* the endpoint's own state */
+};
+
+/*
+ * An endpoint: its name, the statements it uses (prepared at connect),
+ * an optional once-per-process init returning 0 or -1, and the handler,
+ * which must answer the request exactly once.
+ */
+struct app_endpoint {
+	const char		*prog;
+	const enum db_q		*queries;
+	size_t			 nqueries;
+	int			(*init)(struct app *);
+	void			(*handle)(struct app *, struct req *);
+};
+
+/* app.c */
+int	 app_main(const struct app_endpoint *);
+void	 app_fail(struct req *, enum auth_status);
+
+#endif /* !AUTH_APP_H */

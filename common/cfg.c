@@ -1,0 +1,731 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The configuration: a python-dotenv ".env" file (so the FastAPI
+ * backend's file works unchanged) holding the keys in cfg_defs[], each of
+ * which an environment variable of the same name overrides.  Adding a
+ * key is a row in cfg_defs[], a CFG_ enum value and a struct cfg field.
+ * Messages name files, line numbers and keys, never a value: values hold
+ * secrets.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "cfg.h"
+#include "dburl.h"
+#include "log.h"
+#include "status.h"
+
+#ifndef AUTH_CONFIG_FILE
+#error "AUTH_CONFIG_FILE must be defined (Makefile.am passes it)"
+#endif
+
+#define CFG_LINE_MAX	4096		/* longest line, without its end */
+#define CFG_FILE_MAX	(1024 * 1024)	/* largest file read */
+
+#define CFG_REQUIRED	0x01		/* no default: must be set */
+#define CFG_SECRET	0x02		/* wiped before it is freed */
+
+enum cfg_type {
+	CFG_TYPE_STRING,	/* char *; min is the least length */
+	CFG_TYPE_INT,		/* long, from min to max */
+	CFG_TYPE__MAX
+};
+
+enum cfg_key {
+	CFG_MYSQL_DB_URL,
+	CFG_JWT_SECRET_KEY,
+	CFG_ALGORITHM,
+	CFG_ACCESS_TOKEN_EXPIRE_MINUTES,
+	CFG_REFRESH_TOKEN_EXPIRE_DAYS,
+	CFG_MAIL_USERNAME,
+	CFG_MAIL_PASSWORD,
+	CFG_MAIL_FROM,
+	CFG_MAIL_PORT,
+	CFG_MAIL_SERVER,
+	CFG_BCRYPT_ROUNDS,
+	CFG__MAX
+};
+
+/* Why a line of the file could not be read. */
+enum cfg_syntax {
+	CFG_SYNTAX_OK,		/* KEY=value */
+	CFG_SYNTAX_BLANK,	/* blank or comment */
+	CFG_SYNTAX_KEY,		/* key not [A-Za-z_][A-Za-z0-9_]* */
+	CFG_SYNTAX_EQUALS,	/* no "=" after the key */
+	CFG_SYNTAX_QUOTE,	/* no closing quote */
+	CFG_SYNTAX_JUNK,	/* more than a comment after the quote */
+	CFG_SYNTAX__MAX
+};
+
+struct cfg_def {
+	const char	*name;		/* in the file and the environment */
+	enum cfg_type	 type;
+	size_t		 off;		/* of the field in struct cfg */
+	const char	*def;		/* default, or NULL for unset */
+	long		 min;
+	long		 max;
+	unsigned int	 flags;		/* CFG_REQUIRED, CFG_SECRET */
+	enum auth_status (*check)(struct cfg *, char *, size_t);
+};
+
+static enum auth_status	 cfg_check_algorithm(struct cfg *, char *, size_t);
+static enum auth_status	 cfg_check_dburl(struct cfg *, char *, size_t);
+static enum auth_status	 cfg_check_jwt(struct cfg *, char *, size_t);
+
+static const struct cfg_def cfg_defs[CFG__MAX] = {
+	{ "MYSQL_DB_URL", CFG_TYPE_STRING,
+	  offsetof(struct cfg, mysql_db_url), NULL, 0, 0,
+	  CFG_REQUIRED | CFG_SECRET, cfg_check_dburl }, /* CFG_MYSQL_DB_URL */
+	{ "JWT_SECRET_KEY", CFG_TYPE_STRING,
+	  offsetof(struct cfg, jwt_secret_key), NULL, 32, 0,
+	  CFG_REQUIRED | CFG_SECRET, cfg_check_jwt }, /* CFG_JWT_SECRET_KEY */
+	{ "ALGORITHM", CFG_TYPE_STRING,
+	  offsetof(struct cfg, algorithm), "HS256", 0, 0,
+	  0, cfg_check_algorithm }, /* CFG_ALGORITHM */
+	{ "ACCESS_TOKEN_EXPIRE_MINUTES", CFG_TYPE_INT,
+	  offsetof(struct cfg, access_token_expire_minutes), "15", 1, 1440,
+	  0, NULL }, /* CFG_ACCESS_TOKEN_EXPIRE_MINUTES */
+	{ "REFRESH_TOKEN_EXPIRE_DAYS", CFG_TYPE_INT,
+	  offsetof(struct cfg, refresh_token_expire_days), "21", 1, 365,
+	  0, NULL }, /* CFG_REFRESH_TOKEN_EXPIRE_DAYS */
+	{ "MAIL_USERNAME", CFG_TYPE_STRING,
+	  offsetof(struct cfg, mail_username), NULL, 0, 0,
+	  0, NULL }, /* CFG_MAIL_USERNAME */
+	{ "MAIL_PASSWORD", CFG_TYPE_STRING,
+	  offsetof(struct cfg, mail_password), NULL, 0, 0,
+	  CFG_SECRET, NULL }, /* CFG_MAIL_PASSWORD */
+	{ "MAIL_FROM", CFG_TYPE_STRING,
+	  offsetof(struct cfg, mail_from), NULL, 0, 0,
+	  0, NULL }, /* CFG_MAIL_FROM */
+	{ "MAIL_PORT", CFG_TYPE_INT,
+	  offsetof(struct cfg, mail_port), "587", 1, 65535,
+	  0, NULL }, /* CFG_MAIL_PORT */
+	{ "MAIL_SERVER", CFG_TYPE_STRING,
+	  offsetof(struct cfg, mail_server), NULL, 0, 0,
+	  0, NULL }, /* CFG_MAIL_SERVER */
+	{ "BCRYPT_ROUNDS", CFG_TYPE_INT,
+	  offsetof(struct cfg, bcrypt_rounds), "12", 10, 31,
+	  0, NULL }, /* CFG_BCRYPT_ROUNDS */
+};
+
+static const char *const cfg_syntax_msgs[CFG_SYNTAX__MAX] = {
+	"ok", /* CFG_SYNTAX_OK */
+	"blank", /* CFG_SYNTAX_BLANK */
+	"malformed line (bad key)", /* CFG_SYNTAX_KEY */
+	"malformed line (expected KEY=value)", /* CFG_SYNTAX_EQUALS */
+	"unterminated quote", /* CFG_SYNTAX_QUOTE */
+	"malformed line (text after the closing quote)", /* CFG_SYNTAX_JUNK */
+};
+
+static void	 cfg_errf(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Write the formatted message into err, always NUL-terminated, cut short
+ * to errsz bytes.
+ */
+static void
+cfg_errf(char *err, size_t errsz, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (err == NULL || errsz == 0)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(err, errsz, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Wipe and free s, which may be NULL.
+ */
+static void
+cfg_wipe(char *s)
+{
+
+	if (s == NULL)
+		return;
+	OPENSSL_cleanse(s, strlen(s));
+	free(s);
+}
+
+/*
+ * Return the address of d's char * field in c.
+ */
+static char **
+cfg_str(struct cfg *c, const struct cfg_def *d)
+{
+
+	return (char **)(void *)((char *)c + d->off);
+}
+
+/*
+ * Return the address of d's long field in c.
+ */
+static long *
+cfg_long(struct cfg *c, const struct cfg_def *d)
+{
+
+	return (long *)(void *)((char *)c + d->off);
+}
+
+/*
+ * The signing code only implements HMAC-SHA256 (RFC 7518, 3.2).
+ */
+static enum auth_status
+cfg_check_algorithm(struct cfg *c, char *err, size_t errsz)
+{
+
+	if (strcmp(c->algorithm, "HS256") != 0) {
+		cfg_errf(err, errsz, "ALGORITHM: must be HS256");
+		return AUTH_ERR_CONFIG;
+	}
+	return AUTH_OK;
+}
+
+/*
+ * The dburl message already starts with "MYSQL_DB_URL: " and never holds
+ * the password.
+ */
+static enum auth_status
+cfg_check_dburl(struct cfg *c, char *err, size_t errsz)
+{
+	enum auth_status	 rc;
+
+	rc = dburl_parse(c->mysql_db_url, &c->db, err, errsz);
+	if (rc == AUTH_OK || rc == AUTH_ERR_NOMEM)
+		return rc;
+	return AUTH_ERR_CONFIG;
+}
+
+/*
+ * The length is kept so that the signing code never runs strlen() over
+ * the key (the generic minimum of 32 bytes was already checked).
+ */
+static enum auth_status
+cfg_check_jwt(struct cfg *c, char *err, size_t errsz)
+{
+
+	(void)err;
+	(void)errsz;
+	c->jwt_secret_len = strlen(c->jwt_secret_key);
+	return AUTH_OK;
+}
+
+/*
+ * Parse s as a decimal integer: digits only, no sign, no space, no
+ * overflow.  Return 1 and set *v, or return 0.
+ */
+static int
+cfg_int(const char *s, long *v)
+{
+	const char	*p;
+	char		*end;
+	long		 n;
+
+	if (*s == '\0')
+		return 0;
+	for (p = s; *p != '\0'; p++)
+		if (*p < '0' || *p > '9')
+			return 0;
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return 0;
+	*v = n;
+	return 1;
+}
+
+/*
+ * Return the index of the key called name, or CFG__MAX.
+ */
+static enum cfg_key
+cfg_lookup(const char *name)
+{
+	enum cfg_key	 k;
+
+	for (k = 0; k < CFG__MAX; k++)
+		if (strcmp(cfg_defs[k].name, name) == 0)
+			break;
+	return k;
+}
+
+/*
+ * Replace *dst by a copy of v, wiping the old value.
+ */
+static enum auth_status
+cfg_set(char **dst, const char *v, char *err, size_t errsz)
+{
+	char	*p;
+
+	if ((p = strdup(v)) == NULL) {
+		cfg_errf(err, errsz, "out of memory");
+		return AUTH_ERR_NOMEM;
+	}
+	cfg_wipe(*dst);
+	*dst = p;
+	return AUTH_OK;
+}
+
+/*
+ * Return 1 if c is a space or tab: python-dotenv's blanks within a line.
+ */
+static int
+cfg_blank(char c)
+{
+
+	return c == ' ' || c == '\t';
+}
+
+/*
+ * Return 1 if c may appear in a key ([A-Za-z_][A-Za-z0-9_]*) at the
+ * start (first nonzero) or later.
+ */
+static int
+cfg_keychar(char c, int first)
+{
+
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    c == '_' || (!first && c >= '0' && c <= '9');
+}
+
+/*
+ * Split one line of a python-dotenv file, in place, into *key and *val:
+ *
+ *   [export] KEY = value [# comment]
+ *   [export] KEY = "value with \\ \" \n \t \r escapes" [# comment]
+ *   [export] KEY = 'literal value' [# comment]
+ *
+ * An unquoted value is trimmed, and a "#" after a space or tab starts a
+ * comment.  Within double quotes, other backslash pairs stay as written.
+ */
+static enum cfg_syntax
+cfg_parse_line(char *s, char **key, char **val)
+{
+	char	*keyend, *t, *d, *v;
+
+	*key = *val = NULL;
+	while (cfg_blank(*s))
+		s++;
+	if (*s == '\0' || *s == '#')
+		return CFG_SYNTAX_BLANK;
+	if (strncmp(s, "export", 6) == 0 && cfg_blank(s[6])) {
+		for (t = s + 6; cfg_blank(*t); t++)
+			continue;
+		/* "export = 1" sets a key called export. */
+		if (*t != '=')
+			s = t;
+	}
+
+	if (!cfg_keychar(*s, 1))
+		return CFG_SYNTAX_KEY;
+	*key = s;
+	while (cfg_keychar(*s, 0))
+		s++;
+	if (*s != '=' && *s != '\0' && !cfg_blank(*s))
+		return CFG_SYNTAX_KEY;
+	keyend = s;
+	while (cfg_blank(*s))
+		s++;
+	if (*s != '=')
+		return CFG_SYNTAX_EQUALS;
+	t = ++s;
+	*keyend = '\0';
+	while (cfg_blank(*s))
+		s++;
+
+	if (*s == '"') {
+		v = d = ++s;
+		for (;;) {
+			if (*s == '\0')
+				return CFG_SYNTAX_QUOTE;
+			if (*s == '"')
+				break;
+			if (*s != '\\' || s[1] == '\0') {
+				*d++ = *s++;
+				continue;
+			}
+			switch (s[1]) {
+			case '\\':
+			case '"':
+				*d++ = s[1];
+				break;
+			case 'n':
+				*d++ = '\n';
+				break;
+			case 't':
+				*d++ = '\t';
+				break;
+			case 'r':
+				*d++ = '\r';
+				break;
+			default:
+				*d++ = s[0];
+				*d++ = s[1];
+				break;
+			}
+			s += 2;
+		}
+		s++;
+		*d = '\0';
+	} else if (*s == '\'') {
+		v = ++s;
+		if ((s = strchr(s, '\'')) == NULL)
+			return CFG_SYNTAX_QUOTE;
+		*s++ = '\0';
+	} else {
+		/* From just after "=", so that "KEY= # x" is empty. */
+		for (v = t; *t != '\0'; t++)
+			if (cfg_blank(t[0]) && t[1] == '#') {
+				*t = '\0';
+				break;
+			}
+		while (cfg_blank(*v))
+			v++;
+		t = v + strlen(v);
+		while (t > v && cfg_blank(t[-1]))
+			*--t = '\0';
+		*val = v;
+		return CFG_SYNTAX_OK;
+	}
+
+	while (cfg_blank(*s))
+		s++;
+	if (*s != '\0' && *s != '#')
+		return CFG_SYNTAX_JUNK;
+	*val = v;
+	return CFG_SYNTAX_OK;
+}
+
+/*
+ * Read the len bytes of the file at path (in buf) into vals[], the last
+ * occurrence of a key winning; warn about unknown keys.
+ */
+static enum auth_status
+cfg_parse(const char *path, const char *buf, size_t len,
+    char *vals[CFG__MAX], char *err, size_t errsz)
+{
+	char			 line[CFG_LINE_MAX + 1];
+	char			*key, *val;
+	const char		*s, *nl;
+	size_t			 n, lineno = 0;
+	enum cfg_key		 k;
+	enum cfg_syntax		 syn;
+	enum auth_status	 rc = AUTH_ERR_CONFIG;
+
+	/* A byte-order mark some editors write. */
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
+		buf += 3;
+		len -= 3;
+	}
+	for (s = buf; s < buf + len; s = nl + 1) {
+		lineno++;
+		if ((nl = memchr(s, '\n', (size_t)(buf + len - s))) == NULL)
+			nl = buf + len;
+		n = (size_t)(nl - s);
+		if (n > 0 && s[n - 1] == '\r')
+			n--;
+		if (n > CFG_LINE_MAX) {
+			cfg_errf(err, errsz, "%s:%zu: line longer than %d "
+			    "bytes", path, lineno, CFG_LINE_MAX);
+			goto out;
+		}
+		if (memchr(s, '\0', n) != NULL) {
+			cfg_errf(err, errsz, "%s:%zu: NUL byte", path,
+			    lineno);
+			goto out;
+		}
+		memcpy(line, s, n);
+		line[n] = '\0';
+		syn = cfg_parse_line(line, &key, &val);
+		if (syn == CFG_SYNTAX_BLANK)
+			continue;
+		if (syn != CFG_SYNTAX_OK) {
+			cfg_errf(err, errsz, "%s:%zu: %s", path, lineno,
+			    cfg_syntax_msgs[syn]);
+			goto out;
+		}
+		if ((k = cfg_lookup(key)) == CFG__MAX) {
+			log_warn("config", "unknown key file=%s line=%zu "
+			    "key=%s", path, lineno, key);
+			continue;
+		}
+		if ((rc = cfg_set(&vals[k], val, err, errsz)) != AUTH_OK)
+			goto out;
+		rc = AUTH_ERR_CONFIG;
+	}
+	rc = AUTH_OK;
+out:
+	OPENSSL_cleanse(line, sizeof(line));
+	return rc;
+}
+
+/*
+ * Open path and read it into *bufp (*lenp bytes, NUL-terminated), after
+ * checking that it is a regular file only its owner can write and only
+ * its owner and group can read.  A missing file leaves *bufp NULL and is
+ * an error only if explicit is nonzero.
+ */
+static enum auth_status
+cfg_read(const char *path, int explicit, char **bufp, size_t *lenp,
+    char *err, size_t errsz)
+{
+	struct stat		 st;
+	char			*buf = NULL;
+	const char		*why;
+	size_t			 len = 0, size = 0;
+	ssize_t			 r;
+	mode_t			 mode;
+	int			 fd = -1;
+	enum auth_status	 rc = AUTH_ERR_CONFIG;
+
+	*bufp = NULL;
+	*lenp = 0;
+
+	/*
+	 * Symbolic links are allowed: the checks are on what was opened.
+	 * O_NONBLOCK keeps a FIFO from hanging us before fstat() refuses
+	 * it; it means nothing to a regular file.
+	 */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) == -1) {
+		if (errno == ENOENT && !explicit) {
+			rc = AUTH_OK;
+			goto out;
+		}
+		cfg_errf(err, errsz, "%s: %s", path, strerror(errno));
+		rc = errno == ENOENT ? AUTH_ERR_CONFIG : AUTH_ERR_SYSTEM;
+		goto out;
+	}
+	if (fstat(fd, &st) == -1) {
+		cfg_errf(err, errsz, "%s: %s", path, strerror(errno));
+		rc = AUTH_ERR_SYSTEM;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		cfg_errf(err, errsz, "%s: not a regular file", path);
+		goto out;
+	}
+	/* As OpenSSH's sshkey_perm_ok(): it holds secrets. */
+	mode = st.st_mode & 07777;
+	if ((mode & (S_IROTH | S_IWOTH | S_IWGRP)) != 0) {
+		if (mode & S_IWOTH)
+			why = "writable by others";
+		else if (mode & S_IROTH)
+			why = "readable by others";
+		else
+			why = "writable by its group";
+		cfg_errf(err, errsz, "%s: mode %04o is %s; chmod 600 (or 640 "
+		    "for a web-server group) it", path, (unsigned int)mode,
+		    why);
+		goto out;
+	}
+	if (st.st_size > CFG_FILE_MAX) {
+		cfg_errf(err, errsz, "%s: larger than %d bytes", path,
+		    CFG_FILE_MAX);
+		goto out;
+	}
+	size = (size_t)st.st_size;
+	if ((buf = malloc(size + 1)) == NULL) {
+		cfg_errf(err, errsz, "out of memory");
+		rc = AUTH_ERR_NOMEM;
+		goto out;
+	}
+	while (len < size) {
+		if ((r = read(fd, buf + len, size - len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			cfg_errf(err, errsz, "%s: %s", path, strerror(errno));
+			rc = AUTH_ERR_SYSTEM;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	buf[len] = '\0';
+	*bufp = buf;
+	*lenp = len;
+	buf = NULL;
+	rc = AUTH_OK;
+out:
+	if (buf != NULL) {
+		OPENSSL_cleanse(buf, size + 1);
+		free(buf);
+	}
+	if (fd != -1)
+		(void)close(fd);
+	return rc;
+}
+
+/*
+ * Copy each value in vals[] (or the default) into c, check it, and run
+ * the key's own check.
+ */
+static enum auth_status
+cfg_apply(struct cfg *c, char *vals[CFG__MAX], char *err, size_t errsz)
+{
+	const struct cfg_def	*d;
+	const char		*v;
+	long			 n;
+	enum cfg_key		 k;
+	enum auth_status	 rc;
+
+	for (k = 0; k < CFG__MAX; k++) {
+		d = &cfg_defs[k];
+		v = vals[k] != NULL ? vals[k] : d->def;
+		if (v == NULL) {
+			if (d->flags & CFG_REQUIRED) {
+				cfg_errf(err, errsz, "%s: missing", d->name);
+				return AUTH_ERR_CONFIG;
+			}
+			continue;
+		}
+		switch (d->type) {
+		case CFG_TYPE_STRING:
+			/* An empty optional setting is unset. */
+			if (*v == '\0' && d->def == NULL &&
+			    !(d->flags & CFG_REQUIRED))
+				continue;
+			if (strlen(v) < (size_t)d->min) {
+				cfg_errf(err, errsz, "%s: must be at least %ld "
+				    "bytes (got %zu)", d->name, d->min,
+				    strlen(v));
+				return AUTH_ERR_CONFIG;
+			}
+			if ((rc = cfg_set(cfg_str(c, d), v, err, errsz)) !=
+			    AUTH_OK)
+				return rc;
+			break;
+		case CFG_TYPE_INT:
+			if (!cfg_int(v, &n) || n < d->min || n > d->max) {
+				cfg_errf(err, errsz, "%s: must be an integer "
+				    "from %ld to %ld", d->name, d->min,
+				    d->max);
+				return AUTH_ERR_CONFIG;
+			}
+			*cfg_long(c, d) = n;
+			break;
+		default:
+			abort();
+		}
+		if (d->check != NULL && (rc = d->check(c, err, errsz)) !=
+		    AUTH_OK)
+			return rc;
+	}
+	return AUTH_OK;
+}
+
+/*
+ * Return the configuration file to read: $AUTH_CONFIG when set and not
+ * empty, else the compiled-in AUTH_CONFIG_FILE.  The string is static or
+ * the environment's; do not free it.
+ */
+const char *
+cfg_default_path(void)
+{
+	const char	*p;
+
+	if ((p = getenv("AUTH_CONFIG")) != NULL && *p != '\0')
+		return p;
+	return AUTH_CONFIG_FILE;
+}
+
+/*
+ * Load the configuration into *cfg, which the caller releases with
+ * cfg_free(): read the file at path (none when path is NULL; a missing
+ * file is an error only when explicit_path is nonzero), override each key
+ * from the environment, apply defaults and check every key.  Returns
+ * AUTH_OK, or AUTH_ERR_CONFIG, AUTH_ERR_SYSTEM or AUTH_ERR_NOMEM with one
+ * line in err (errsz bytes, may be NULL) naming the file and line or the
+ * key, never a value; then *cfg is left zeroed.
+ */
+enum auth_status
+cfg_load(struct cfg *cfg, const char *path, int explicit_path, char *err,
+    size_t errsz)
+{
+	struct cfg		 c;
+	char			*vals[CFG__MAX];
+	char			*buf = NULL;
+	const char		*v;
+	size_t			 len = 0;
+	enum cfg_key		 k;
+	enum auth_status	 rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	memset(&c, 0, sizeof(c));
+	memset(vals, 0, sizeof(vals));
+	if (err != NULL && errsz > 0)
+		err[0] = '\0';
+
+	if (path != NULL) {
+		if ((rc = cfg_read(path, explicit_path, &buf, &len, err,
+		    errsz)) != AUTH_OK)
+			goto out;
+		if (buf != NULL && (rc = cfg_parse(path, buf, len, vals, err,
+		    errsz)) != AUTH_OK)
+			goto out;
+	}
+
+	/* Set, even to "", the environment wins. */
+	for (k = 0; k < CFG__MAX; k++)
+		if ((v = getenv(cfg_defs[k].name)) != NULL &&
+		    (rc = cfg_set(&vals[k], v, err, errsz)) != AUTH_OK)
+			goto out;
+
+	if ((rc = cfg_apply(&c, vals, err, errsz)) != AUTH_OK)
+		goto out;
+	*cfg = c;
+	memset(&c, 0, sizeof(c));
+	rc = AUTH_OK;
+out:
+	cfg_free(&c);
+	for (k = 0; k < CFG__MAX; k++)
+		cfg_wipe(vals[k]);
+	if (buf != NULL) {
+		OPENSSL_cleanse(buf, len);
+		free(buf);
+	}
+	return rc;
+}
+
+/*
+ * Free everything cfg holds, wiping the secrets first, and zero it.  cfg
+ * may be NULL or zeroed.
+ */
+void
+cfg_free(struct cfg *cfg)
+{
+	const struct cfg_def	*d;
+	char			**p;
+	enum cfg_key		 k;
+
+	if (cfg == NULL)
+		return;
+	for (k = 0; k < CFG__MAX; k++) {
+		d = &cfg_defs[k];
+		if (d->type != CFG_TYPE_STRING)
+			continue;
+		p = cfg_str(cfg, d);
+		if (d->flags & CFG_SECRET)
+			cfg_wipe(*p);
+		else
+			free(*p);
+		*p = NULL;
+	}
+	dburl_free(&cfg->db);
+	OPENSSL_cleanse(cfg, sizeof(*cfg));
+}

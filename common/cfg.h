@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The configuration: a .env file with the FastAPI backend's keys (and a
+ * few of ours), each of which the environment may override.
+ */
+#ifndef AUTH_CFG_H
+#define AUTH_CFG_H
+
+#include <stddef.h>
+
+#include "dburl.h"
+#include "status.h"
+
+struct cfg {
+	char		*mysql_db_url;		/* MYSQL_DB_URL (required) */
+	struct dburl	 db;			/* MYSQL_DB_URL, parsed */
+	char		*jwt_secret_key;	/* JWT_SECRET_KEY (required) */
+	size_t		 jwt_secret_len;
+	char		*algorithm;		/* ALGORITHM: HS256 */
+	long		 access_token_expire_minutes;
+	long		 refresh_token_expire_days;
+	char		*mail_username;		/* MAIL_USERNAME or NULL */
+	char		*mail_password;		/* MAIL_PASSWORD or NULL */
+	char		*mail_from;		/* MAIL_FROM or NULL */
+	long		 mail_port;		/* MAIL_PORT */
+	char		*mail_server;		/* MAIL_SERVER or NULL */
+	long		 bcrypt_rounds;		/* BCRYPT_ROUNDS */
+};
+
+/* cfg.c */
+const char	*cfg_default_path(void);
+enum auth_status cfg_load(struct cfg *, const char *, int, char *, size_t);
+void		 cfg_free(struct cfg *);
+
+#endif /* !AUTH_CFG_H */

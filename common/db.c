@@ -1,0 +1,397 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * MariaDB through Connector/C: one persistent connection per process,
+ * statements prepared once per connection, and a clear line between "the
+ * database is away, try later" (503) and "the database said no" (500).
+ *
+ * Automatic reconnection stays off (LIBRARY-NOTES B5): when the server
+ * goes away the connection is dropped, the request is answered 503, and
+ * the next request connects and prepares again.
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mysql.h>
+#include <errmsg.h>
+#include <mysqld_error.h>
+
+#include "db.h"
+#include "dburl.h"
+#include "log.h"
+
+#define DB_CONNECT_TIMEOUT	5	/* seconds */
+#define DB_IO_TIMEOUT		10	/* seconds, each read or write */
+#define DB_SYSTEM_CA_FILE	"/etc/ssl/certs/ca-certificates.crt"
+#define DB_SYSTEM_CA_PATH	"/etc/ssl/certs"
+
+struct db {
+	const struct dburl	*url;		/* borrowed from the config */
+	MYSQL			*conn;		/* NULL while disconnected */
+	MYSQL_STMT		*stmt[DB_Q__MAX];
+	int			 used[DB_Q__MAX]; /* prepared at connect */
+	char			 dupkey[65];	/* after a duplicate key */
+};
+
+/*
+ * The SQL of the suite.  Placeholders only: no statement is ever built
+ * from input.  `user` is quoted because it is the FastAPI backend's
+ * table name and a reserved word.
+ */
+static const char *const db_sql[DB_Q__MAX] = {
+	"INSERT INTO `user` (email, username, hashed_password, is_active, "
+	    "created_at) VALUES (?, ?, ?, 1, ?)", /* DB_Q_USER_INSERT */
+};
+
+/*
+ * Return 1 if err says the connection is gone: it is dropped, and the
+ * next request connects again.
+ */
+static int
+db_err_gone(unsigned int err)
+{
+
+	switch (err) {
+	case CR_CONNECTION_ERROR:
+	case CR_CONN_HOST_ERROR:
+	case CR_SERVER_GONE_ERROR:
+	case CR_SERVER_LOST:
+	case CR_SERVER_LOST_EXTENDED:
+	case CR_COMMANDS_OUT_OF_SYNC:
+	case ER_CONNECTION_KILLED:
+	case ER_SERVER_SHUTDOWN:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Return 1 if err says the server cannot serve this now but may soon:
+ * the request is answered 503 and the connection kept.
+ */
+static int
+db_err_busy(unsigned int err)
+{
+
+	switch (err) {
+	case ER_LOCK_DEADLOCK:
+	case ER_LOCK_WAIT_TIMEOUT:
+	case ER_UNKNOWN_COM_ERROR:	/* Galera node not ready (WSREP) */
+	case ER_OPTION_PREVENTS_STATEMENT:	/* read-only server */
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static void
+db_disconnect(struct db *db)
+{
+	size_t	 i;
+
+	for (i = 0; i < DB_Q__MAX; i++) {
+		if (db->stmt[i] != NULL)
+			(void)mysql_stmt_close(db->stmt[i]);
+		db->stmt[i] = NULL;
+	}
+	if (db->conn != NULL)
+		mysql_close(db->conn);
+	db->conn = NULL;
+}
+
+/*
+ * Set the connection options: no LOCAL INFILE, utf8mb4, bounded waits,
+ * TCP unless a unix socket was named (Connector/C would otherwise take
+ * "localhost" to mean its default socket, unlike PyMySQL), and TLS as
+ * the URL's ssl_mode says.
+ */
+static int
+db_options(MYSQL *m, const struct dburl *u)
+{
+	unsigned int	 zero = 0, ctimeout = DB_CONNECT_TIMEOUT;
+	unsigned int	 iotimeout = DB_IO_TIMEOUT, proto;
+	my_bool		 yes = 1, no = 0;
+	const char	*ca;
+
+	proto = u->unix_socket != NULL ? MYSQL_PROTOCOL_SOCKET :
+	    MYSQL_PROTOCOL_TCP;
+	if (mysql_optionsv(m, MYSQL_OPT_LOCAL_INFILE, &zero) != 0 ||
+	    mysql_optionsv(m, MYSQL_SET_CHARSET_NAME, "utf8mb4") != 0 ||
+	    mysql_optionsv(m, MYSQL_OPT_CONNECT_TIMEOUT, &ctimeout) != 0 ||
+	    mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &iotimeout) != 0 ||
+	    mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &iotimeout) != 0 ||
+	    mysql_optionsv(m, MYSQL_OPT_RECONNECT, &no) != 0 ||
+	    mysql_optionsv(m, MYSQL_OPT_PROTOCOL, &proto) != 0)
+		return -1;
+	if (u->tls == DBURL_TLS_DISABLED)
+		return 0;
+	if (mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &yes) != 0)
+		return -1;
+	if (u->ssl_cert != NULL &&
+	    (mysql_optionsv(m, MYSQL_OPT_SSL_CERT, u->ssl_cert) != 0 ||
+	    mysql_optionsv(m, MYSQL_OPT_SSL_KEY, u->ssl_key) != 0))
+		return -1;
+	if (u->tls == DBURL_TLS_REQUIRED) {
+		if (u->ssl_ca != NULL &&
+		    mysql_optionsv(m, MYSQL_OPT_SSL_CA, u->ssl_ca) != 0)
+			return -1;
+		return 0;
+	}
+	/*
+	 * Connector/C verifies the chain only when it has a CA to verify
+	 * against: without ssl_ca, use the system's trust store.
+	 */
+	ca = u->ssl_ca != NULL ? u->ssl_ca : DB_SYSTEM_CA_FILE;
+	if (mysql_optionsv(m, MYSQL_OPT_SSL_CA, ca) != 0)
+		return -1;
+	if (u->ssl_ca == NULL &&
+	    mysql_optionsv(m, MYSQL_OPT_SSL_CAPATH, DB_SYSTEM_CA_PATH) != 0)
+		return -1;
+	if (u->tls == DBURL_TLS_VERIFY_IDENTITY &&
+	    mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &yes) != 0)
+		return -1;
+	return 0;
+}
+
+static enum auth_status
+db_prepare(struct db *db, enum db_q q)
+{
+	MYSQL_STMT	*st;
+
+	if ((st = mysql_stmt_init(db->conn)) == NULL)
+		return AUTH_ERR_NOMEM;
+	if (mysql_stmt_prepare(st, db_sql[q], strlen(db_sql[q])) != 0) {
+		log_err("db", "prepare failed query=%d errno=%u error=%s",
+		    (int)q, mysql_stmt_errno(st), mysql_stmt_error(st));
+		(void)mysql_stmt_close(st);
+		return AUTH_ERR_DB;
+	}
+	db->stmt[q] = st;
+	return AUTH_OK;
+}
+
+/*
+ * Make a handle for the database named by url (borrowed: it must outlive
+ * the handle), which will prepare the n statements in use[] whenever it
+ * connects.  Nothing is connected yet.  Returns NULL only when out of
+ * memory.
+ */
+struct db *
+db_new(const struct dburl *url, const enum db_q *use, size_t n)
+{
+	struct db	*db;
+	size_t		 i;
+
+	if ((db = calloc(1, sizeof(*db))) == NULL)
+		return NULL;
+	db->url = url;
+	for (i = 0; i < n; i++)
+		if ((unsigned int)use[i] < DB_Q__MAX)
+			db->used[use[i]] = 1;
+	return db;
+}
+
+/*
+ * Connect unless connected, and prepare the statements in use.  Returns
+ * AUTH_OK, AUTH_ERR_DB_UNAVAIL when the server cannot be reached or
+ * refused us (logged, without the password), or AUTH_ERR_DB.
+ */
+enum auth_status
+db_connect(struct db *db)
+{
+	const struct dburl	*u = db->url;
+	enum auth_status	 rc;
+	size_t			 i;
+
+	if (db->conn != NULL)
+		return AUTH_OK;
+	if ((db->conn = mysql_init(NULL)) == NULL)
+		return AUTH_ERR_NOMEM;
+	if (db_options(db->conn, u) == -1) {
+		log_err("db", "cannot set connection options");
+		rc = AUTH_ERR_DB;
+		goto out;
+	}
+	if (mysql_real_connect(db->conn, u->host, u->user, u->password,
+	    u->database, u->port, u->unix_socket, 0) == NULL) {
+		log_err("db", "connect failed host=%s port=%u socket=%s "
+		    "tls=%s errno=%u error=%s",
+		    u->host != NULL ? u->host : "-", u->port,
+		    u->unix_socket != NULL ? u->unix_socket : "-",
+		    dburl_tls_name(u->tls), mysql_errno(db->conn),
+		    mysql_error(db->conn));
+		rc = AUTH_ERR_DB_UNAVAIL;
+		goto out;
+	}
+	for (i = 0; i < DB_Q__MAX; i++)
+		if (db->used[i] &&
+		    (rc = db_prepare(db, (enum db_q)i)) != AUTH_OK)
+			goto out;
+	return AUTH_OK;
+out:
+	db_disconnect(db);
+	return rc;
+}
+
+/*
+ * Remember the name of the unique key a duplicate-entry error names.
+ * The message is "Duplicate entry '<value>' for key '<name>'": the value
+ * comes from the client and may contain anything, so the key is taken
+ * from the last "for key '" in the message.
+ */
+static void
+db_note_dup_key(struct db *db, const char *msg)
+{
+	const char	*p, *k = NULL;
+	size_t		 n;
+
+	db->dupkey[0] = '\0';
+	for (p = msg; (p = strstr(p, "for key '")) != NULL; p++)
+		k = p + strlen("for key '");
+	if (k == NULL)
+		return;
+	n = strcspn(k, "'");
+	if (n >= sizeof(db->dupkey))
+		n = sizeof(db->dupkey) - 1;
+	memcpy(db->dupkey, k, n);
+	db->dupkey[n] = '\0';
+}
+
+/*
+ * Execute statement q with the parameters in params (NULL for none),
+ * connecting first if need be.  On AUTH_OK *stmtp (if not NULL) is the
+ * executed statement, owned by db, for binding and fetching results.
+ * Returns AUTH_ERR_DB_UNAVAIL when the server is away (the connection is
+ * dropped and the next call reconnects), AUTH_ERR_DB_DUPLICATE when a
+ * unique index refused the row (see db_dup_key()), or AUTH_ERR_DB.
+ */
+enum auth_status
+db_exec(struct db *db, enum db_q q, MYSQL_BIND *params, MYSQL_STMT **stmtp)
+{
+	enum auth_status	 rc;
+	MYSQL_STMT		*st;
+	unsigned int		 err;
+
+	if (stmtp != NULL)
+		*stmtp = NULL;
+	if ((unsigned int)q >= DB_Q__MAX)
+		return AUTH_ERR_DB;
+	if ((rc = db_connect(db)) != AUTH_OK)
+		return rc;
+	if (db->stmt[q] == NULL && (rc = db_prepare(db, q)) != AUTH_OK)
+		goto fail;
+	st = db->stmt[q];
+	if (params != NULL && mysql_stmt_bind_param(st, params) != 0)
+		goto stmt_err;
+	if (mysql_stmt_execute(st) != 0)
+		goto stmt_err;
+	if (stmtp != NULL)
+		*stmtp = st;
+	return AUTH_OK;
+stmt_err:
+	err = mysql_stmt_errno(st);
+	if (err == ER_DUP_ENTRY) {
+		db_note_dup_key(db, mysql_stmt_error(st));
+		return AUTH_ERR_DB_DUPLICATE;
+	}
+	log_err("db", "execute failed query=%d errno=%u sqlstate=%s",
+	    (int)q, err, mysql_stmt_sqlstate(st));
+	if (db_err_gone(err)) {
+		db_disconnect(db);
+		return AUTH_ERR_DB_UNAVAIL;
+	}
+	return db_err_busy(err) ? AUTH_ERR_DB_UNAVAIL : AUTH_ERR_DB;
+fail:
+	if (rc == AUTH_ERR_DB_UNAVAIL)
+		db_disconnect(db);
+	return rc;
+}
+
+/*
+ * After AUTH_ERR_DB_DUPLICATE: the name of the unique key that refused
+ * the row (for example "ix_user_email"), or "" if unknown.
+ */
+const char *
+db_dup_key(const struct db *db)
+{
+
+	return db->dupkey;
+}
+
+/*
+ * Close the connection and free db.  Accepts NULL.
+ */
+void
+db_free(struct db *db)
+{
+
+	if (db == NULL)
+		return;
+	db_disconnect(db);
+	free(db);
+}
+
+/*
+ * Fill b for a string parameter s of *len bytes.  The caller keeps s and
+ * len alive until the statement has executed.
+ */
+void
+db_bind_str(MYSQL_BIND *b, const char *s, unsigned long *len)
+{
+
+	memset(b, 0, sizeof(*b));
+	b->buffer_type = MYSQL_TYPE_STRING;
+	b->buffer = (void *)(uintptr_t)s;
+	b->buffer_length = *len;
+	b->length = len;
+}
+
+/*
+ * Fill b for an integer parameter or result at v.
+ */
+void
+db_bind_int(MYSQL_BIND *b, int *v)
+{
+
+	memset(b, 0, sizeof(*b));
+	b->buffer_type = MYSQL_TYPE_LONG;
+	b->buffer = v;
+}
+
+/*
+ * Fill b for a DATETIME parameter or result at t.
+ */
+void
+db_bind_time(MYSQL_BIND *b, MYSQL_TIME *t)
+{
+
+	memset(b, 0, sizeof(*b));
+	b->buffer_type = MYSQL_TYPE_DATETIME;
+	b->buffer = t;
+}
+
+/*
+ * Set t to the UTC date and time of epoch seconds secs, as the FastAPI
+ * backend stored its naive UTC datetimes.
+ */
+void
+db_time_from_epoch(MYSQL_TIME *t, long long secs)
+{
+	struct tm	 tm;
+	time_t		 tt = (time_t)secs;
+
+	memset(t, 0, sizeof(*t));
+	if (gmtime_r(&tt, &tm) == NULL)
+		return;
+	t->year = (unsigned int)tm.tm_year + 1900;
+	t->month = (unsigned int)tm.tm_mon + 1;
+	t->day = (unsigned int)tm.tm_mday;
+	t->hour = (unsigned int)tm.tm_hour;
+	t->minute = (unsigned int)tm.tm_min;
+	t->second = (unsigned int)tm.tm_sec;
+	t->time_type = MYSQL_TIMESTAMP_DATETIME;
+}

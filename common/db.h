@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The database connection: one per process, opened before the accept
+ * loop, with every statement the program uses prepared once.  All SQL
+ * text of the suite is in the table in db.c; none is ever built from
+ * input.
+ */
+#ifndef AUTH_DB_H
+#define AUTH_DB_H
+
+#include <stddef.h>
+
+#include <mysql.h>
+
+#include "status.h"
+
+struct dburl;
+struct db;
+
+/* Every statement of the suite, indexing the SQL table in db.c. */
+enum db_q {
+	DB_Q_USER_INSERT,
+	DB_Q__MAX
+};
+
+/* db.c */
+struct db	*db_new(const struct dburl *, const enum db_q *, size_t);
+enum auth_status db_connect(struct db *);
+enum auth_status db_exec(struct db *, enum db_q, MYSQL_BIND *,
+		    MYSQL_STMT **);
+const char	*db_dup_key(const struct db *);
+void		 db_free(struct db *);
+void		 db_bind_str(MYSQL_BIND *, const char *, unsigned long *);
+void		 db_bind_int(MYSQL_BIND *, int *);
+void		 db_bind_time(MYSQL_BIND *, MYSQL_TIME *);
+void		 db_time_from_epoch(MYSQL_TIME *, long long);
+
+#endif /* !AUTH_DB_H */

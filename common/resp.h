@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Responses: every answer, success or error, is written by one function
+ * with the same security headers, in FastAPI's JSON shape.
+ */
+#ifndef AUTH_RESP_H
+#define AUTH_RESP_H
+
+struct json_object;
+struct req;
+
+/* resp.c */
+void	 resp_json(struct req *, int, struct json_object *,
+	    const char *const *);
+void	 resp_error(struct req *, int, const char *);
+void	 resp_error_headers(struct req *, int, const char *,
+	    const char *const *);
+void	 resp_invalid(struct req *);
+const char *resp_reason(int);
+
+#endif /* !AUTH_RESP_H */

@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Unit tests for the request front end (req.c, with resp.c): every check
+ * of the documented order, driven through a fake server.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "req.h"
+#include "resp.h"
+#include "tap.h"
+
+struct fake {
+	const char	*method;
+	const char	*ctype;
+	const char	*clen;
+	const char	*body;
+	size_t		 bodylen;
+	size_t		 pos;
+	size_t		 reads;		/* bytes handed to the program */
+	char		 out[65536];
+	size_t		 outlen;
+};
+
+static const char *
+fake_param(void *arg, const char *name)
+{
+	struct fake	*f = arg;
+
+	if (strcmp(name, "REQUEST_METHOD") == 0)
+		return f->method;
+	if (strcmp(name, "CONTENT_TYPE") == 0)
+		return f->ctype;
+	if (strcmp(name, "CONTENT_LENGTH") == 0)
+		return f->clen;
+	if (strcmp(name, "REMOTE_ADDR") == 0)
+		return "192.0.2.1";
+	return NULL;
+}
+
+static long
+fake_read(void *arg, char *buf, size_t n)
+{
+	struct fake	*f = arg;
+
+	/* Hand out at most 7 bytes at a time: short reads must be fine. */
+	if (n > 7)
+		n = 7;
+	if (n > f->bodylen - f->pos)
+		n = f->bodylen - f->pos;
+	memcpy(buf, f->body + f->pos, n);
+	f->pos += n;
+	f->reads += n;
+	return (long)n;
+}
+
+static int
+fake_write(void *arg, const char *buf, size_t n)
+{
+	struct fake	*f = arg;
+
+	if (n > sizeof(f->out) - f->outlen - 1)
+		return -1;
+	memcpy(f->out + f->outlen, buf, n);
+	f->outlen += n;
+	f->out[f->outlen] = '\0';
+	return 0;
+}
+
+/*
+ * Run the front end on one request; return 1 if it accepted the body
+ * (r is then live and must be freed by the caller), else 0 with the
+ * answer in f->out.
+ */
+static int
+run(struct fake *f, struct req *r)
+{
+	struct req_io	 io = { fake_param, fake_read, fake_write, f };
+
+	f->pos = f->reads = f->outlen = 0;
+	f->out[0] = '\0';
+	if (f->body != NULL && f->bodylen == 0)
+		f->bodylen = strlen(f->body);
+	req_init(r, &io);
+	return req_read_json(r);
+}
+
+static int
+answered(const struct fake *f, int status, const char *body)
+{
+	char		 line[64];
+	const char	*b;
+
+	(void)snprintf(line, sizeof(line), "Status: %d ", status);
+	if (strncmp(f->out, line, strlen(line)) != 0)
+		return 0;
+	if ((b = strstr(f->out, "\r\n\r\n")) == NULL)
+		return 0;
+	return body == NULL || strcmp(b + 4, body) == 0;
+}
+
+struct case_front {
+	const char	*what;
+	const char	*method;
+	const char	*ctype;
+	const char	*clen;		/* NULL: computed from body */
+	const char	*body;
+	int		 status;	/* 0: accepted */
+	const char	*answer;	/* expected body, or NULL */
+};
+
+#define JSON_INVALID \
+	"{\"detail\":[{\"loc\":[\"body\"],\"msg\":\"JSON decode error\"," \
+	"\"type\":\"json_invalid\"}]}"
+#define NOT_OBJECT \
+	"{\"detail\":[{\"loc\":[\"body\"],\"msg\":\"Input should be a " \
+	"valid dictionary or object\",\"type\":\"model_attributes_type\"}]}"
+
+static const struct case_front fronts[] = {
+	{ "GET is 405", "GET", "application/json", NULL, "{}", 405,
+	    "{\"detail\":\"Method Not Allowed\"}" },
+	{ "PUT is 405", "PUT", "application/json", NULL, "{}", 405, NULL },
+	{ "lower-case post is 405", "post", "application/json", NULL, "{}",
+	    405, NULL },
+	{ "no Content-Type is 415", "POST", NULL, NULL, "{}", 415,
+	    "{\"detail\":\"Content-Type must be application/json\"}" },
+	{ "text/plain is 415", "POST", "text/plain", NULL, "{}", 415, NULL },
+	{ "application/jsonx is 415", "POST", "application/jsonx", NULL,
+	    "{}", 415, NULL },
+	{ "charset latin1 is 415", "POST",
+	    "application/json; charset=latin1", NULL, "{}", 415, NULL },
+	{ "other parameter is 415", "POST", "application/json; foo=bar",
+	    NULL, "{}", 415, NULL },
+	{ "form is 415", "POST", "application/x-www-form-urlencoded", NULL,
+	    "{}", 415, NULL },
+	{ "application/json accepted", "POST", "application/json", NULL,
+	    "{}", 0, NULL },
+	{ "Application/JSON accepted", "POST", "Application/JSON", NULL,
+	    "{}", 0, NULL },
+	{ "charset=utf-8 accepted", "POST",
+	    "application/json; charset=utf-8", NULL, "{}", 0, NULL },
+	{ "quoted charset accepted", "POST",
+	    "application/json;charset=\"UTF-8\"", NULL, "{}", 0, NULL },
+	{ "missing Content-Length is 411", "POST", "application/json", "",
+	    "{}", 411, "{\"detail\":\"Content-Length required\"}" },
+	{ "Content-Length abc is 400", "POST", "application/json", "abc",
+	    "{}", 400, "{\"detail\":\"Invalid Content-Length\"}" },
+	{ "Content-Length -1 is 400", "POST", "application/json", "-1",
+	    "{}", 400, NULL },
+	{ "Content-Length +2 is 400", "POST", "application/json", "+2",
+	    "{}", 400, NULL },
+	{ "Content-Length with space is 400", "POST", "application/json",
+	    " 2", "{}", 400, NULL },
+	{ "Content-Length 2e0 is 400", "POST", "application/json", "2e0",
+	    "{}", 400, NULL },
+	{ "Content-Length 16385 is 413", "POST", "application/json",
+	    "16385", "{}", 413, "{\"detail\":\"Request body too large\"}" },
+	{ "huge Content-Length is 413", "POST", "application/json",
+	    "184467440737095516170000", "{}", 413, NULL },
+	{ "short body is 400", "POST", "application/json", "10", "{}", 400,
+	    "{\"detail\":\"Incomplete request body\"}" },
+	{ "empty body is 422", "POST", "application/json", "0", "", 422,
+	    JSON_INVALID },
+	{ "malformed JSON is 422", "POST", "application/json", NULL,
+	    "{\"email\":", 422, JSON_INVALID },
+	{ "trailing bytes are 422", "POST", "application/json", NULL,
+	    "{} x", 422, JSON_INVALID },
+	{ "second value is 422", "POST", "application/json", NULL,
+	    "{}{}", 422, JSON_INVALID },
+	{ "single quotes are 422", "POST", "application/json", NULL,
+	    "{'a':'b'}", 422, JSON_INVALID },
+	{ "comment is 422", "POST", "application/json", NULL,
+	    "{/*c*/}", 422, JSON_INVALID },
+	{ "trailing comma is 422", "POST", "application/json", NULL,
+	    "{\"a\":\"b\",}", 422, JSON_INVALID },
+	{ "invalid UTF-8 is 422", "POST", "application/json", NULL,
+	    "{\"a\":\"\xff\xfe\"}", 422, JSON_INVALID },
+	{ "overlong UTF-8 is 422", "POST", "application/json", NULL,
+	    "{\"a\":\"\xc0\xaf\"}", 422, JSON_INVALID },
+	{ "UTF-8 surrogate is 422", "POST", "application/json", NULL,
+	    "{\"a\":\"\xed\xa0\x80\"}", 422, JSON_INVALID },
+	{ "UTF-8 above U+10FFFF is 422", "POST", "application/json", NULL,
+	    "{\"a\":\"\xf4\x90\x80\x80\"}", 422, JSON_INVALID },
+	{ "truncated UTF-8 is 422", "POST", "application/json", NULL,
+	    "{\"a\":\"\xe2\x82\"}", 422, JSON_INVALID },
+	{ "4-byte UTF-8 accepted", "POST", "application/json", NULL,
+	    "{\"a\":\"\xf0\x9f\x94\x91\"}", 0, NULL },
+	{ "depth 9 is 422", "POST", "application/json", NULL,
+	    "{\"a\":[[[[[[[[1]]]]]]]]}", 422, JSON_INVALID },
+	{ "depth 8 accepted", "POST", "application/json", NULL,
+	    "{\"a\":[[[[[[[1]]]]]]]}", 0, NULL },
+	{ "array is 422", "POST", "application/json", NULL, "[1,2]", 422,
+	    NOT_OBJECT },
+	{ "string is 422", "POST", "application/json", NULL, "\"x\"", 422,
+	    NOT_OBJECT },
+	{ "bare number is 422", "POST", "application/json", NULL, "12", 422,
+	    NOT_OBJECT },
+	{ "null is 422", "POST", "application/json", NULL, "null", 422,
+	    NOT_OBJECT },
+	{ "trailing white space accepted", "POST", "application/json", NULL,
+	    "{\"a\":\"b\"} \r\n\t", 0, NULL },
+	{ "UTF-8 accepted", "POST", "application/json", NULL,
+	    "{\"a\":\"p\xc3\xa4ss\"}", 0, NULL },
+};
+
+static void
+test_fronts(void)
+{
+	const struct case_front	*c;
+	struct fake		*f;
+	struct req		 r;
+	char			 clen[32];
+	size_t			 i;
+	int			 ok;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		abort();
+	for (i = 0; i < sizeof(fronts) / sizeof(fronts[0]); i++) {
+		c = &fronts[i];
+		memset(f, 0, sizeof(*f));
+		f->method = c->method;
+		f->ctype = c->ctype;
+		f->body = c->body;
+		f->bodylen = strlen(c->body);
+		if (c->clen == NULL) {
+			(void)snprintf(clen, sizeof(clen), "%zu", f->bodylen);
+			f->clen = clen;
+		} else
+			f->clen = *c->clen == '\0' ? NULL : c->clen;
+		ok = run(f, &r);
+		if (c->status == 0)
+			tap_ok(ok == 1 && r.json != NULL && f->outlen == 0,
+			    "%s", c->what);
+		else
+			tap_ok(ok == 0 && answered(f, c->status, c->answer),
+			    "%s", c->what);
+		req_free(&r);
+	}
+	free(f);
+}
+
+static void
+test_limits(void)
+{
+	struct fake	*f;
+	struct req	 r;
+	char		*big;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL ||
+	    (big = malloc(REQ_BODY_MAX + 2)) == NULL)
+		abort();
+	memset(big, ' ', REQ_BODY_MAX + 1);
+	memcpy(big, "{\"a\":\"b\"}", 9);
+	big[REQ_BODY_MAX + 1] = '\0';
+
+	f->method = "POST";
+	f->ctype = "application/json";
+	f->body = big;
+	f->bodylen = REQ_BODY_MAX + 1;
+	f->clen = "16385";
+	tap_ok(run(f, &r) == 0 && answered(f, 413, NULL) && f->reads == 0,
+	    "413 is answered before any byte of the body is read");
+	req_free(&r);
+
+	f->bodylen = REQ_BODY_MAX;
+	f->clen = "16384";
+	tap_ok(run(f, &r) == 1 && f->reads == REQ_BODY_MAX,
+	    "a body of exactly 16384 bytes is read whole and accepted");
+	req_free(&r);
+
+	f->bodylen = REQ_BODY_MAX;
+	f->clen = "9";
+	tap_ok(run(f, &r) == 1 && f->reads == 9,
+	    "exactly Content-Length bytes are read, no more");
+	req_free(&r);
+
+	f->method = "GET";
+	f->clen = "16385";
+	tap_ok(run(f, &r) == 0 && answered(f, 405, NULL) &&
+	    strstr(f->out, "\r\nAllow: POST\r\n") != NULL,
+	    "405 comes first and says Allow: POST");
+	req_free(&r);
+	free(big);
+	free(f);
+}
+
+static void
+test_fields(void)
+{
+	struct fake	*f;
+	struct req	 r;
+	const char	*s;
+	size_t		 len;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		abort();
+	f->method = "POST";
+	f->ctype = "application/json";
+	f->clen = NULL;
+	f->body = "{\"email\":\"a@b.co\",\"n\":5,\"z\":null,"
+	    "\"nul\":\"ab\\u0000cd\",\"extra\":{\"x\":1}}";
+	f->bodylen = strlen(f->body);
+	{
+		char	 clen[16];
+
+		(void)snprintf(clen, sizeof(clen), "%zu", f->bodylen);
+		f->clen = clen;
+		tap_ok(run(f, &r) == 1, "fields: body accepted");
+	}
+	s = req_string(&r, "email", &len);
+	tap_ok(s != NULL && strcmp(s, "a@b.co") == 0 && len == 6,
+	    "a string field is returned with its length");
+	tap_ok(!req_has_errors(&r), "no errors after a good field");
+	tap_ok(req_string(&r, "missing", &len) == NULL && len == 0,
+	    "a missing field is NULL");
+	tap_ok(req_string(&r, "n", &len) == NULL,
+	    "a number is not a string");
+	tap_ok(req_string(&r, "z", &len) == NULL, "null is not a string");
+	tap_ok(req_string(&r, "nul", &len) == NULL,
+	    "a string with an embedded NUL is refused");
+	tap_ok(req_has_errors(&r), "errors recorded");
+	resp_invalid(&r);
+	s = strstr(f->out, "\r\n\r\n");
+	tap_ok(answered(f, 422, NULL) && s != NULL && strcmp(s + 4,
+	    "{\"detail\":["
+	    "{\"loc\":[\"body\",\"missing\"],\"msg\":\"Field required\","
+	    "\"type\":\"missing\"},"
+	    "{\"loc\":[\"body\",\"n\"],\"msg\":\"Input should be a valid "
+	    "string\",\"type\":\"string_type\"},"
+	    "{\"loc\":[\"body\",\"z\"],\"msg\":\"Input should be a valid "
+	    "string\",\"type\":\"string_type\"},"
+	    "{\"loc\":[\"body\",\"nul\"],\"msg\":\"String must not contain "
+	    "NUL characters\",\"type\":\"string_type\"}]}") == 0,
+	    "422 lists every invalid field in FastAPI's shape");
+	tap_ok(strcmp(r.client, "192.0.2.1") == 0, "client address noted");
+	req_free(&r);
+	free(f);
+}
+
+int
+main(void)
+{
+
+	test_fronts();
+	test_limits();
+	test_fields();
+	return tap_done();
+}

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Unit tests for resp.c: the one writer of every answer.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "req.h"
+#include "resp.h"
+#include "tap.h"
+
+static char	 out[8192];
+static size_t	 outlen;
+
+static const char *
+no_param(void *arg, const char *name)
+{
+
+	(void)arg;
+	(void)name;
+	return NULL;
+}
+
+static long
+no_read(void *arg, char *buf, size_t n)
+{
+
+	(void)arg;
+	(void)buf;
+	(void)n;
+	return 0;
+}
+
+static int
+capture(void *arg, const char *buf, size_t n)
+{
+
+	(void)arg;
+	if (n >= sizeof(out) - outlen)
+		return -1;
+	memcpy(out + outlen, buf, n);
+	outlen += n;
+	out[outlen] = '\0';
+	return 0;
+}
+
+static void
+start(struct req *r)
+{
+	static const struct req_io io = { no_param, no_read, capture, NULL };
+
+	outlen = 0;
+	out[0] = '\0';
+	req_init(r, &io);
+}
+
+static int
+has_header(const char *h)
+{
+	char		 want[256];
+	const char	*end = strstr(out, "\r\n\r\n");
+
+	(void)snprintf(want, sizeof(want), "\r\n%s\r\n", h);
+	return end != NULL && strstr(out, want) != NULL &&
+	    strstr(out, want) < end + 2;
+}
+
+static const char *
+body(void)
+{
+	const char	*b = strstr(out, "\r\n\r\n");
+
+	return b == NULL ? "" : b + 4;
+}
+
+int
+main(void)
+{
+	static const char *const extra[] = { "Allow: POST", "Pragma: no-cache",
+	    NULL };
+	struct req		 r;
+	struct json_object	*o;
+	char			 cl[64];
+
+	start(&r);
+	resp_error(&r, 409, "Email already registered");
+	tap_ok(strncmp(out, "Status: 409 Conflict\r\n", 22) == 0,
+	    "status line first");
+	tap_ok(has_header("Content-Type: application/json"),
+	    "Content-Type header");
+	tap_ok(has_header("Cache-Control: no-store"), "Cache-Control header");
+	tap_ok(has_header("X-Content-Type-Options: nosniff"),
+	    "X-Content-Type-Options header");
+	tap_ok(strcmp(body(), "{\"detail\":\"Email already registered\"}") ==
+	    0, "FastAPI error body");
+	(void)snprintf(cl, sizeof(cl), "Content-Length: %zu", strlen(body()));
+	tap_ok(has_header(cl), "Content-Length matches the body");
+	tap_ok(r.status == 409, "status recorded for the log line");
+
+	resp_error(&r, 500, "Internal server error");
+	tap_ok(strstr(out, "500") == NULL && r.status == 409,
+	    "a second answer is refused");
+	req_free(&r);
+
+	start(&r);
+	resp_error_headers(&r, 405, "Method Not Allowed", extra);
+	tap_ok(has_header("Allow: POST") && has_header("Pragma: no-cache"),
+	    "extra headers written");
+	req_free(&r);
+
+	start(&r);
+	o = json_object_new_object();
+	json_object_object_add(o, "path", json_object_new_string("a/b\"<"));
+	resp_json(&r, 201, o, NULL);
+	json_object_put(o);
+	tap_ok(strncmp(out, "Status: 201 Created\r\n", 21) == 0 &&
+	    strcmp(body(), "{\"path\":\"a/b\\\"<\"}") == 0,
+	    "JSON escaped by json-c, slashes left alone");
+	req_free(&r);
+
+	start(&r);
+	req_invalid(&r, "email", "Invalid email address", "value_error");
+	req_invalid(&r, NULL, "JSON decode error", "json_invalid");
+	resp_invalid(&r);
+	tap_ok(strncmp(out, "Status: 422 ", 12) == 0 && strcmp(body(),
+	    "{\"detail\":[{\"loc\":[\"body\",\"email\"],\"msg\":\"Invalid "
+	    "email address\",\"type\":\"value_error\"},{\"loc\":[\"body\"],"
+	    "\"msg\":\"JSON decode error\",\"type\":\"json_invalid\"}]}") == 0,
+	    "422 in FastAPI's shape");
+	req_free(&r);
+
+	start(&r);
+	resp_json(&r, 500, NULL, NULL);
+	tap_ok(strcmp(body(), "{\"detail\":\"Internal server error\"}") == 0,
+	    "NULL body means internal error");
+	req_free(&r);
+
+	tap_ok(strcmp(resp_reason(413), "Content Too Large") == 0 &&
+	    strcmp(resp_reason(599), "Unknown") == 0, "reason phrases");
+	return tap_done();
+}
