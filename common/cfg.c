@@ -56,6 +56,8 @@ enum cfg_key {
 	CFG_MAIL_PORT,
 	CFG_MAIL_SERVER,
 	CFG_BCRYPT_ROUNDS,
+	CFG_REFRESH_REUSE_GRACE_SECONDS,
+	CFG_REFRESH_TOKEN_EXPIRE_SECONDS,
 	CFG__MAX
 };
 
@@ -119,6 +121,12 @@ static const struct cfg_def cfg_defs[CFG__MAX] = {
 	{ "BCRYPT_ROUNDS", CFG_TYPE_INT,
 	  offsetof(struct cfg, bcrypt_rounds), "12", 10, 31,
 	  0, NULL }, /* CFG_BCRYPT_ROUNDS */
+	{ "REFRESH_REUSE_GRACE_SECONDS", CFG_TYPE_INT,
+	  offsetof(struct cfg, refresh_reuse_grace_seconds), "10", 0, 300,
+	  0, NULL }, /* CFG_REFRESH_REUSE_GRACE_SECONDS */
+	{ "REFRESH_TOKEN_EXPIRE_SECONDS", CFG_TYPE_INT,
+	  offsetof(struct cfg, refresh_token_expire_seconds), NULL, 1,
+	  31536000, 0, NULL }, /* CFG_REFRESH_TOKEN_EXPIRE_SECONDS */
 };
 
 static const char *const cfg_syntax_msgs[CFG_SYNTAX__MAX] = {
@@ -627,6 +635,19 @@ cfg_apply(struct cfg *c, char *vals[CFG__MAX], char *err, size_t errsz)
 			return rc;
 	}
 	return AUTH_OK;
+}
+
+/*
+ * Return the absolute lifetime of a refresh session in seconds:
+ * REFRESH_TOKEN_EXPIRE_SECONDS when set, else REFRESH_TOKEN_EXPIRE_DAYS.
+ */
+long
+cfg_refresh_lifetime(const struct cfg *c)
+{
+
+	if (c->refresh_token_expire_seconds > 0)
+		return c->refresh_token_expire_seconds;
+	return c->refresh_token_expire_days * 86400;
 }
 
 /*

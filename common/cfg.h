@@ -25,10 +25,13 @@ struct cfg {
 	long		 mail_port;		/* MAIL_PORT */
 	char		*mail_server;		/* MAIL_SERVER or NULL */
 	long		 bcrypt_rounds;		/* BCRYPT_ROUNDS */
+	long		 refresh_reuse_grace_seconds;
+	long		 refresh_token_expire_seconds;	/* 0: use days */
 };
 
 /* cfg.c */
 const char	*cfg_default_path(void);
+long		 cfg_refresh_lifetime(const struct cfg *);
 enum auth_status cfg_load(struct cfg *, const char *, int, char *, size_t);
 void		 cfg_free(struct cfg *);
 

@@ -44,6 +44,35 @@ struct db {
 static const char *const db_sql[DB_Q__MAX] = {
 	"INSERT INTO `user` (email, username, hashed_password, is_active, "
 	    "created_at) VALUES (?, ?, ?, 1, ?)", /* DB_Q_USER_INSERT */
+	"SELECT id, hashed_password, is_active FROM `user` "
+	    "WHERE email = ?", /* DB_Q_USER_BY_EMAIL */
+	"UPDATE `user` SET hashed_password = ? "
+	    "WHERE id = ? AND hashed_password = ?", /* DB_Q_USER_REHASH */
+	"INSERT INTO auth_refresh_session (id, user_id, generation, "
+	    "current_jti, created_at, expires_at) "
+	    "VALUES (?, ?, 1, ?, ?, ?)", /* DB_Q_SESSION_INSERT */
+	/*
+	 * The rotation is this one statement: only the holder of the
+	 * current generation of a live session of an active user advances
+	 * it, and only once.  Single-table UPDATE assignments run left to
+	 * right, so previous_jti takes the old current_jti.
+	 */
+	"UPDATE auth_refresh_session SET previous_jti = current_jti, "
+	    "current_jti = ?, generation = generation + 1, rotated_at = ? "
+	    "WHERE id = ? AND user_id = ? AND current_jti = ? "
+	    "AND revoked_at IS NULL AND expires_at > ? "
+	    "AND EXISTS (SELECT 1 FROM `user` u "
+	    "WHERE u.id = auth_refresh_session.user_id "
+	    "AND u.is_active = 1)", /* DB_Q_SESSION_ROTATE */
+	"SELECT s.current_jti, s.previous_jti, s.rotated_at, "
+	    "s.revoked_at IS NOT NULL, s.expires_at, u.is_active "
+	    "FROM auth_refresh_session s JOIN `user` u ON u.id = s.user_id "
+	    "WHERE s.id = ? AND s.user_id = ?", /* DB_Q_SESSION_GET */
+	"UPDATE auth_refresh_session SET revoked_at = ? "
+	    "WHERE id = ? AND revoked_at IS NULL", /* DB_Q_SESSION_REVOKE */
+	"UPDATE auth_refresh_session SET revoked_at = ? "
+	    "WHERE user_id = ? AND revoked_at IS NULL",
+	    /* DB_Q_SESSION_REVOKE_USER */
 };
 
 /*
@@ -312,6 +341,49 @@ fail:
 }
 
 /*
+ * Fetch the first row of executed statement st into the result buffers
+ * res, then discard any further rows.  Returns AUTH_OK, AUTH_ERR_NOT_FOUND
+ * when there is no row, or AUTH_ERR_DB (a value did not fit its buffer,
+ * or the fetch failed; logged).
+ */
+enum auth_status
+db_fetch_one(struct db *db, MYSQL_STMT *st, MYSQL_BIND *res)
+{
+	enum auth_status	 rc;
+	int			 n;
+
+	if (mysql_stmt_bind_result(st, res) != 0) {
+		log_err("db", "bind result failed errno=%u",
+		    mysql_stmt_errno(st));
+		rc = AUTH_ERR_DB;
+		goto out;
+	}
+	switch ((n = mysql_stmt_fetch(st))) {
+	case 0:
+		rc = AUTH_OK;
+		break;
+	case MYSQL_NO_DATA:
+		rc = AUTH_ERR_NOT_FOUND;
+		break;
+	case MYSQL_DATA_TRUNCATED:
+		log_err("db", "result truncated");
+		rc = AUTH_ERR_DB;
+		break;
+	default:
+		log_err("db", "fetch failed errno=%u", mysql_stmt_errno(st));
+		if (db_err_gone(mysql_stmt_errno(st))) {
+			db_disconnect(db);
+			return AUTH_ERR_DB_UNAVAIL;
+		}
+		rc = AUTH_ERR_DB;
+		break;
+	}
+out:
+	(void)mysql_stmt_free_result(st);
+	return rc;
+}
+
+/*
  * After AUTH_ERR_DB_DUPLICATE: the name of the unique key that refused
  * the row (for example "ix_user_email"), or "" if unknown.
  */
@@ -363,6 +435,38 @@ db_bind_int(MYSQL_BIND *b, int *v)
 }
 
 /*
+ * Fill b for a BIGINT parameter or result at v.
+ */
+void
+db_bind_llong(MYSQL_BIND *b, long long *v)
+{
+
+	memset(b, 0, sizeof(*b));
+	b->buffer_type = MYSQL_TYPE_LONGLONG;
+	b->buffer = v;
+}
+
+/*
+ * Fill b for a string result: at most size - 1 bytes into buf, its length
+ * into *len, and whether it was NULL into *isnull (may be NULL for a NOT
+ * NULL column).  buf is NUL-terminated by db_fetch_one()'s caller through
+ * *len; a longer value makes the fetch fail rather than be cut.
+ */
+void
+db_bind_out_str(MYSQL_BIND *b, char *buf, size_t size, unsigned long *len,
+    my_bool *isnull)
+{
+
+	memset(b, 0, sizeof(*b));
+	memset(buf, 0, size);
+	b->buffer_type = MYSQL_TYPE_STRING;
+	b->buffer = buf;
+	b->buffer_length = size - 1;
+	b->length = len;
+	b->is_null = isnull;
+}
+
+/*
  * Fill b for a DATETIME parameter or result at t.
  */
 void
@@ -394,4 +498,22 @@ db_time_from_epoch(MYSQL_TIME *t, long long secs)
 	t->minute = (unsigned int)tm.tm_min;
 	t->second = (unsigned int)tm.tm_sec;
 	t->time_type = MYSQL_TIMESTAMP_DATETIME;
+}
+
+/*
+ * Return the epoch seconds of UTC date and time t.
+ */
+long long
+db_time_to_epoch(const MYSQL_TIME *t)
+{
+	struct tm	 tm;
+
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = (int)t->year - 1900;
+	tm.tm_mon = (int)t->month - 1;
+	tm.tm_mday = (int)t->day;
+	tm.tm_hour = (int)t->hour;
+	tm.tm_min = (int)t->minute;
+	tm.tm_sec = (int)t->second;
+	return (long long)timegm(&tm);
 }

@@ -20,6 +20,13 @@ struct db;
 /* Every statement of the suite, indexing the SQL table in db.c. */
 enum db_q {
 	DB_Q_USER_INSERT,
+	DB_Q_USER_BY_EMAIL,
+	DB_Q_USER_REHASH,
+	DB_Q_SESSION_INSERT,
+	DB_Q_SESSION_ROTATE,
+	DB_Q_SESSION_GET,
+	DB_Q_SESSION_REVOKE,
+	DB_Q_SESSION_REVOKE_USER,
 	DB_Q__MAX
 };
 
@@ -28,11 +35,16 @@ struct db	*db_new(const struct dburl *, const enum db_q *, size_t);
 enum auth_status db_connect(struct db *);
 enum auth_status db_exec(struct db *, enum db_q, MYSQL_BIND *,
 		    MYSQL_STMT **);
+enum auth_status db_fetch_one(struct db *, MYSQL_STMT *, MYSQL_BIND *);
 const char	*db_dup_key(const struct db *);
 void		 db_free(struct db *);
 void		 db_bind_str(MYSQL_BIND *, const char *, unsigned long *);
 void		 db_bind_int(MYSQL_BIND *, int *);
+void		 db_bind_llong(MYSQL_BIND *, long long *);
+void		 db_bind_out_str(MYSQL_BIND *, char *, size_t, unsigned long *,
+		    my_bool *);
 void		 db_bind_time(MYSQL_BIND *, MYSQL_TIME *);
 void		 db_time_from_epoch(MYSQL_TIME *, long long);
+long long	 db_time_to_epoch(const MYSQL_TIME *);
 
 #endif /* !AUTH_DB_H */

@@ -69,3 +69,51 @@ user_create(struct db *db, const char *email, const char *username,
 	out->created_at = now;
 	return AUTH_OK;
 }
+
+/*
+ * Look up the account with email (normalised; the column's collation
+ * also matches rows the FastAPI backend stored in another case).  On
+ * AUTH_OK *out holds its id, hash and state.  Returns AUTH_ERR_NOT_FOUND,
+ * AUTH_ERR_DB_UNAVAIL or AUTH_ERR_DB otherwise.  A stored hash too long
+ * for any bcrypt hash is AUTH_ERR_DB, never cut short.
+ */
+enum auth_status
+user_by_email(struct db *db, const char *email, struct user_login *out)
+{
+	MYSQL_BIND		 p[1], r[3];
+	MYSQL_STMT		*st;
+	unsigned long		 elen = strlen(email), hlen;
+	enum auth_status	 rc;
+	struct user_login	 u;
+
+	memset(out, 0, sizeof(*out));
+	memset(&u, 0, sizeof(u));
+	db_bind_str(&p[0], email, &elen);
+	if ((rc = db_exec(db, DB_Q_USER_BY_EMAIL, p, &st)) != AUTH_OK)
+		return rc;
+	db_bind_llong(&r[0], &u.id);
+	db_bind_out_str(&r[1], u.hash, sizeof(u.hash), &hlen, NULL);
+	db_bind_int(&r[2], &u.is_active);
+	if ((rc = db_fetch_one(db, st, r)) != AUTH_OK)
+		return rc;
+	*out = u;
+	return AUTH_OK;
+}
+
+/*
+ * Replace the password hash of account id with newhash, if it is still
+ * oldhash (a concurrent password change wins).  Returns AUTH_OK (whether
+ * or not the row changed), AUTH_ERR_DB_UNAVAIL or AUTH_ERR_DB.
+ */
+enum auth_status
+user_rehash(struct db *db, long long id, const char *oldhash,
+    const char *newhash)
+{
+	MYSQL_BIND	 p[3];
+	unsigned long	 nlen = strlen(newhash), olen = strlen(oldhash);
+
+	db_bind_str(&p[0], newhash, &nlen);
+	db_bind_llong(&p[1], &id);
+	db_bind_str(&p[2], oldhash, &olen);
+	return db_exec(db, DB_Q_USER_REHASH, p, NULL);
+}

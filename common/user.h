@@ -5,6 +5,7 @@
 #ifndef AUTH_USER_H
 #define AUTH_USER_H
 
+#include "pw.h"
 #include "status.h"
 #include "valid.h"
 
@@ -18,8 +19,19 @@ struct user {
 	long long	 created_at;	/* seconds since the epoch, UTC */
 };
 
+/* An account as login sees it. */
+struct user_login {
+	long long	 id;
+	char		 hash[PW_HASH_MAX];	/* hashed_password */
+	int		 is_active;
+};
+
 /* user.c */
 enum auth_status user_create(struct db *, const char *, const char *,
 		    const char *, struct user *);
+enum auth_status user_by_email(struct db *, const char *,
+		    struct user_login *);
+enum auth_status user_rehash(struct db *, long long, const char *,
+		    const char *);
 
 #endif /* !AUTH_USER_H */

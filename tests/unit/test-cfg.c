@@ -70,6 +70,8 @@ static const char *const known_keys[] = {
 	"MAIL_PORT",
 	"MAIL_SERVER",
 	"BCRYPT_ROUNDS",
+	"REFRESH_REUSE_GRACE_SECONDS",
+	"REFRESH_TOKEN_EXPIRE_SECONDS",
 	"AUTH_CONFIG",
 };
 
@@ -205,6 +207,12 @@ static const struct check checks[] = {
 	{ BASE "\nREFRESH_TOKEN_EXPIRE_DAYS=365", 1, NULL },
 	{ BASE "\nREFRESH_TOKEN_EXPIRE_DAYS=366", 0,
 	    "REFRESH_TOKEN_EXPIRE_DAYS: must be" },
+	{ BASE "\nREFRESH_REUSE_GRACE_SECONDS=0", 1, NULL },
+	{ BASE "\nREFRESH_REUSE_GRACE_SECONDS=301", 0,
+	    "REFRESH_REUSE_GRACE_SECONDS: must be an integer from 0 to 300" },
+	{ BASE "\nREFRESH_TOKEN_EXPIRE_SECONDS=0", 0,
+	    "REFRESH_TOKEN_EXPIRE_SECONDS: must be an integer from 1 to" },
+	{ BASE "\nREFRESH_TOKEN_EXPIRE_SECONDS=5", 1, NULL },
 	{ BASE "\nMAIL_PORT=0", 0,
 	    "MAIL_PORT: must be an integer from 1 to 65535" },
 	{ BASE "\nMAIL_PORT=465", 1, NULL },
@@ -440,6 +448,10 @@ test_defaults(void)
 	tap_ok(c.access_token_expire_minutes == 15 &&
 	    c.refresh_token_expire_days == 21 && c.mail_port == 587 &&
 	    c.bcrypt_rounds == 12, "integer defaults 15, 21, 587, 12");
+	tap_ok(c.refresh_reuse_grace_seconds == 10 &&
+	    c.refresh_token_expire_seconds == 0 &&
+	    cfg_refresh_lifetime(&c) == 21 * 86400,
+	    "refresh grace defaults to 10 s, lifetime to 21 days");
 	tap_ok(c.algorithm != NULL && strcmp(c.algorithm, "HS256") == 0,
 	    "ALGORITHM defaults to HS256");
 	tap_ok(c.mail_username == NULL && c.mail_password == NULL &&

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Randomness, from RAND_bytes() only.  Its failure (the CSPRNG can enter
+ * an error state) is reported, never ignored: a caller that needs a
+ * random value and cannot have one fails the request.
+ */
+#include "config.h"
+
+#include <limits.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "log.h"
+#include "rng.h"
+
+/*
+ * Fill the n bytes at buf with random bytes.  Returns AUTH_OK or
+ * AUTH_ERR_CRYPTO (logged).
+ */
+enum auth_status
+rng_bytes(void *buf, size_t n)
+{
+
+	if (n > INT_MAX || RAND_bytes(buf, (int)n) != 1) {
+		log_err("rng", "RAND_bytes failed");
+		return AUTH_ERR_CRYPTO;
+	}
+	return AUTH_OK;
+}
+
+/*
+ * Write nbytes random bytes as 2 * nbytes lower-case hex digits and a
+ * NUL into out, which holds outsz bytes.  Returns AUTH_OK,
+ * AUTH_ERR_INVALID if out is too small, or AUTH_ERR_CRYPTO.
+ */
+enum auth_status
+rng_hex(char *out, size_t outsz, size_t nbytes)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	unsigned char		 buf[64];
+	enum auth_status	 rc;
+	size_t			 i;
+
+	if (outsz == 0)
+		return AUTH_ERR_INVALID;
+	out[0] = '\0';
+	if (nbytes > sizeof(buf) || outsz < 2 * nbytes + 1)
+		return AUTH_ERR_INVALID;
+	if ((rc = rng_bytes(buf, nbytes)) != AUTH_OK)
+		return rc;
+	for (i = 0; i < nbytes; i++) {
+		out[2 * i] = hex[buf[i] >> 4];
+		out[2 * i + 1] = hex[buf[i] & 0xf];
+	}
+	out[2 * nbytes] = '\0';
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return AUTH_OK;
+}
+
+/*
+ * Set *out to a uniformly distributed integer in [0, bound), bound > 0,
+ * by rejection sampling: 32-bit draws at or above the largest multiple
+ * of bound are discarded, so no value is more likely than another (the
+ * modulo bias of a plain "% bound").  Returns AUTH_OK, AUTH_ERR_INVALID
+ * or AUTH_ERR_CRYPTO.
+ */
+enum auth_status
+rng_uniform(unsigned int bound, unsigned int *out)
+{
+	unsigned int		 limit, v;
+	enum auth_status	 rc;
+
+	*out = 0;
+	if (bound == 0)
+		return AUTH_ERR_INVALID;
+	/* The largest multiple of bound that fits: 2^32 - (2^32 % bound). */
+	limit = UINT_MAX - (unsigned int)(((unsigned long long)UINT_MAX + 1) %
+	    bound) + 1;
+	for (;;) {
+		if ((rc = rng_bytes(&v, sizeof(v))) != AUTH_OK)
+			return rc;
+		/* limit wraps to 0 when bound divides 2^32: take any. */
+		if (limit == 0 || v < limit)
+			break;
+	}
+	*out = v % bound;
+	return AUTH_OK;
+}

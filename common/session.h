@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Refresh sessions: one per login, rotated on every refresh, with an
+ * absolute lifetime and reuse detection.
+ */
+#ifndef AUTH_SESSION_H
+#define AUTH_SESSION_H
+
+#include "jwt.h"
+#include "status.h"
+
+struct db;
+
+struct session {
+	char		 id[JWT_ID_LEN + 1];	/* the token's sid */
+	char		 jti[JWT_ID_LEN + 1];	/* its current generation */
+	long long	 user_id;
+	long long	 expires_at;		/* absolute end, epoch */
+};
+
+/* What presenting a refresh token did to its session. */
+enum session_result {
+	SESSION_ROTATED,	/* current generation: advanced one */
+	SESSION_GRACE,		/* previous one, inside the grace window */
+	SESSION_REUSED,		/* an older one: session revoked */
+	SESSION_INVALID,	/* revoked, expired, gone or inactive user */
+	SESSION__MAX
+};
+
+/* session.c */
+enum auth_status session_start(struct db *, long long, long long, long,
+		    struct session *);
+enum auth_status session_refresh(struct db *, const struct jwt_claims *,
+		    long long, long, struct session *, enum session_result *);
+enum auth_status session_revoke_all(struct db *, long long, long long);
+
+#endif /* !AUTH_SESSION_H */

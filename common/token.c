@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Issue a token pair for a session and answer with it, in the FastAPI
+ * backend's shape plus expires_in:
+ *	{"access_token", "refresh_token", "token_type": "bearer",
+ *	 "expires_in": <access lifetime in seconds>}
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <json-c/json.h>
+
+#include "app.h"
+#include "jwt.h"
+#include "log.h"
+#include "req.h"
+#include "resp.h"
+#include "session.h"
+#include "token.h"
+
+/*
+ * Answer r with 200 and a new pair for session s at time now: an access
+ * token for ACCESS_TOKEN_EXPIRE_MINUTES, and a refresh token naming the
+ * session and its current generation that expires with the session.
+ * Tokens are never cached (Cache-Control: no-store, Pragma: no-cache).
+ * Answers 500 if signing fails.
+ */
+void
+token_respond(struct app *app, struct req *r, const struct session *s,
+    long long now)
+{
+	static const char *const nocache[] = { "Pragma: no-cache", NULL };
+	const struct cfg	*cfg = &app->cfg;
+	struct jwt_claims	 c;
+	struct json_object	*o = NULL;
+	char			 access[JWT_MAX], refresh[JWT_MAX];
+	const unsigned char	*key;
+	long long		 ttl;
+
+	key = (const unsigned char *)cfg->jwt_secret_key;
+	ttl = (long long)cfg->access_token_expire_minutes * 60;
+	memset(&c, 0, sizeof(c));
+	c.type = JWT_ACCESS;
+	c.sub = s->user_id;
+	c.iat = now;
+	c.exp = now + ttl;
+	if (jwt_sign(key, cfg->jwt_secret_len, &c, access, sizeof(access)) !=
+	    AUTH_OK)
+		goto fail;
+	c.type = JWT_REFRESH;
+	c.exp = s->expires_at;
+	memcpy(c.sid, s->id, sizeof(c.sid));
+	memcpy(c.jti, s->jti, sizeof(c.jti));
+	if (jwt_sign(key, cfg->jwt_secret_len, &c, refresh,
+	    sizeof(refresh)) != AUTH_OK)
+		goto fail;
+	if ((o = json_object_new_object()) == NULL ||
+	    json_object_object_add(o, "access_token",
+	    json_object_new_string(access)) != 0 ||
+	    json_object_object_add(o, "refresh_token",
+	    json_object_new_string(refresh)) != 0 ||
+	    json_object_object_add(o, "token_type",
+	    json_object_new_string("bearer")) != 0 ||
+	    json_object_object_add(o, "expires_in",
+	    json_object_new_int64(ttl)) != 0)
+		goto fail;
+	resp_json(r, 200, o, nocache);
+	goto out;
+fail:
+	log_err("token", "cannot issue tokens user=%lld", s->user_id);
+	resp_error(r, 500, "Internal server error");
+out:
+	json_object_put(o);
+	OPENSSL_cleanse(access, sizeof(access));
+	OPENSSL_cleanse(refresh, sizeof(refresh));
+}

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Unit tests for token.c: the pair a login or refresh answers with.
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "app.h"
+#include "jwt.h"
+#include "req.h"
+#include "session.h"
+#include "tap.h"
+#include "token.h"
+
+#define SECRET	"an-example-secret-of-at-least-32-bytes"
+
+static char	 out[8192];
+static size_t	 outlen;
+
+static const char *
+no_param(void *arg, const char *name)
+{
+
+	(void)arg;
+	(void)name;
+	return NULL;
+}
+
+static long
+no_read(void *arg, char *buf, size_t n)
+{
+
+	(void)arg;
+	(void)buf;
+	(void)n;
+	return 0;
+}
+
+static int
+capture(void *arg, const char *buf, size_t n)
+{
+
+	(void)arg;
+	if (n >= sizeof(out) - outlen)
+		return -1;
+	memcpy(out + outlen, buf, n);
+	outlen += n;
+	out[outlen] = '\0';
+	return 0;
+}
+
+static const char *
+field(struct json_object *o, const char *name)
+{
+	struct json_object	*v;
+
+	if (!json_object_object_get_ex(o, name, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return "";
+	return json_object_get_string(v);
+}
+
+int
+main(void)
+{
+	static const struct req_io io = { no_param, no_read, capture, NULL };
+	struct app		 app;
+	struct req		 r;
+	struct session		 s;
+	struct jwt_claims	 c;
+	struct json_object	*o, *v;
+	const unsigned char	*key = (const unsigned char *)SECRET;
+	const char		*b, *at, *rt;
+	long long		 now = 1800000000;
+
+	memset(&app, 0, sizeof(app));
+	app.cfg.jwt_secret_key = (char *)(uintptr_t)SECRET;
+	app.cfg.jwt_secret_len = strlen(SECRET);
+	app.cfg.access_token_expire_minutes = 15;
+	memset(&s, 0, sizeof(s));
+	(void)snprintf(s.id, sizeof(s.id), "%s",
+	    "0123456789abcdef0123456789abcdef");
+	(void)snprintf(s.jti, sizeof(s.jti), "%s",
+	    "fedcba9876543210fedcba9876543210");
+	s.user_id = 42;
+	s.expires_at = now + 21 * 86400;
+
+	req_init(&r, &io);
+	token_respond(&app, &r, &s, now);
+	tap_ok(r.status == 200 && strncmp(out, "Status: 200 OK\r\n", 16) == 0,
+	    "answers 200");
+	tap_ok(strstr(out, "\r\nCache-Control: no-store\r\n") != NULL &&
+	    strstr(out, "\r\nPragma: no-cache\r\n") != NULL,
+	    "Cache-Control: no-store and Pragma: no-cache");
+	b = strstr(out, "\r\n\r\n");
+	o = b != NULL ? json_tokener_parse(b + 4) : NULL;
+	tap_ok(o != NULL, "body is JSON");
+	tap_ok(strcmp(field(o, "token_type"), "bearer") == 0,
+	    "token_type bearer");
+	tap_ok(json_object_object_get_ex(o, "expires_in", &v) &&
+	    json_object_is_type(v, json_type_int) &&
+	    json_object_get_int64(v) == 900, "expires_in is 15 minutes");
+
+	at = field(o, "access_token");
+	rt = field(o, "refresh_token");
+	tap_ok(jwt_verify(key, strlen(SECRET), at, strlen(at), JWT_ACCESS, now,
+	    &c) == AUTH_OK && c.sub == 42 && c.iat == now &&
+	    c.exp == now + 900, "access token: sub, iat, exp");
+	tap_ok(jwt_verify(key, strlen(SECRET), at, strlen(at), JWT_REFRESH,
+	    now, &c) != AUTH_OK, "the access token is no refresh token");
+	tap_ok(jwt_verify(key, strlen(SECRET), rt, strlen(rt), JWT_REFRESH,
+	    now, &c) == AUTH_OK && c.sub == 42 &&
+	    strcmp(c.sid, s.id) == 0 && strcmp(c.jti, s.jti) == 0 &&
+	    c.exp == s.expires_at, "refresh token: sid, jti, session's end");
+	tap_ok(jwt_verify(key, strlen(SECRET), rt, strlen(rt), JWT_ACCESS, now,
+	    &c) != AUTH_OK, "the refresh token is no access token");
+	json_object_put(o);
+	req_free(&r);
+	return tap_done();
+}
