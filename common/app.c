@@ -98,11 +98,13 @@ app_cgi_write(void *arg, const char *buf, size_t n)
 
 /*
  * Serve one request on io: the front-end checks, the handler, a 500 if
- * the handler answered nothing, and the request's log line.
+ * the handler answered nothing, and the request's log line.  Work the
+ * handler asked to run after the answer is returned in *afterp and
+ * *argp.
  */
 static void
 app_serve(struct app *app, const struct app_endpoint *ep,
-    const struct req_io *io)
+    const struct req_io *io, void (**afterp)(void *), void **argp)
 {
 	struct req	 r;
 
@@ -115,6 +117,8 @@ app_serve(struct app *app, const struct app_endpoint *ep,
 	}
 	log_info("request", "status=%d ms=%ld client=%s", r.status,
 	    req_elapsed_ms(&r), r.client);
+	*afterp = r.after;
+	*argp = r.after_arg;
 	req_free(&r);
 }
 
@@ -148,6 +152,8 @@ app_main(const struct app_endpoint *ep)
 	struct app	 app;
 	struct req_io	 io;
 	FCGX_Request	 fr;
+	void		(*after)(void *);
+	void		*arg;
 	char		 err[512];
 	const char	*path;
 	int		 cgi, rc = 1;
@@ -181,7 +187,12 @@ app_main(const struct app_endpoint *ep)
 		goto fail;
 
 	if (cgi) {
-		app_serve(&app, ep, &cgi_io);
+		app_serve(&app, ep, &cgi_io, &after, &arg);
+		if (after != NULL) {
+			/* The web server sends the answer once we close. */
+			(void)close(STDOUT_FILENO);
+			after(arg);
+		}
 		rc = 0;
 		goto out;
 	}
@@ -194,8 +205,10 @@ app_main(const struct app_endpoint *ep)
 	io.write = app_fcgi_write;
 	io.arg = &fr;
 	while (FCGX_Accept_r(&fr) >= 0) {
-		app_serve(&app, ep, &io);
+		app_serve(&app, ep, &io, &after, &arg);
 		FCGX_Finish_r(&fr);
+		if (after != NULL)
+			after(arg);
 	}
 	FCGX_Free(&fr, 1);
 	rc = 0;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -41,6 +42,7 @@
 enum cfg_type {
 	CFG_TYPE_STRING,	/* char *; min is the least length */
 	CFG_TYPE_INT,		/* long, from min to max */
+	CFG_TYPE_BOOL,		/* long, 0 or 1, from true/false etc. */
 	CFG_TYPE__MAX
 };
 
@@ -58,6 +60,17 @@ enum cfg_key {
 	CFG_BCRYPT_ROUNDS,
 	CFG_REFRESH_REUSE_GRACE_SECONDS,
 	CFG_REFRESH_TOKEN_EXPIRE_SECONDS,
+	CFG_MAIL_FROM_NAME,
+	CFG_MAIL_STARTTLS,
+	CFG_MAIL_SSL_TLS,
+	CFG_USE_CREDENTIALS,
+	CFG_VALIDATE_CERTS,
+	CFG_MAIL_OUTBOX_DIR,
+	CFG_OTP_SECRET_KEY,
+	CFG_OTP_EXPIRE_MINUTES,
+	CFG_OTP_MAX_ATTEMPTS,
+	CFG_OTP_COOLDOWN_SECONDS,
+	CFG_OTP_MAX_PER_HOUR,
 	CFG__MAX
 };
 
@@ -127,6 +140,39 @@ static const struct cfg_def cfg_defs[CFG__MAX] = {
 	{ "REFRESH_TOKEN_EXPIRE_SECONDS", CFG_TYPE_INT,
 	  offsetof(struct cfg, refresh_token_expire_seconds), NULL, 1,
 	  31536000, 0, NULL }, /* CFG_REFRESH_TOKEN_EXPIRE_SECONDS */
+	{ "MAIL_FROM_NAME", CFG_TYPE_STRING,
+	  offsetof(struct cfg, mail_from_name), NULL, 0, 0,
+	  0, NULL }, /* CFG_MAIL_FROM_NAME */
+	{ "MAIL_STARTTLS", CFG_TYPE_BOOL,
+	  offsetof(struct cfg, mail_starttls), "true", 0, 1,
+	  0, NULL }, /* CFG_MAIL_STARTTLS */
+	{ "MAIL_SSL_TLS", CFG_TYPE_BOOL,
+	  offsetof(struct cfg, mail_ssl_tls), "false", 0, 1,
+	  0, NULL }, /* CFG_MAIL_SSL_TLS */
+	{ "USE_CREDENTIALS", CFG_TYPE_BOOL,
+	  offsetof(struct cfg, use_credentials), "true", 0, 1,
+	  0, NULL }, /* CFG_USE_CREDENTIALS */
+	{ "VALIDATE_CERTS", CFG_TYPE_BOOL,
+	  offsetof(struct cfg, validate_certs), "true", 0, 1,
+	  0, NULL }, /* CFG_VALIDATE_CERTS */
+	{ "MAIL_OUTBOX_DIR", CFG_TYPE_STRING,
+	  offsetof(struct cfg, mail_outbox_dir), NULL, 0, 0,
+	  0, NULL }, /* CFG_MAIL_OUTBOX_DIR */
+	{ "OTP_SECRET_KEY", CFG_TYPE_STRING,
+	  offsetof(struct cfg, otp_secret_key), NULL, 32, 0,
+	  CFG_SECRET, NULL }, /* CFG_OTP_SECRET_KEY */
+	{ "OTP_EXPIRE_MINUTES", CFG_TYPE_INT,
+	  offsetof(struct cfg, otp_expire_minutes), "30", 1, 1440,
+	  0, NULL }, /* CFG_OTP_EXPIRE_MINUTES */
+	{ "OTP_MAX_ATTEMPTS", CFG_TYPE_INT,
+	  offsetof(struct cfg, otp_max_attempts), "5", 1, 100,
+	  0, NULL }, /* CFG_OTP_MAX_ATTEMPTS */
+	{ "OTP_COOLDOWN_SECONDS", CFG_TYPE_INT,
+	  offsetof(struct cfg, otp_cooldown_seconds), "60", 0, 86400,
+	  0, NULL }, /* CFG_OTP_COOLDOWN_SECONDS */
+	{ "OTP_MAX_PER_HOUR", CFG_TYPE_INT,
+	  offsetof(struct cfg, otp_max_per_hour), "5", 0, 1000,
+	  0, NULL }, /* CFG_OTP_MAX_PER_HOUR */
 };
 
 static const char *const cfg_syntax_msgs[CFG_SYNTAX__MAX] = {
@@ -255,6 +301,31 @@ cfg_int(const char *s, long *v)
 		return 0;
 	*v = n;
 	return 1;
+}
+
+/*
+ * Parse s as a boolean the way pydantic reads the FastAPI backend's
+ * settings: true/false, 1/0, yes/no, on/off, in any case.  Return 1 and
+ * set *v to 1 or 0, or return 0.
+ */
+static int
+cfg_bool(const char *s, long *v)
+{
+	static const char *const yes[] = { "true", "1", "yes", "on" };
+	static const char *const no[] = { "false", "0", "no", "off" };
+	size_t		 i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*v = 1;
+			return 1;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*v = 0;
+			return 1;
+		}
+	}
+	return 0;
 }
 
 /*
@@ -623,6 +694,14 @@ cfg_apply(struct cfg *c, char *vals[CFG__MAX], char *err, size_t errsz)
 				cfg_errf(err, errsz, "%s: must be an integer "
 				    "from %ld to %ld", d->name, d->min,
 				    d->max);
+				return AUTH_ERR_CONFIG;
+			}
+			*cfg_long(c, d) = n;
+			break;
+		case CFG_TYPE_BOOL:
+			if (!cfg_bool(v, &n)) {
+				cfg_errf(err, errsz, "%s: must be true or "
+				    "false", d->name);
 				return AUTH_ERR_CONFIG;
 			}
 			*cfg_long(c, d) = n;

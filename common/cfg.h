@@ -27,6 +27,17 @@ struct cfg {
 	long		 bcrypt_rounds;		/* BCRYPT_ROUNDS */
 	long		 refresh_reuse_grace_seconds;
 	long		 refresh_token_expire_seconds;	/* 0: use days */
+	char		*mail_from_name;	/* MAIL_FROM_NAME or NULL */
+	long		 mail_starttls;		/* MAIL_STARTTLS: 1 or 0 */
+	long		 mail_ssl_tls;		/* MAIL_SSL_TLS: 1 or 0 */
+	long		 use_credentials;	/* USE_CREDENTIALS: 1 or 0 */
+	long		 validate_certs;	/* VALIDATE_CERTS: 1 or 0 */
+	char		*mail_outbox_dir;	/* MAIL_OUTBOX_DIR or NULL */
+	char		*otp_secret_key;	/* OTP_SECRET_KEY or NULL */
+	long		 otp_expire_minutes;
+	long		 otp_max_attempts;
+	long		 otp_cooldown_seconds;
+	long		 otp_max_per_hour;
 };
 
 /* cfg.c */

@@ -25,6 +25,7 @@
 
 #define DB_CONNECT_TIMEOUT	5	/* seconds */
 #define DB_IO_TIMEOUT		10	/* seconds, each read or write */
+#define DB_IDLE_PING		5	/* seconds idle before a ping */
 #define DB_SYSTEM_CA_FILE	"/etc/ssl/certs/ca-certificates.crt"
 #define DB_SYSTEM_CA_PATH	"/etc/ssl/certs"
 
@@ -34,6 +35,8 @@ struct db {
 	MYSQL_STMT		*stmt[DB_Q__MAX];
 	int			 used[DB_Q__MAX]; /* prepared at connect */
 	char			 dupkey[65];	/* after a duplicate key */
+	time_t			 used_at;	/* last statement run */
+	int			 in_txn;	/* between begin and end */
 };
 
 /*
@@ -73,6 +76,55 @@ static const char *const db_sql[DB_Q__MAX] = {
 	"UPDATE auth_refresh_session SET revoked_at = ? "
 	    "WHERE user_id = ? AND revoked_at IS NULL",
 	    /* DB_Q_SESSION_REVOKE_USER */
+	/* Serialises the recovery steps of one account. */
+	"SELECT id, username, is_active FROM `user` WHERE email = ? "
+	    "FOR UPDATE", /* DB_Q_USER_LOCK */
+	"UPDATE `user` SET hashed_password = ? WHERE id = ?",
+	    /* DB_Q_USER_SET_PASSWORD */
+	"SELECT COUNT(*), MAX(created_at) FROM auth_reset_code "
+	    "WHERE user_id = ? AND created_at > ?", /* DB_Q_RESET_RECENT */
+	"UPDATE passwordresettoken SET is_used = 1 "
+	    "WHERE user_id = ? AND is_used = 0", /* DB_Q_RESET_RETIRE_USER */
+	"INSERT INTO passwordresettoken (user_id, otp, expires_at, is_used) "
+	    "VALUES (?, ?, ?, 0)", /* DB_Q_RESET_INSERT */
+	"INSERT INTO auth_reset_code (token_id, user_id, created_at, attempts) "
+	    "VALUES (?, ?, ?, 0) ON DUPLICATE KEY UPDATE "
+	    "user_id = VALUES(user_id), created_at = VALUES(created_at), "
+	    "attempts = 0", /* DB_Q_RESET_CODE_INSERT */
+	"SELECT t.id, t.otp, COALESCE(c.attempts, 0) "
+	    "FROM passwordresettoken t "
+	    "LEFT JOIN auth_reset_code c ON c.token_id = t.id "
+	    "WHERE t.user_id = ? AND t.is_used = 0 AND t.expires_at > ? "
+	    "ORDER BY t.id DESC LIMIT 1 FOR UPDATE", /* DB_Q_RESET_NEWEST */
+	/* Codes the FastAPI backend issued have no row yet: make one. */
+	"INSERT INTO auth_reset_code (token_id, user_id, created_at, attempts) "
+	    "VALUES (?, ?, ?, 1) ON DUPLICATE KEY UPDATE "
+	    "attempts = attempts + 1", /* DB_Q_RESET_ATTEMPT */
+	"UPDATE passwordresettoken SET is_used = 1 "
+	    "WHERE id = ? AND is_used = 0", /* DB_Q_RESET_USE */
+	"SELECT GET_LOCK('collab-auth-cleanup', 0)", /* DB_Q_CLEANUP_LOCK */
+	"SELECT RELEASE_LOCK('collab-auth-cleanup')",
+	    /* DB_Q_CLEANUP_UNLOCK */
+	"DELETE FROM passwordresettoken WHERE expires_at < ? LIMIT ?",
+	    /* DB_Q_CLEANUP_RESET_EXPIRED */
+	"DELETE FROM passwordresettoken WHERE is_used = 1 LIMIT ?",
+	    /* DB_Q_CLEANUP_RESET_USED */
+	"DELETE FROM auth_reset_code WHERE created_at < ? LIMIT ?",
+	    /* DB_Q_CLEANUP_RESET_CODE */
+	"DELETE FROM auth_refresh_session WHERE expires_at < ? LIMIT ?",
+	    /* DB_Q_CLEANUP_SESSION_EXPIRED */
+	"DELETE FROM auth_refresh_session WHERE revoked_at < ? LIMIT ?",
+	    /* DB_Q_CLEANUP_SESSION_REVOKED */
+	"SELECT COUNT(*) FROM passwordresettoken WHERE expires_at < ?",
+	    /* DB_Q_COUNT_RESET_EXPIRED */
+	"SELECT COUNT(*) FROM passwordresettoken WHERE is_used = 1",
+	    /* DB_Q_COUNT_RESET_USED */
+	"SELECT COUNT(*) FROM auth_reset_code WHERE created_at < ?",
+	    /* DB_Q_COUNT_RESET_CODE */
+	"SELECT COUNT(*) FROM auth_refresh_session WHERE expires_at < ?",
+	    /* DB_Q_COUNT_SESSION_EXPIRED */
+	"SELECT COUNT(*) FROM auth_refresh_session WHERE revoked_at < ?",
+	    /* DB_Q_COUNT_SESSION_REVOKED */
 };
 
 /*
@@ -130,6 +182,7 @@ db_disconnect(struct db *db)
 	if (db->conn != NULL)
 		mysql_close(db->conn);
 	db->conn = NULL;
+	db->in_txn = 0;
 }
 
 /*
@@ -184,6 +237,23 @@ db_options(MYSQL *m, const struct dburl *u)
 	    mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &yes) != 0)
 		return -1;
 	return 0;
+}
+
+/*
+ * Log a failure of a connection-level call and classify it as
+ * db_exec() does.
+ */
+static enum auth_status
+db_conn_err(struct db *db, const char *what)
+{
+	unsigned int	 err = mysql_errno(db->conn);
+
+	log_err("db", "%s failed errno=%u", what, err);
+	if (db_err_gone(err)) {
+		db_disconnect(db);
+		return AUTH_ERR_DB_UNAVAIL;
+	}
+	return db_err_busy(err) ? AUTH_ERR_DB_UNAVAIL : AUTH_ERR_DB;
 }
 
 static enum auth_status
@@ -260,10 +330,31 @@ db_connect(struct db *db)
 		if (db->used[i] &&
 		    (rc = db_prepare(db, (enum db_q)i)) != AUTH_OK)
 			goto out;
+	db->used_at = time(NULL);
 	return AUTH_OK;
 out:
 	db_disconnect(db);
 	return rc;
+}
+
+/*
+ * A connection idle for a while may have died with a server restart, a
+ * failover or wait_timeout, and nobody told us.  Ping it before using it
+ * again, outside a transaction, and drop it if it is dead, so the request
+ * reconnects instead of failing.  A busy process pays nothing.
+ */
+static void
+db_check_idle(struct db *db)
+{
+
+	if (db->conn == NULL || db->in_txn ||
+	    time(NULL) - db->used_at < DB_IDLE_PING)
+		return;
+	if (mysql_ping(db->conn) != 0) {
+		log_info("db", "idle connection lost errno=%u; reconnecting",
+		    mysql_errno(db->conn));
+		db_disconnect(db);
+	}
 }
 
 /*
@@ -309,8 +400,10 @@ db_exec(struct db *db, enum db_q q, MYSQL_BIND *params, MYSQL_STMT **stmtp)
 		*stmtp = NULL;
 	if ((unsigned int)q >= DB_Q__MAX)
 		return AUTH_ERR_DB;
+	db_check_idle(db);
 	if ((rc = db_connect(db)) != AUTH_OK)
 		return rc;
+	db->used_at = time(NULL);
 	if (db->stmt[q] == NULL && (rc = db_prepare(db, q)) != AUTH_OK)
 		goto fail;
 	st = db->stmt[q];
@@ -338,6 +431,81 @@ fail:
 	if (rc == AUTH_ERR_DB_UNAVAIL)
 		db_disconnect(db);
 	return rc;
+}
+
+/*
+ * Start a transaction: autocommit off until db_commit() or
+ * db_rollback().  Connects first if need be.  Returns AUTH_OK,
+ * AUTH_ERR_DB_UNAVAIL or AUTH_ERR_DB.
+ */
+enum auth_status
+db_begin(struct db *db)
+{
+	enum auth_status	 rc;
+
+	db_check_idle(db);
+	if ((rc = db_connect(db)) != AUTH_OK)
+		return rc;
+	if (mysql_autocommit(db->conn, 0) != 0)
+		return db_conn_err(db, "begin");
+	db->in_txn = 1;
+	db->used_at = time(NULL);
+	return AUTH_OK;
+}
+
+/*
+ * Commit the transaction and return to autocommit.  Returns AUTH_OK, or
+ * AUTH_ERR_DB_UNAVAIL / AUTH_ERR_DB after rolling back.
+ */
+enum auth_status
+db_commit(struct db *db)
+{
+	enum auth_status	 rc;
+
+	if (db->conn == NULL)
+		return AUTH_ERR_DB_UNAVAIL;
+	db->in_txn = 0;
+	if (mysql_commit(db->conn) != 0) {
+		rc = db_conn_err(db, "commit");
+		db_rollback(db);
+		return rc;
+	}
+	if (mysql_autocommit(db->conn, 1) != 0)
+		return db_conn_err(db, "autocommit");
+	return AUTH_OK;
+}
+
+/*
+ * Roll the transaction back, if any, and return to autocommit.  A
+ * failure drops the connection: it is in an unknown state.
+ */
+void
+db_rollback(struct db *db)
+{
+
+	db->in_txn = 0;
+	if (db->conn == NULL)
+		return;
+	if (mysql_rollback(db->conn) != 0 ||
+	    mysql_autocommit(db->conn, 1) != 0) {
+		log_err("db", "rollback failed errno=%u",
+		    mysql_errno(db->conn));
+		db_disconnect(db);
+	}
+}
+
+/*
+ * Return the rows the last execution of q changed, or 0.
+ */
+unsigned long long
+db_affected(struct db *db, enum db_q q)
+{
+	my_ulonglong	 n;
+
+	if ((unsigned int)q >= DB_Q__MAX || db->stmt[q] == NULL)
+		return 0;
+	n = mysql_stmt_affected_rows(db->stmt[q]);
+	return n == (my_ulonglong)-1 ? 0 : (unsigned long long)n;
 }
 
 /*

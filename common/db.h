@@ -27,6 +27,27 @@ enum db_q {
 	DB_Q_SESSION_GET,
 	DB_Q_SESSION_REVOKE,
 	DB_Q_SESSION_REVOKE_USER,
+	DB_Q_USER_LOCK,
+	DB_Q_USER_SET_PASSWORD,
+	DB_Q_RESET_RECENT,
+	DB_Q_RESET_RETIRE_USER,
+	DB_Q_RESET_INSERT,
+	DB_Q_RESET_CODE_INSERT,
+	DB_Q_RESET_NEWEST,
+	DB_Q_RESET_ATTEMPT,
+	DB_Q_RESET_USE,
+	DB_Q_CLEANUP_LOCK,
+	DB_Q_CLEANUP_UNLOCK,
+	DB_Q_CLEANUP_RESET_EXPIRED,
+	DB_Q_CLEANUP_RESET_USED,
+	DB_Q_CLEANUP_RESET_CODE,
+	DB_Q_CLEANUP_SESSION_EXPIRED,
+	DB_Q_CLEANUP_SESSION_REVOKED,
+	DB_Q_COUNT_RESET_EXPIRED,
+	DB_Q_COUNT_RESET_USED,
+	DB_Q_COUNT_RESET_CODE,
+	DB_Q_COUNT_SESSION_EXPIRED,
+	DB_Q_COUNT_SESSION_REVOKED,
 	DB_Q__MAX
 };
 
@@ -35,6 +56,10 @@ struct db	*db_new(const struct dburl *, const enum db_q *, size_t);
 enum auth_status db_connect(struct db *);
 enum auth_status db_exec(struct db *, enum db_q, MYSQL_BIND *,
 		    MYSQL_STMT **);
+enum auth_status db_begin(struct db *);
+enum auth_status db_commit(struct db *);
+void		 db_rollback(struct db *);
+unsigned long long db_affected(struct db *, enum db_q);
 enum auth_status db_fetch_one(struct db *, MYSQL_STMT *, MYSQL_BIND *);
 const char	*db_dup_key(const struct db *);
 void		 db_free(struct db *);

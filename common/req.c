@@ -255,8 +255,8 @@ req_param(struct req *r, const char *name)
 /*
  * Run every check on the request line, headers and body, and parse the
  * body.  Returns 1 when r->json holds the body's JSON object, or 0 when
- * the request has already been answered: 405, 415, 411, 400, 413, 422,
- * or 500.
+ * the request has already been answered: 404, 405, 415, 411, 400, 413,
+ * 422, or 500.
  */
 int
 req_read_json(struct req *r)
@@ -265,6 +265,11 @@ req_read_json(struct req *r)
 	const char	*s;
 	size_t		 len;
 
+	/* Servers route by prefix: /api/auth/register/x is no endpoint. */
+	if ((s = req_param(r, "PATH_INFO")) != NULL && *s != '\0') {
+		resp_error(r, 404, "Not Found");
+		return 0;
+	}
 	if (strcmp(r->method, "POST") != 0) {
 		resp_error_headers(r, 405, "Method Not Allowed", allow);
 		return 0;
@@ -372,6 +377,20 @@ req_has_errors(const struct req *r)
 {
 
 	return r->errors != NULL && json_object_array_length(r->errors) > 0;
+}
+
+/*
+ * Ask for fn(arg) to run after the answer has been delivered and the
+ * connection to the web server finished, so that slow work (sending
+ * mail) neither delays the client nor shows in the response time.  arg
+ * must outlive the request: it is not the request's.
+ */
+void
+req_after(struct req *r, void (*fn)(void *), void *arg)
+{
+
+	r->after = fn;
+	r->after_arg = arg;
 }
 
 /*

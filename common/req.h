@@ -42,6 +42,8 @@ struct req {
 	struct json_object	*json;		/* parsed body: an object */
 	struct json_object	*errors;	/* 422 details, or NULL */
 	int			 status;	/* answered status, 0 if none */
+	void			(*after)(void *); /* run once answered */
+	void			*after_arg;	/* not owned by the request */
 };
 
 /* req.c */
@@ -52,6 +54,7 @@ const char	*req_string(struct req *, const char *, size_t *);
 void		 req_invalid(struct req *, const char *, const char *,
 		    const char *);
 int		 req_has_errors(const struct req *);
+void		 req_after(struct req *, void (*)(void *), void *);
 long		 req_elapsed_ms(const struct req *);
 void		 req_free(struct req *);
 

@@ -72,6 +72,17 @@ static const char *const known_keys[] = {
 	"BCRYPT_ROUNDS",
 	"REFRESH_REUSE_GRACE_SECONDS",
 	"REFRESH_TOKEN_EXPIRE_SECONDS",
+	"MAIL_FROM_NAME",
+	"MAIL_STARTTLS",
+	"MAIL_SSL_TLS",
+	"USE_CREDENTIALS",
+	"VALIDATE_CERTS",
+	"MAIL_OUTBOX_DIR",
+	"OTP_SECRET_KEY",
+	"OTP_EXPIRE_MINUTES",
+	"OTP_MAX_ATTEMPTS",
+	"OTP_COOLDOWN_SECONDS",
+	"OTP_MAX_PER_HOUR",
 	"AUTH_CONFIG",
 };
 
@@ -213,6 +224,20 @@ static const struct check checks[] = {
 	{ BASE "\nREFRESH_TOKEN_EXPIRE_SECONDS=0", 0,
 	    "REFRESH_TOKEN_EXPIRE_SECONDS: must be an integer from 1 to" },
 	{ BASE "\nREFRESH_TOKEN_EXPIRE_SECONDS=5", 1, NULL },
+	{ BASE "\nMAIL_STARTTLS=False\nMAIL_SSL_TLS=YES", 1, NULL },
+	{ BASE "\nUSE_CREDENTIALS=off\nVALIDATE_CERTS=0", 1, NULL },
+	{ BASE "\nMAIL_STARTTLS=maybe", 0,
+	    "MAIL_STARTTLS: must be true or false" },
+	{ BASE "\nVALIDATE_CERTS=", 0,
+	    "VALIDATE_CERTS: must be true or false" },
+	{ BASE "\nOTP_SECRET_KEY=short", 0,
+	    "OTP_SECRET_KEY: must be at least 32 bytes" },
+	{ BASE "\nOTP_SECRET_KEY=0123456789abcdef0123456789abcdef", 1, NULL },
+	{ BASE "\nOTP_EXPIRE_MINUTES=0", 0,
+	    "OTP_EXPIRE_MINUTES: must be an integer from 1 to 1440" },
+	{ BASE "\nOTP_MAX_ATTEMPTS=0", 0,
+	    "OTP_MAX_ATTEMPTS: must be an integer from 1 to 100" },
+	{ BASE "\nOTP_COOLDOWN_SECONDS=0\nOTP_MAX_PER_HOUR=0", 1, NULL },
 	{ BASE "\nMAIL_PORT=0", 0,
 	    "MAIL_PORT: must be an integer from 1 to 65535" },
 	{ BASE "\nMAIL_PORT=465", 1, NULL },
@@ -452,6 +477,15 @@ test_defaults(void)
 	    c.refresh_token_expire_seconds == 0 &&
 	    cfg_refresh_lifetime(&c) == 21 * 86400,
 	    "refresh grace defaults to 10 s, lifetime to 21 days");
+	tap_ok(c.mail_starttls == 1 && c.mail_ssl_tls == 0 &&
+	    c.use_credentials == 1 && c.validate_certs == 1 &&
+	    c.mail_from_name == NULL && c.mail_outbox_dir == NULL,
+	    "mail switches default as fastapi-mail's: STARTTLS, credentials, "
+	    "verified certificates");
+	tap_ok(c.otp_secret_key == NULL && c.otp_expire_minutes == 30 &&
+	    c.otp_max_attempts == 5 && c.otp_cooldown_seconds == 60 &&
+	    c.otp_max_per_hour == 5,
+	    "one-time code defaults: 30 minutes, 5 attempts, 60 s, 5 an hour");
 	tap_ok(c.algorithm != NULL && strcmp(c.algorithm, "HS256") == 0,
 	    "ALGORITHM defaults to HS256");
 	tap_ok(c.mail_username == NULL && c.mail_password == NULL &&

@@ -20,6 +20,7 @@ struct fake {
 	const char	*ctype;
 	const char	*clen;
 	const char	*body;
+	const char	*pathinfo;
 	size_t		 bodylen;
 	size_t		 pos;
 	size_t		 reads;		/* bytes handed to the program */
@@ -40,6 +41,8 @@ fake_param(void *arg, const char *name)
 		return f->clen;
 	if (strcmp(name, "REMOTE_ADDR") == 0)
 		return "192.0.2.1";
+	if (strcmp(name, "PATH_INFO") == 0)
+		return f->pathinfo;
 	return NULL;
 }
 
@@ -279,6 +282,18 @@ test_limits(void)
 	    "exactly Content-Length bytes are read, no more");
 	req_free(&r);
 
+	f->method = "POST";
+	f->clen = "9";
+	f->pathinfo = "/extra";
+	tap_ok(run(f, &r) == 0 && answered(f, 404,
+	    "{\"detail\":\"Not Found\"}") && f->reads == 0,
+	    "a path below the endpoint is 404");
+	req_free(&r);
+	f->pathinfo = "";
+	tap_ok(run(f, &r) == 1, "an empty PATH_INFO is the endpoint itself");
+	req_free(&r);
+	f->pathinfo = NULL;
+
 	f->method = "GET";
 	f->clen = "16385";
 	tap_ok(run(f, &r) == 0 && answered(f, 405, NULL) &&
@@ -321,6 +336,10 @@ test_fields(void)
 	tap_ok(req_string(&r, "n", &len) == NULL,
 	    "a number is not a string");
 	tap_ok(req_string(&r, "z", &len) == NULL, "null is not a string");
+	tap_ok(json_object_array_length(r.errors) == 3 &&
+	    strstr(json_object_to_json_string(r.errors),
+	    "\"z\" ], \"msg\": \"Input should be a valid string\"") != NULL,
+	    "null is string_type, as FastAPI says, not missing");
 	tap_ok(req_string(&r, "nul", &len) == NULL,
 	    "a string with an embedded NUL is refused");
 	tap_ok(req_has_errors(&r), "errors recorded");

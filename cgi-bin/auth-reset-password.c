@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * POST /api/auth/reset-password: set a new password with a mailed code.
+ *
+ * Body {"email", "otp", "new_password"}.  Answers
+ *	200 {"message": "Password has been reset"}: new hash, code used,
+ *	    the account's other codes retired and every refresh session
+ *	    revoked, in one transaction;
+ *	400 {"detail": "Invalid or expired code"} for an unknown email, no
+ *	    code, a wrong, expired, used or exhausted code (OTP_MAX_ATTEMPTS
+ *	    tries, each counted before the comparison) or a disabled account;
+ *	422 for a missing or mistyped field, a malformed email, or a new
+ *	    password that breaks the registration rules (same messages);
+ *	405, 411, 413, 415, 400 from the front end (req.c);
+ *	503 when the database is away, 500 on internal failure.
+ */
+#include "config.h"
+
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "app.h"
+#include "log.h"
+#include "otp.h"
+#include "req.h"
+#include "reset.h"
+#include "resp.h"
+#include "valid.h"
+
+static const enum db_q resetpw_queries[] = {
+	DB_Q_USER_LOCK,
+	DB_Q_RESET_NEWEST,
+	DB_Q_RESET_ATTEMPT,
+	DB_Q_RESET_USE,
+	DB_Q_USER_SET_PASSWORD,
+	DB_Q_RESET_RETIRE_USER,
+	DB_Q_SESSION_REVOKE_USER,
+};
+
+static int
+resetpw_init(struct app *app)
+{
+
+	if (otp_init(&app->cfg) != AUTH_OK) {
+		log_err("startup", "cannot set up codes");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+resetpw_handle(struct app *app, struct req *r)
+{
+	char				 email[VALID_EMAIL_MAX + 1];
+	const char			*raw, *otp, *pw, *msg;
+	size_t				 elen, olen, plen;
+	int				 email_ok = 0;
+	struct json_object		*o;
+	enum reset_redeem_result	 res;
+	enum auth_status		 rc;
+	long long			 uid;
+
+	raw = req_string(r, "email", &elen);
+	otp = req_string(r, "otp", &olen);
+	pw = req_string(r, "new_password", &plen);
+	if (raw != NULL) {
+		if ((msg = valid_email(raw, elen, email, sizeof(email))) !=
+		    NULL)
+			req_invalid(r, "email", msg, "value_error");
+		else
+			email_ok = 1;
+	}
+	if (pw != NULL && (msg = valid_password(pw, plen,
+	    email_ok ? email : NULL, NULL)) != NULL)
+		req_invalid(r, "new_password", msg, "value_error");
+	if (req_has_errors(r)) {
+		resp_invalid(r);
+		return;
+	}
+
+	rc = reset_redeem(app->db, &app->cfg, email, otp, olen, pw,
+	    (long long)time(NULL), &res, &uid);
+	if (rc != AUTH_OK) {
+		app_fail(r, rc);
+		return;
+	}
+	switch (res) {
+	case RESET_DONE:
+		log_info("reset", "success user=%lld client=%s", uid,
+		    r->client);
+		if ((o = json_object_new_object()) == NULL ||
+		    json_object_object_add(o, "message",
+		    json_object_new_string("Password has been reset")) != 0)
+			resp_error(r, 500, "Internal server error");
+		else
+			resp_json(r, 200, o, NULL);
+		json_object_put(o);
+		break;
+	case RESET_WEAK_PASSWORD:
+		req_invalid(r, "new_password",
+		    "Password must not match the email or username",
+		    "value_error");
+		resp_invalid(r);
+		break;
+	default:
+		/* reset.c has logged why. */
+		resp_error(r, 400, "Invalid or expired code");
+		break;
+	}
+}
+
+int
+main(void)
+{
+	static const struct app_endpoint ep = {
+		"auth-reset-password",
+		resetpw_queries,
+		sizeof(resetpw_queries) / sizeof(resetpw_queries[0]),
+		resetpw_init,
+		resetpw_handle,
+	};
+
+	return app_main(&ep);
+}

@@ -1,0 +1,738 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Mail: one plain-text message to one recipient.  The message is built
+ * here, headers and all (RFC 5322), then either handed to an SMTP server
+ * through libcurl, a new easy handle per message, or written into an
+ * outbox directory as an .eml file for development and tests.
+ *
+ * Every address and header value is checked for control characters
+ * before it reaches curl or the message: libcurl copies MAIL FROM and
+ * RCPT TO into the SMTP commands unchecked, so a CR or LF there would be
+ * a second command (SMTP command injection), and in a header a second
+ * header (header injection).  Messages hold one-time codes: the buffer is
+ * wiped after use, and neither the body nor the recipient is ever logged.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "cfg.h"
+#include "log.h"
+#include "mail.h"
+#include "rng.h"
+
+#define MAIL_LINE_MAX		998	/* RFC 5322, 2.1.1, without CRLF */
+#define MAIL_ADDR_MAX		254	/* RFC 5321, 4.5.3.1.3 */
+#define MAIL_LOCAL_MAX		64	/* RFC 5321, 4.5.3.1.1 */
+#define MAIL_HOST_MAX		253
+#define MAIL_WORD_BYTES		39	/* input bytes per encoded-word */
+#define MAIL_CONNECT_TIMEOUT	10L	/* seconds */
+#define MAIL_TIMEOUT		30L	/* seconds, the whole session */
+
+/*
+ * The characters besides letters and digits that RFC 5322, 3.2.3 allows
+ * in an atom; the dot separates atoms and is handled apart.
+ */
+#define MAIL_ATEXT_SPECIALS	"!#$%&'*+/=?^_`{|}~-"
+
+/*
+ * A message being built in a caller's buffer: always NUL-terminated;
+ * once something did not fit, full is set and nothing more is added.
+ */
+struct mail_buf {
+	char		*p;
+	size_t		 sz;
+	size_t		 len;
+	int		 full;
+};
+
+/* What the read callback hands to curl: the message, from off on. */
+struct mail_upload {
+	const char	*p;
+	size_t		 len;
+	size_t		 off;
+};
+
+/* Fixed English names: the Date header must not depend on the locale. */
+static const char *const mail_days[7] = {
+	"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
+};
+static const char *const mail_months[12] = {
+	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+};
+
+static int	 mail_inited;
+
+static void
+mail_add(struct mail_buf *b, const char *s, size_t n)
+{
+
+	if (b->full)
+		return;
+	if (n >= b->sz - b->len) {
+		b->full = 1;
+		return;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void
+mail_adds(struct mail_buf *b, const char *s)
+{
+
+	mail_add(b, s, strlen(s));
+}
+
+static int
+mail_alnum(unsigned char c)
+{
+
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9');
+}
+
+/*
+ * Return 1 if every byte of s is printable ASCII, else 0.
+ */
+static int
+mail_ascii(const char *s)
+{
+
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			return 0;
+	return 1;
+}
+
+/*
+ * Return 1 if s is well-formed UTF-8 (RFC 3629, 4: no overlong forms,
+ * no surrogates, nothing above U+10FFFF), else 0.
+ */
+static int
+mail_utf8(const char *s)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	unsigned char		 lo, hi;
+	size_t			 n, i;
+
+	while (*p != '\0') {
+		lo = 0x80;
+		hi = 0xbf;
+		if (*p < 0x80) {
+			p++;
+			continue;
+		} else if (*p >= 0xc2 && *p <= 0xdf)
+			n = 1;
+		else if (*p >= 0xe0 && *p <= 0xef) {
+			n = 2;
+			if (*p == 0xe0)
+				lo = 0xa0;
+			else if (*p == 0xed)
+				hi = 0x9f;
+		} else if (*p >= 0xf0 && *p <= 0xf4) {
+			n = 3;
+			if (*p == 0xf0)
+				lo = 0x90;
+			else if (*p == 0xf4)
+				hi = 0x8f;
+		} else
+			return 0;
+		p++;
+		for (i = 0; i < n; i++, p++) {
+			if (*p < lo || *p > hi)
+				return 0;
+			lo = 0x80;
+			hi = 0xbf;
+		}
+	}
+	return 1;
+}
+
+/*
+ * Return 1 if s is an address we are willing to put into an SMTP command
+ * and a header: local@domain, the local part a dot-atom (RFC 5322, 3.2.3:
+ * no quoted strings, so no "<", ">", space, comma or quote can appear)
+ * of at most 64 bytes, the domain letters, digits, hyphens and dots
+ * between non-empty labels, at most 254 bytes in all.  Else 0.
+ */
+static int
+mail_addr_ok(const char *s)
+{
+	const char	*at, *p;
+	size_t		 len;
+
+	if (s == NULL || !mail_header_ok(s))
+		return 0;
+	len = strlen(s);
+	if (len > MAIL_ADDR_MAX || (at = strchr(s, '@')) == NULL ||
+	    strchr(at + 1, '@') != NULL)
+		return 0;
+	if (at == s || (size_t)(at - s) > MAIL_LOCAL_MAX || at[1] == '\0')
+		return 0;
+	for (p = s; p < at; p++) {
+		if (*p == '.') {
+			if (p == s || p + 1 == at || p[1] == '.')
+				return 0;
+		} else if (!mail_alnum((unsigned char)*p) &&
+		    strchr(MAIL_ATEXT_SPECIALS, *p) == NULL)
+			return 0;
+	}
+	for (p = at + 1; *p != '\0'; p++) {
+		if (*p == '.') {
+			if (p == at + 1 || p[1] == '\0' || p[1] == '.')
+				return 0;
+		} else if (!mail_alnum((unsigned char)*p) && *p != '-')
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Return 1 if s can be the host of an smtp:// URL as it is: a host name
+ * or an IPv4 or IPv6 address, so letters, digits, ".", "-" and ":" only
+ * (no "/", "@", "?", "#", "%", space or brackets to change the URL).
+ */
+static int
+mail_host_ok(const char *s)
+{
+	size_t		 i;
+
+	if (s == NULL || *s == '\0' || strlen(s) > MAIL_HOST_MAX)
+		return 0;
+	for (i = 0; s[i] != '\0'; i++)
+		if (!mail_alnum((unsigned char)s[i]) && s[i] != '.' &&
+		    s[i] != '-' && s[i] != ':')
+			return 0;
+	return 1;
+}
+
+/*
+ * Add s (well-formed UTF-8) as RFC 2047 encoded-words, "B" encoding,
+ * each of at most MAIL_WORD_BYTES bytes of whole characters, so that no
+ * word is longer than 75 characters and no line longer than 76 (RFC 2047,
+ * 2); words after the first start a folded line.
+ */
+static void
+mail_add_words(struct mail_buf *b, const char *s)
+{
+	unsigned char	 enc[4 * ((MAIL_WORD_BYTES + 2) / 3) + 1];
+	size_t		 len, n;
+	int		 first = 1;
+
+	len = strlen(s);
+	while (len > 0) {
+		n = len < MAIL_WORD_BYTES ? len : MAIL_WORD_BYTES;
+		/* Never split a character: back off to its first byte. */
+		while (n < len && n > 0 &&
+		    ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+		if (!first)
+			mail_adds(b, "\r\n ");
+		(void)EVP_EncodeBlock(enc, (const unsigned char *)s, (int)n);
+		mail_adds(b, "=?UTF-8?B?");
+		mail_adds(b, (const char *)enc);
+		mail_adds(b, "?=");
+		first = 0;
+		s += n;
+		len -= n;
+	}
+}
+
+/*
+ * Add the display name of From: as an RFC 5322 quoted-string when it is
+ * printable ASCII, with "\" and '"' escaped (3.2.4), else as
+ * encoded-words.  The caller has checked it.
+ */
+static void
+mail_add_name(struct mail_buf *b, const char *name)
+{
+	const char	*p;
+
+	if (!mail_ascii(name)) {
+		mail_add_words(b, name);
+		return;
+	}
+	mail_adds(b, "\"");
+	for (p = name; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			mail_adds(b, "\\");
+		mail_add(b, p, 1);
+	}
+	mail_adds(b, "\"");
+}
+
+/*
+ * Return 1 if s may go into a header as text: no control characters,
+ * and, when it is not ASCII, well-formed UTF-8 for the encoded-words.
+ */
+static int
+mail_text_ok(const char *s)
+{
+
+	return s != NULL && mail_header_ok(s) && mail_utf8(s);
+}
+
+/*
+ * Add the body, each LF or CRLF becoming CRLF, and a final CRLF if it
+ * lacks one.  Returns 0 for a CR that is not followed by LF, else 1.
+ */
+static int
+mail_add_body(struct mail_buf *b, const char *body)
+{
+	const char	*p;
+
+	for (p = body; *p != '\0'; p++) {
+		if (*p == '\r') {
+			if (p[1] != '\n')
+				return 0;
+			continue;
+		}
+		if (*p == '\n')
+			mail_adds(b, "\r\n");
+		else
+			mail_add(b, p, 1);
+	}
+	if (p > body && p[-1] != '\n')
+		mail_adds(b, "\r\n");
+	return 1;
+}
+
+/*
+ * Return 1 if every line of the NUL-terminated message s ends in CRLF
+ * (no bare CR or LF) and holds at most 998 bytes, else 0.
+ */
+static int
+mail_lines_ok(const char *s)
+{
+	size_t		 col = 0;
+
+	for (; *s != '\0'; s++) {
+		if (*s == '\r') {
+			if (s[1] != '\n')
+				return 0;
+			s++;
+			col = 0;
+		} else if (*s == '\n')
+			return 0;
+		else if (++col > MAIL_LINE_MAX)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * The read callback of the upload: copy the next part of the message.
+ */
+static size_t
+mail_read(char *dst, size_t size, size_t nitems, void *arg)
+{
+	struct mail_upload	*u = arg;
+	size_t			 n;
+
+	n = size * nitems;
+	if (n > u->len - u->off)
+		n = u->len - u->off;
+	memcpy(dst, u->p + u->off, n);
+	u->off += n;
+	return n;
+}
+
+/*
+ * Write the message (len bytes) into the outbox dir as
+ * <YYYYmmddTHHMMSSZ>-<16 hex>.eml: first to a new file of mode 0600
+ * beside it, renamed into place when complete, so that a reader of the
+ * outbox never sees half a message.  Returns AUTH_OK, AUTH_ERR_SYSTEM or
+ * AUTH_ERR_CRYPTO (logged).
+ */
+static enum auth_status
+mail_file(const char *dir, const char *msg, size_t len, long long now)
+{
+	char		 rnd[17], name[64], tmp[PATH_MAX], path[PATH_MAX];
+	struct tm	 tm;
+	time_t		 t = (time_t)now;
+	enum auth_status rc = AUTH_ERR_SYSTEM;
+	const char	*what = "open";
+	size_t		 off = 0;
+	ssize_t		 w;
+	int		 fd = -1, made = 0, n, saved = 0;
+
+	if (gmtime_r(&t, &tm) == NULL) {
+		what = "time";
+		saved = errno;
+		goto fail;
+	}
+	if ((rc = rng_hex(rnd, sizeof(rnd), 8)) != AUTH_OK)
+		goto out;
+	rc = AUTH_ERR_SYSTEM;
+	(void)snprintf(name, sizeof(name),
+	    "%04d%02d%02dT%02d%02d%02dZ-%s.eml", tm.tm_year + 1900,
+	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, rnd);
+	n = snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		what = "path";
+		saved = ENAMETOOLONG;
+		goto fail;
+	}
+	n = snprintf(tmp, sizeof(tmp), "%s/.tmp-%s", dir, name);
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		what = "path";
+		saved = ENAMETOOLONG;
+		goto fail;
+	}
+
+	if ((fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC |
+	    O_NOFOLLOW, S_IRUSR | S_IWUSR)) == -1) {
+		saved = errno;
+		goto fail;
+	}
+	made = 1;
+	what = "write";
+	while (off < len) {
+		if ((w = write(fd, msg + off, len - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			saved = errno;
+			goto fail;
+		}
+		off += (size_t)w;
+	}
+	what = "close";
+	n = close(fd);
+	fd = -1;
+	if (n == -1) {
+		saved = errno;
+		goto fail;
+	}
+	what = "rename";
+	if (rename(tmp, path) == -1) {
+		saved = errno;
+		goto fail;
+	}
+	made = 0;
+	log_info("mail", "queued outbox=%s file=%s", dir, name);
+	rc = AUTH_OK;
+	goto out;
+fail:
+	log_err("mail", "outbox write failed outbox=%s step=%s error=%s", dir,
+	    what, strerror(saved));
+out:
+	if (fd != -1)
+		(void)close(fd);
+	if (made)
+		(void)unlink(tmp);
+	return rc;
+}
+
+/*
+ * Send the message (len bytes) from MAIL_FROM to to over SMTP, with a new
+ * curl handle that no other message shares (no connection reuse across
+ * TLS settings).  STARTTLS, when configured, is required: the session
+ * fails rather than go on in clear.  Returns AUTH_OK, AUTH_ERR_NOMEM or
+ * AUTH_ERR_SYSTEM; each failure is one log line without secrets.
+ */
+static enum auth_status
+mail_smtp(const struct cfg *cfg, const char *to, const char *msg,
+    size_t len)
+{
+	char			 url[MAIL_HOST_MAX + 32], from[MAIL_ADDR_MAX + 3];
+	char			 rcpt[MAIL_ADDR_MAX + 3];
+	char			 errbuf[CURL_ERROR_SIZE];
+	struct mail_upload	 up;
+	struct curl_slist	*rcpts = NULL;
+	const char		*host = cfg->mail_server;
+	enum auth_status	 rc = AUTH_ERR_SYSTEM;
+	CURLcode		 cc;
+	CURL			*h = NULL;
+	long			 verify, code = 0;
+	int			 n;
+
+	errbuf[0] = '\0';
+	n = snprintf(url, sizeof(url), strchr(host, ':') != NULL ?
+	    "%s://[%s]:%ld" : "%s://%s:%ld",
+	    cfg->mail_ssl_tls ? "smtps" : "smtp", host, cfg->mail_port);
+	if (n < 0 || (size_t)n >= sizeof(url))
+		return AUTH_ERR_CONFIG;
+	(void)snprintf(from, sizeof(from), "<%s>", cfg->mail_from);
+	(void)snprintf(rcpt, sizeof(rcpt), "<%s>", to);
+	up.p = msg;
+	up.len = len;
+	up.off = 0;
+	verify = cfg->validate_certs ? 1L : 0L;
+
+	if ((h = curl_easy_init()) == NULL ||
+	    (rcpts = curl_slist_append(NULL, rcpt)) == NULL) {
+		log_err("mail", "send failed server=%s port=%ld "
+		    "error=out of memory", host, cfg->mail_port);
+		rc = AUTH_ERR_NOMEM;
+		goto out;
+	}
+	if ((cc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf)) !=
+	    CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_VERBOSE, 0L)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps")) !=
+	    CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_URL, url)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_PROXY, "")) != CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT,
+	    MAIL_CONNECT_TIMEOUT)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_TIMEOUT, MAIL_TIMEOUT)) !=
+	    CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, verify)) !=
+	    CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST,
+	    verify ? 2L : 0L)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_SSLVERSION,
+	    (long)CURL_SSLVERSION_TLSv1_2)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_MAIL_FROM, from)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rcpts)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_UPLOAD, 1L)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_READFUNCTION, mail_read)) !=
+	    CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_READDATA, &up)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
+	    (curl_off_t)len)) != CURLE_OK)
+		goto fail;
+	/* STARTTLS or nothing: CURLUSESSL_TRY would go on in clear. */
+	if (cfg->mail_starttls && !cfg->mail_ssl_tls &&
+	    (cc = curl_easy_setopt(h, CURLOPT_USE_SSL,
+	    (long)CURLUSESSL_ALL)) != CURLE_OK)
+		goto fail;
+	/* Credentials as options only: never in the URL, never logged. */
+	if (cfg->use_credentials && cfg->mail_username != NULL &&
+	    *cfg->mail_username != '\0' &&
+	    ((cc = curl_easy_setopt(h, CURLOPT_USERNAME,
+	    cfg->mail_username)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_PASSWORD,
+	    cfg->mail_password != NULL ? cfg->mail_password : "")) !=
+	    CURLE_OK))
+		goto fail;
+
+	if ((cc = curl_easy_perform(h)) != CURLE_OK)
+		goto fail;
+	log_info("mail", "sent server=%s port=%ld", host, cfg->mail_port);
+	rc = AUTH_OK;
+	goto out;
+fail:
+	if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK)
+		code = 0;
+	log_err("mail", "send failed server=%s port=%ld smtp_status=%ld "
+	    "error=%s detail=%s", host, cfg->mail_port, code,
+	    curl_easy_strerror(cc), errbuf[0] != '\0' ? errbuf : "none");
+out:
+	curl_slist_free_all(rcpts);
+	if (h != NULL)
+		curl_easy_cleanup(h);
+	return rc;
+}
+
+/*
+ * Initialise libcurl once per process; call it at start-up, before the
+ * accept loop, while the program has one thread (curl_global_init(3)).
+ * Further calls do nothing.  Returns AUTH_OK or AUTH_ERR_SYSTEM (logged).
+ */
+enum auth_status
+mail_init(void)
+{
+
+	if (mail_inited)
+		return AUTH_OK;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_err("startup", "curl_global_init failed");
+		return AUTH_ERR_SYSTEM;
+	}
+	mail_inited = 1;
+	return AUTH_OK;
+}
+
+/*
+ * Return 1 if s may go into an SMTP command or a mail header: no byte
+ * below 0x20 (CR, LF, TAB and NUL included) and no DEL.  Bytes of 0x80
+ * and above (UTF-8) are allowed here.  A NULL s is refused: 0.
+ */
+int
+mail_header_ok(const char *s)
+{
+
+	if (s == NULL)
+		return 0;
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
+			return 0;
+	return 1;
+}
+
+/*
+ * Build into out (outsz bytes, NUL-terminated) the RFC 5322 message from
+ * MAIL_FROM (and MAIL_FROM_NAME) in cfg to the address to, with the
+ * given subject and body, dated now (seconds since the epoch, written in
+ * UTC).  The headers are Date, Message-ID, From, To, Subject,
+ * MIME-Version, Content-Type (text/plain, UTF-8) and
+ * Content-Transfer-Encoding (8bit); non-ASCII names and subjects become
+ * RFC 2047 encoded-words.  Every line ends in CRLF (the body's LF are
+ * converted) and holds at most 998 bytes.  Returns AUTH_OK;
+ * AUTH_ERR_INVALID for a missing or malformed MAIL_FROM, an address that
+ * is not local@domain, a control character in any address or header
+ * value, a body with a bare CR, a line that is too long or a message
+ * that does not fit (then out holds the empty string); or
+ * AUTH_ERR_CRYPTO when no random Message-ID can be had.
+ */
+enum auth_status
+mail_format(const struct cfg *cfg, const char *to, const char *subject,
+    const char *body, long long now, char *out, size_t outsz)
+{
+	char			 date[64], id[33];
+	struct mail_buf		 b;
+	struct tm		 tm;
+	time_t			 t;
+	const char		*name;
+	enum auth_status	 rc = AUTH_ERR_INVALID;
+
+	if (out == NULL || outsz == 0)
+		return AUTH_ERR_INVALID;
+	out[0] = '\0';
+	b.p = out;
+	b.sz = outsz;
+	b.len = 0;
+	b.full = 0;
+
+	name = cfg->mail_from_name;
+	if (name != NULL && *name == '\0')
+		name = NULL;
+	if (!mail_addr_ok(cfg->mail_from) || !mail_addr_ok(to) ||
+	    subject == NULL || !mail_text_ok(subject) || body == NULL ||
+	    (name != NULL && !mail_text_ok(name)))
+		goto out;
+
+	t = (time_t)now;
+	if ((long long)t != now || gmtime_r(&t, &tm) == NULL)
+		goto out;
+	(void)snprintf(date, sizeof(date), "%s, %02d %s %04d %02d:%02d:%02d "
+	    "+0000", mail_days[tm.tm_wday], tm.tm_mday,
+	    mail_months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec);
+	if ((rc = rng_hex(id, sizeof(id), 16)) != AUTH_OK)
+		goto out;
+	rc = AUTH_ERR_INVALID;
+
+	mail_adds(&b, "Date: ");
+	mail_adds(&b, date);
+	mail_adds(&b, "\r\nMessage-ID: <");
+	mail_adds(&b, id);
+	mail_adds(&b, "@");
+	mail_adds(&b, strchr(cfg->mail_from, '@') + 1);
+	mail_adds(&b, ">\r\nFrom: ");
+	if (name != NULL) {
+		mail_add_name(&b, name);
+		mail_adds(&b, " <");
+		mail_adds(&b, cfg->mail_from);
+		mail_adds(&b, ">");
+	} else
+		mail_adds(&b, cfg->mail_from);
+	mail_adds(&b, "\r\nTo: ");
+	mail_adds(&b, to);
+	mail_adds(&b, "\r\nSubject: ");
+	if (mail_ascii(subject))
+		mail_adds(&b, subject);
+	else
+		mail_add_words(&b, subject);
+	mail_adds(&b, "\r\nMIME-Version: 1.0\r\n"
+	    "Content-Type: text/plain; charset=UTF-8\r\n"
+	    "Content-Transfer-Encoding: 8bit\r\n"
+	    "\r\n");
+	if (!mail_add_body(&b, body) || b.full || !mail_lines_ok(out))
+		goto out;
+	rc = AUTH_OK;
+out:
+	if (rc != AUTH_OK) {
+		OPENSSL_cleanse(out, b.len < outsz ? b.len + 1 : outsz);
+		out[0] = '\0';
+	}
+	return rc;
+}
+
+/*
+ * Send one message from MAIL_FROM to the address to: through the outbox
+ * directory when MAIL_OUTBOX_DIR is set (or MAIL_SERVER is not), else
+ * over SMTP to MAIL_SERVER:MAIL_PORT.  The recipient and the body (which
+ * holds a one-time code) are never logged, and the formatted message is
+ * wiped before returning.  Returns AUTH_OK; AUTH_ERR_CONFIG (logged) when
+ * neither transport is configured or MAIL_SERVER, MAIL_FROM or
+ * MAIL_FROM_NAME is unusable; AUTH_ERR_INVALID (logged) when the message
+ * cannot be built; AUTH_ERR_SYSTEM (logged) when it cannot be delivered
+ * to the server or the outbox; AUTH_ERR_NOMEM or AUTH_ERR_CRYPTO.
+ */
+enum auth_status
+mail_send(const struct cfg *cfg, const char *to, const char *subject,
+    const char *body)
+{
+	char			 msg[MAIL_MAX];
+	const char		*dir, *server;
+	enum auth_status	 rc;
+	long long		 now;
+
+	msg[0] = '\0';
+	dir = cfg->mail_outbox_dir;
+	if (dir != NULL && *dir == '\0')
+		dir = NULL;
+	server = cfg->mail_server;
+	if (server != NULL && *server == '\0')
+		server = NULL;
+
+	rc = AUTH_ERR_CONFIG;
+	if (dir == NULL && server == NULL) {
+		log_err("config", "no mail transport: set MAIL_SERVER or "
+		    "MAIL_OUTBOX_DIR");
+		goto out;
+	}
+	if (dir == NULL && !mail_host_ok(server)) {
+		log_err("config", "MAIL_SERVER is not a host name or address");
+		goto out;
+	}
+	if (dir == NULL && (cfg->mail_port < 1 || cfg->mail_port > 65535)) {
+		log_err("config", "MAIL_PORT is out of range");
+		goto out;
+	}
+	if (!mail_addr_ok(cfg->mail_from)) {
+		log_err("config", "MAIL_FROM is %s",
+		    cfg->mail_from == NULL ? "not set" : "not an address");
+		goto out;
+	}
+	if (cfg->mail_from_name != NULL && !mail_text_ok(cfg->mail_from_name)) {
+		log_err("config", "MAIL_FROM_NAME has control characters or "
+		    "is not UTF-8");
+		goto out;
+	}
+	if ((rc = mail_init()) != AUTH_OK)
+		goto out;
+
+	now = (long long)time(NULL);
+	if ((rc = mail_format(cfg, to, subject, body, now, msg,
+	    sizeof(msg))) != AUTH_OK) {
+		log_err("mail", "not sent reason=%s", rc == AUTH_ERR_INVALID ?
+		    "unusable recipient, subject or body" : auth_strerror(rc));
+		goto out;
+	}
+	if (dir != NULL)
+		rc = mail_file(dir, msg, strlen(msg), now);
+	else
+		rc = mail_smtp(cfg, to, msg, strlen(msg));
+out:
+	OPENSSL_cleanse(msg, sizeof(msg));
+	return rc;
+}
