@@ -1,0 +1,475 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: ISC
+#
+# scripts/lib.sh: what scripts/serve and scripts/test share, sourced by
+# both (and, through "bash -c", by the endpoint tests that stop and start
+# MariaDB).  Every function is prefixed ca_; every variable it sets is CA_*.
+# Nothing here runs on its own: sourcing only defines functions and finds
+# the top of the source tree.
+#
+# The layout a run keeps under a "var" directory (./var for serve,
+# ./var/test for test), set by ca_paths:
+#   mysql/          MariaDB datadir (mariadb-install-db; kept across runs)
+#   run/            sockets and pid files (or a short directory under /tmp
+#                   when this path is too long for a unix socket)
+#   log/            mariadb.log, lighttpd-error.log, collab-auth.log (the
+#                   programs' stderr), lighttpd-access.log
+#   lighttpd/       the generated lighttpd.conf and the substituted snippet
+#   db-password     the app user's MariaDB password (mode 0600)
+#   collab-auth.env the programs' configuration (mode 0600)
+
+CA_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+CA_PROG=${CA_PROG:-${0##*/}}
+
+# The database and its least-privilege user (SELECT, INSERT, UPDATE, DELETE
+# only); migrations go through the admin account instead.
+CA_DB_NAME=collab_auth
+CA_APP_USER=collab_auth
+
+# Keys the programs read from the environment before their config file
+# (common/cfg.c).  scripts/test clears them so a developer's shell cannot
+# change what the tests see.
+CA_CONFIG_KEYS="AUTH_CONFIG MYSQL_DB_URL JWT_SECRET_KEY ALGORITHM
+ACCESS_TOKEN_EXPIRE_MINUTES REFRESH_TOKEN_EXPIRE_DAYS BCRYPT_ROUNDS
+MAIL_USERNAME MAIL_PASSWORD MAIL_FROM MAIL_PORT MAIL_SERVER TRUSTED_PROXIES
+REFRESH_REUSE_GRACE_SECONDS REFRESH_TOKEN_EXPIRE_SECONDS MAIL_FROM_NAME
+MAIL_STARTTLS MAIL_SSL_TLS USE_CREDENTIALS VALIDATE_CERTS MAIL_OUTBOX_DIR
+OTP_SECRET_KEY OTP_EXPIRE_MINUTES OTP_MAX_ATTEMPTS OTP_COOLDOWN_SECONDS
+OTP_MAX_PER_HOUR"
+
+# Debian 12 packages: to build, and to run the private servers and tests.
+CA_BUILD_PACKAGES="autoconf automake gcc libc6-dev make pkgconf
+libcrypt-dev libcurl4-openssl-dev libfcgi-dev libjson-c-dev
+libmariadb-dev libssl-dev"
+CA_RUN_PACKAGES="lighttpd mariadb-client mariadb-server"
+CA_TEST_PACKAGES="openssl python3 python3-aiosmtpd"
+
+ca_say() {
+	printf '%s: %s\n' "$CA_PROG" "$*" >&2
+}
+
+ca_die() {
+	ca_say "$*"
+	exit 1
+}
+
+# ca_install_packages PKG...: install the packages that dpkg does not have.
+# As root that is apt-get; otherwise print the exact command and fail.
+ca_install_packages() {
+	local p status missing=
+	for p in "$@"; do
+		status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) || status=
+		case $status in
+		*" ok installed") ;;
+		*) missing="$missing $p" ;;
+		esac
+	done
+	[ -z "$missing" ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		ca_say "missing Debian packages; as root, run:"
+		printf 'apt-get install -y --no-install-recommends%s\n' \
+		    "$missing" >&2
+		return 1
+	fi
+	ca_say "installing:$missing"
+	# shellcheck disable=SC2086
+	DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    --no-install-recommends $missing
+}
+
+# ca_random_hex BYTES: that many random bytes as lower-case hex.
+ca_random_hex() {
+	od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'
+}
+
+# ca_urlencode STRING: percent-encode all but RFC 3986 unreserved bytes.
+ca_urlencode() {
+	local LC_ALL=C s=$1 out="" c i
+	for ((i = 0; i < ${#s}; i++)); do
+		c=${s:i:1}
+		case $c in
+		[A-Za-z0-9._~-]) out=$out$c ;;
+		*) out=$out$(printf '%%%02X' "'$c") ;;
+		esac
+	done
+	printf '%s\n' "$out"
+}
+
+# ca_configured_with OPTION: true if ./configure last ran with OPTION.
+ca_configured_with() {
+	case " $(./config.status --config 2>/dev/null | tr -d "'") " in
+	*" $1 "*) return 0 ;;
+	esac
+	return 1
+}
+
+# ca_build [CONFIGURE-OPTION]: autoreconf when configure is missing or
+# older than its sources, configure when never configured or configured
+# without CONFIGURE-OPTION, then make.  In the tree, like a developer.
+ca_build() {
+	local want=${1:-} jobs
+	jobs=$(nproc 2>/dev/null || echo 2)
+	(
+		cd "$CA_TOP" || exit 1
+		if [ ! -x configure ] || [ configure.ac -nt configure ] ||
+		    [ Makefile.am -nt configure ] ||
+		    [ ! -f Makefile.in ] || [ Makefile.am -nt Makefile.in ]; then
+			# git keeps no empty directory: a fresh clone may
+			# lack the ones configure.ac names.
+			mkdir -p m4 build-aux
+			ca_say "autoreconf -fi"
+			autoreconf -fi || exit 1
+		fi
+		if [ ! -f config.status ] || [ ! -f Makefile ] ||
+		    [ configure -nt config.status ] ||
+		    { [ -n "$want" ] && ! ca_configured_with "$want"; }; then
+			ca_say "./configure $want"
+			./configure ${want:+"$want"} || exit 1
+		fi
+		ca_say "make -j$jobs"
+		make -j"$jobs"
+	)
+}
+
+# ca_paths VARDIR: set the CA_* paths of one run's state under VARDIR.
+# A unix socket path holds at most 107 bytes, and lighttpd appends
+# "-N" to each FastCGI socket, so when VARDIR/run is long (or holds bytes
+# a URL or lighttpd string would need quoted) the sockets go to a short
+# directory under /tmp named after VARDIR, the same on every run, so that
+# a config written by an earlier run stays right.
+ca_paths() {
+	mkdir -p "$1" || return 1
+	CA_VAR=$(cd "$1" && pwd -P) || return 1
+	case $CA_VAR in
+	*[\"\\\'\$\`]* | *"
+"*)
+		ca_die "$CA_VAR: a path with quotes, \\, \$ or newlines is not supported"
+		;;
+	esac
+	CA_DATADIR=$CA_VAR/mysql
+	CA_LOG=$CA_VAR/log
+	CA_LIGHTTPD_DIR=$CA_VAR/lighttpd
+	CA_RUN=$CA_VAR/run
+	CA_RUN_IS_SHORT=0
+	if [ ${#CA_RUN} -gt 70 ] ||
+	    printf '%s' "$CA_RUN" | LC_ALL=C grep -q '[^A-Za-z0-9/._-]'; then
+		CA_RUN=/tmp/collab-auth-$(id -u)-$(printf '%s' "$CA_VAR" |
+		    cksum | cut -d' ' -f1)
+		CA_RUN_IS_SHORT=1
+	fi
+	CA_DB_SOCK=$CA_RUN/mysqld.sock
+	CA_DB_PID=$CA_RUN/mysqld.pid
+	CA_DB_LOG=$CA_LOG/mariadb.log
+	CA_DB_ADMIN=$(id -un)
+	CA_LIGHTTPD_PID=$CA_RUN/lighttpd.pid
+	CA_LIGHTTPD_LOG=$CA_LOG/lighttpd-error.log
+	CA_PROGRAM_LOG=$CA_LOG/collab-auth.log
+	CA_ACCESS_LOG=$CA_LOG/lighttpd-access.log
+	mkdir -p "$CA_LOG" "$CA_LIGHTTPD_DIR" || return 1
+	if [ ! -d "$CA_RUN" ]; then
+		mkdir -m 0700 "$CA_RUN" || return 1
+	fi
+	# A predictable name under /tmp: make sure it is ours.
+	if [ -L "$CA_RUN" ] || [ ! -O "$CA_RUN" ]; then
+		ca_die "$CA_RUN is not a directory owned by $(id -un)"
+	fi
+	return 0
+}
+
+# The admin connection: the account mariadb-install-db made for the user
+# running it, authenticated by the unix socket (no password).
+ca_admin_cmd() {
+	printf 'mariadb --no-defaults --socket=%s -u %s\n' \
+	    "$CA_DB_SOCK" "$CA_DB_ADMIN"
+}
+
+ca_admin() {
+	mariadb --no-defaults --socket="$CA_DB_SOCK" -u "$CA_DB_ADMIN" "$@"
+}
+
+ca_db_ping() {
+	mariadb-admin --no-defaults --socket="$CA_DB_SOCK" \
+	    -u "$CA_DB_ADMIN" --connect-timeout=2 ping >/dev/null 2>&1
+}
+
+# ca_pid_alive PID: true while PID runs (a zombie counts as gone).
+ca_pid_alive() {
+	local state
+	[ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 1
+	state=$(sed -e 's/^.*) //' -e 's/ .*//' "/proc/$1/stat" 2>/dev/null)
+	[ "$state" != Z ]
+}
+
+# ca_db_pid: the pid of the MariaDB of this datadir, if one runs (a stale
+# pid file naming another program does not count).
+ca_db_pid() {
+	local pid
+	pid=$(cat "$CA_DB_PID" 2>/dev/null) || return 1
+	ca_pid_alive "$pid" || return 1
+	case $(cat "/proc/$pid/comm" 2>/dev/null) in
+	mariadbd | mysqld) ;;
+	*) return 1 ;;
+	esac
+	printf '%s\n' "$pid"
+}
+
+ca_mariadbd() {
+	if command -v mariadbd >/dev/null 2>&1; then
+		command -v mariadbd
+	else
+		echo /usr/sbin/mariadbd
+	fi
+}
+
+# ca_db_start: initialise the datadir on first use, start MariaDB on the
+# unix socket only, and wait (bounded) until it answers.  A server this
+# datadir already runs is reused.  CA_SERVICE_TZ, if set, is its TZ.
+ca_db_start() {
+	local user_opt="" pid end=$((SECONDS + 60))
+	if pid=$(ca_db_pid); then
+		# Already running (an earlier run's): wait until it answers.
+		while [ "$SECONDS" -lt "$end" ]; do
+			ca_db_ping && return 0
+			ca_pid_alive "$pid" || break
+			sleep 0.1
+		done
+		ca_say "MariaDB pid $pid does not answer on $CA_DB_SOCK"
+		return 1
+	fi
+	if [ "$(id -u)" -eq 0 ]; then
+		user_opt=--user=root
+	fi
+	if [ ! -d "$CA_DATADIR/mysql" ]; then
+		ca_say "initialising MariaDB in $CA_DATADIR"
+		rm -rf "$CA_DATADIR"
+		if ! mariadb-install-db --no-defaults --datadir="$CA_DATADIR" \
+		    --user="$CA_DB_ADMIN" --auth-root-authentication-method=socket \
+		    --skip-test-db >"$CA_LOG/mariadb-install-db.log" 2>&1; then
+			tail -n 20 "$CA_LOG/mariadb-install-db.log" >&2
+			ca_say "mariadb-install-db failed; see $CA_LOG/mariadb-install-db.log"
+			rm -rf "$CA_DATADIR"
+			return 1
+		fi
+	fi
+	rm -f "$CA_DB_SOCK" "$CA_DB_PID"
+	# setsid: a Ctrl-C at the terminal reaches the script, whose trap
+	# stops the server in order, not the server directly.
+	# shellcheck disable=SC2086
+	env ${CA_SERVICE_TZ:+TZ=$CA_SERVICE_TZ} setsid "$(ca_mariadbd)" \
+	    --no-defaults $user_opt \
+	    --datadir="$CA_DATADIR" --socket="$CA_DB_SOCK" \
+	    --pid-file="$CA_DB_PID" --log-error="$CA_DB_LOG" \
+	    --skip-networking --innodb-buffer-pool-size=64M \
+	    </dev/null >>"$CA_DB_LOG" 2>&1 &
+	pid=$!
+	end=$((SECONDS + 60))
+	while [ "$SECONDS" -lt "$end" ]; do
+		if ca_db_ping; then
+			return 0
+		fi
+		if ! ca_pid_alive "$pid"; then
+			break
+		fi
+		sleep 0.1
+	done
+	tail -n 20 "$CA_DB_LOG" >&2
+	ca_say "MariaDB did not start within 60 s; see $CA_DB_LOG"
+	kill "$pid" 2>/dev/null
+	return 1
+}
+
+# ca_stop_pid PID SECONDS: SIGTERM, wait, then SIGKILL.
+ca_stop_pid() {
+	local pid=$1 i
+	ca_pid_alive "$pid" || return 0
+	kill -TERM "$pid" 2>/dev/null
+	for ((i = 0; i < $2 * 10; i++)); do
+		ca_pid_alive "$pid" || return 0
+		sleep 0.1
+	done
+	ca_say "pid $pid still running after ${2} s: SIGKILL"
+	kill -KILL "$pid" 2>/dev/null
+	sleep 0.2
+	return 0
+}
+
+ca_db_stop() {
+	local pid
+	pid=$(ca_db_pid) || return 0
+	ca_stop_pid "$pid" 60
+	rm -f "$CA_DB_SOCK"
+}
+
+# ca_db_setup [fresh]: create the database (dropping it first if "fresh")
+# and the least-privilege app user with the password kept in
+# CA_VAR/db-password, made on first use.  Sets CA_APP_PASSWORD.
+ca_db_setup() {
+	local pwfile=$CA_VAR/db-password drop=
+	if [ ! -s "$pwfile" ]; then
+		(umask 077 && ca_random_hex 16 >"$pwfile") || return 1
+	fi
+	CA_APP_PASSWORD=$(cat "$pwfile")
+	case $CA_APP_PASSWORD in
+	*[\'\\]*)
+		ca_say "$pwfile: ' and \\ are not supported in the password"
+		return 1
+		;;
+	esac
+	if [ "${1:-}" = fresh ]; then
+		drop="DROP DATABASE IF EXISTS \`$CA_DB_NAME\`;"
+	fi
+	ca_admin <<EOF
+$drop
+CREATE DATABASE IF NOT EXISTS \`$CA_DB_NAME\`
+    CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+CREATE USER IF NOT EXISTS '$CA_APP_USER'@'localhost'
+    IDENTIFIED BY '$CA_APP_PASSWORD';
+ALTER USER '$CA_APP_USER'@'localhost' IDENTIFIED BY '$CA_APP_PASSWORD';
+GRANT SELECT, INSERT, UPDATE, DELETE ON \`$CA_DB_NAME\`.*
+    TO '$CA_APP_USER'@'localhost';
+EOF
+}
+
+ca_migrate() {
+	"$CA_TOP/scripts/migrate" --no-defaults --socket="$CA_DB_SOCK" \
+	    -u "$CA_DB_ADMIN" "$CA_DB_NAME"
+}
+
+# ca_db_url: the app user's MYSQL_DB_URL, in the FastAPI backend's form.
+ca_db_url() {
+	printf 'mysql+pymysql://%s:%s@localhost/%s?unix_socket=%s\n' \
+	    "$(ca_urlencode "$CA_APP_USER")" \
+	    "$(ca_urlencode "$CA_APP_PASSWORD")" "$CA_DB_NAME" "$CA_DB_SOCK"
+}
+
+# ca_write_config FILE [KEY=VALUE...]: a config for the private database
+# with a new random JWT secret and the extra lines given, mode 0600.
+ca_write_config() {
+	local file=$1 line
+	shift
+	(
+		umask 077
+		{
+			echo "# Written by scripts/$CA_PROG for the private MariaDB under"
+			echo "# $CA_VAR; the keys are documented in README.md."
+			echo "MYSQL_DB_URL=$(ca_db_url)"
+			echo "JWT_SECRET_KEY=$(ca_random_hex 32)"
+			for line in "$@"; do
+				echo "$line"
+			done
+		} >"$file.tmp" && mv "$file.tmp" "$file"
+	) && chmod 0600 "$file"
+}
+
+# ca_sed_repl STRING: STRING quoted for the right side of s|...|...|.
+ca_sed_repl() {
+	printf '%s\n' "$1" | sed -e 's/[\\|&]/\\&/g'
+}
+
+# ca_lighttpd_conf PORT CONFIG: generate CA_LIGHTTPD_DIR/lighttpd.conf for
+# 127.0.0.1:PORT, which includes the shipped snippet with its install paths
+# replaced by this tree's (sed, paths only: what runs is the shipped file).
+ca_lighttpd_conf() {
+	local port=$1 config=$2 snippet=$CA_TOP/httpd-conf/lighttpd-collab-auth.conf
+	local out=$CA_LIGHTTPD_DIR/collab-auth.conf left
+	[ -f "$snippet" ] || { ca_say "$snippet: missing"; return 1; }
+	mkdir -p "$CA_LIGHTTPD_DIR/htdocs" || return 1
+	case $config in
+	*[\"\\]* | *"
+"*) ca_say "$config: a path with \" or \\ is not supported"; return 1 ;;
+	esac
+	sed -e "s|/usr/local/libexec/collab-auth/|$(ca_sed_repl "$CA_TOP")/cgi-bin/|g" \
+	    -e "s|/usr/local/etc/collab-auth\\.env|$(ca_sed_repl "$config")|g" \
+	    -e "s|/run/collab-auth/|$(ca_sed_repl "$CA_RUN")/|g" \
+	    -e "s|/var/log/lighttpd/collab-auth\\.log|$(ca_sed_repl "$CA_PROGRAM_LOG")|g" \
+	    "$snippet" >"$out" || return 1
+	# Every absolute path left must be one of ours: the snippet holds no
+	# install path that this function does not know how to replace.
+	left=$(grep -v '^[[:space:]]*#' "$out" | grep -o '"/[^"]*"' |
+	    tr -d '"' | while IFS= read -r path; do
+		case $path in
+		"$CA_TOP"/* | "$CA_VAR"/* | "$CA_RUN"/* | "$config") ;;
+		/usr/* | /etc/* | /run/* | /var/* | /opt/* | /srv/* | /home/* | \
+		    /tmp/* | /root/* | /lib*/*)
+			printf '%s\n' "$path" ;;
+		esac	# (the others are URL paths)
+	done)
+	if [ -n "$left" ]; then
+		ca_say "$snippet: a path that $CA_PROG does not substitute:"
+		printf '%s\n' "$left" >&2
+		return 1
+	fi
+	cat >"$CA_LIGHTTPD_DIR/lighttpd.conf" <<EOF
+# Generated by scripts/$CA_PROG: a private lighttpd on loopback that runs
+# the shipped httpd-conf/lighttpd-collab-auth.conf (paths substituted).
+server.modules = ( "mod_accesslog" )
+server.bind = "127.0.0.1"
+server.port = $port
+server.document-root = "$CA_LIGHTTPD_DIR/htdocs"
+server.pid-file = "$CA_LIGHTTPD_PID"
+server.errorlog = "$CA_LIGHTTPD_LOG"
+accesslog.filename = "$CA_ACCESS_LOG"
+include "$out"
+EOF
+}
+
+# ca_port_open PORT: true when 127.0.0.1:PORT accepts a connection.
+ca_port_open() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# ca_lighttpd_start PORT [NAME=VALUE...]: check and start lighttpd with the
+# generated config and the extra environment given (which mod_fastcgi
+# hands to the programs: bin-environment adds to lighttpd's own
+# environment), then wait (bounded) until the port answers.  Sets
+# CA_LIGHTTPD_RUNNING_PID.
+ca_lighttpd_start() {
+	local port=$1 conf=$CA_LIGHTTPD_DIR/lighttpd.conf i pid
+	shift
+	ca_lighttpd_stop
+	if ! lighttpd -tt -f "$conf" >"$CA_LIGHTTPD_LOG.check" 2>&1; then
+		cat "$CA_LIGHTTPD_LOG.check" >&2
+		ca_say "lighttpd rejected $conf"
+		return 1
+	fi
+	rm -f "$CA_LIGHTTPD_LOG.check"
+	# lighttpd's own stderr (what it says before it opens its error log)
+	# goes to the error log too; the programs' goes to server.breakagelog.
+	env "$@" setsid lighttpd -D -f "$conf" \
+	    </dev/null >>"$CA_LIGHTTPD_LOG" 2>&1 &
+	pid=$!
+	for ((i = 0; i < 300; i++)); do
+		if ! ca_pid_alive "$pid"; then
+			break
+		fi
+		if ca_port_open "$port"; then
+			CA_LIGHTTPD_RUNNING_PID=$pid
+			return 0
+		fi
+		sleep 0.1
+	done
+	tail -n 20 "$CA_LIGHTTPD_LOG" >&2
+	ca_say "lighttpd did not start on 127.0.0.1:$port within 30 s"
+	ca_stop_pid "$pid" 5
+	return 1
+}
+
+# ca_lighttpd_stop: stop the lighttpd of this var directory (this run's, or
+# one an interrupted run left behind), which stops the programs it spawned.
+ca_lighttpd_stop() {
+	local pid
+	pid=${CA_LIGHTTPD_RUNNING_PID:-}
+	if [ -z "$pid" ]; then
+		pid=$(cat "$CA_LIGHTTPD_PID" 2>/dev/null) || pid=
+		case $(cat "/proc/$pid/comm" 2>/dev/null) in
+		lighttpd) ;;
+		*) pid= ;;
+		esac
+	fi
+	if [ -n "$pid" ]; then
+		ca_stop_pid "$pid" 15
+	fi
+	CA_LIGHTTPD_RUNNING_PID=
+	rm -f "$CA_LIGHTTPD_PID"
+}

@@ -1,0 +1,447 @@
+# SPDX-License-Identifier: ISC
+"""Shared helpers for the endpoint tests: TAP output, HTTP through the
+server under test, the programs run as plain CGI, and the database.
+
+Standard library only; run by Debian's /usr/bin/python3.  scripts/test
+sets the environment these read:
+
+  AUTH_TEST_SERVER         which web server runs the programs (lighttpd)
+  AUTH_TEST_URL            base URL of the web server, http://127.0.0.1:PORT
+  AUTH_TEST_TOP            top of the source tree
+  AUTH_TEST_BINDIR         directory of the built programs (cgi-bin/)
+  AUTH_TEST_CONFIG         the programs' config file (mode 0600)
+  AUTH_TEST_BCRYPT_ROUNDS  BCRYPT_ROUNDS the server passes in the environment
+  AUTH_TEST_TZ             TZ of the servers (not UTC on purpose)
+  AUTH_TEST_DB_NAME        the database
+  AUTH_TEST_DB_SOCKET      MariaDB's unix socket
+  AUTH_TEST_DB_PASSWORD_FILE  the app user's password, which no log may show
+  AUTH_TEST_MARIADB        admin client command line (shell words)
+  AUTH_TEST_DB_STOP        shell command stopping MariaDB (bounded)
+  AUTH_TEST_DB_START       shell command starting MariaDB (bounded)
+  AUTH_TEST_ERROR_LOG      the web server's error log
+  AUTH_TEST_PROGRAM_LOG    the programs' stderr (lighttpd's server.breakagelog)
+  AUTH_TEST_TMPDIR         scratch directory
+  AUTH_TEST_SMTP_SPOOL     where the test SMTP server (smtp_server.py) that
+                           the programs under the web server mail to keeps
+                           each message as N.json
+  AUTH_TEST_SMTP_PORT      its port on 127.0.0.1
+  AUTH_TEST_CLEANUP        the built cron/auth-cleanup
+"""
+
+import http.client
+import json
+import os
+import re
+import secrets
+import shlex
+import socket
+import subprocess
+import sys
+import traceback
+import urllib.parse
+
+REGISTER = "/api/auth/register"
+TIMEOUT = 15
+
+CONFIG_KEYS = (
+    "AUTH_CONFIG MYSQL_DB_URL JWT_SECRET_KEY ALGORITHM "
+    "ACCESS_TOKEN_EXPIRE_MINUTES REFRESH_TOKEN_EXPIRE_DAYS BCRYPT_ROUNDS "
+    "MAIL_USERNAME MAIL_PASSWORD MAIL_FROM MAIL_PORT MAIL_SERVER "
+    "TRUSTED_PROXIES REFRESH_REUSE_GRACE_SECONDS "
+    "REFRESH_TOKEN_EXPIRE_SECONDS MAIL_FROM_NAME MAIL_STARTTLS MAIL_SSL_TLS "
+    "USE_CREDENTIALS VALIDATE_CERTS MAIL_OUTBOX_DIR OTP_SECRET_KEY "
+    "OTP_EXPIRE_MINUTES OTP_MAX_ATTEMPTS OTP_COOLDOWN_SECONDS "
+    "OTP_MAX_PER_HOUR"
+).split()
+
+
+def env(name):
+    value = os.environ.get(name)
+    if not value:
+        print("Bail out! %s is not set: run this through scripts/test" % name)
+        sys.exit(2)
+    return value
+
+
+# -- TAP ---------------------------------------------------------------------
+
+class TAP:
+    """Numbered ok / not ok lines; the plan is printed at the end."""
+
+    def __init__(self):
+        self.count = 0
+        self.failures = 0
+
+    def ok(self, cond, desc, *diag):
+        self.count += 1
+        desc = desc.replace("#", "\\#").replace("\n", " ")
+        if cond:
+            print("ok %d - %s" % (self.count, desc), flush=True)
+        else:
+            self.failures += 1
+            print("not ok %d - %s" % (self.count, desc), flush=True)
+            for d in diag:
+                for line in str(d).splitlines() or [""]:
+                    print("#   " + line)
+            sys.stdout.flush()
+        return bool(cond)
+
+    def eq(self, got, want, desc, *diag):
+        return self.ok(got == want, desc,
+                       "got:  %r" % (got,), "want: %r" % (want,), *diag)
+
+    def diag(self, msg):
+        for line in str(msg).splitlines():
+            print("# " + line)
+        sys.stdout.flush()
+
+    def run(self, fn, *args):
+        """Run one group of checks; an exception is one failed check."""
+        try:
+            fn(self, *args)
+        except Exception:
+            self.ok(False, "%s raised" % fn.__name__, traceback.format_exc())
+
+    def done(self):
+        print("1..%d" % self.count, flush=True)
+        sys.exit(1 if self.failures else 0)
+
+
+# -- HTTP --------------------------------------------------------------------
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers          # lower-cased name -> value
+        self.body = body                # bytes
+        try:
+            self.json = json.loads(body.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            self.json = None
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def __repr__(self):
+        return "HTTP %s %r %r" % (self.status, self.headers,
+                                  self.body[:600])
+
+
+def base_url():
+    u = urllib.parse.urlsplit(env("AUTH_TEST_URL"))
+    return u.hostname, u.port
+
+
+def request(method, path=REGISTER, body=None, headers=None, timeout=TIMEOUT):
+    """One HTTP/1.1 request on a new connection.  body: bytes, str or a
+    JSON-able object (then Content-Type: application/json is set unless
+    headers says otherwise; pass headers={"Content-Type": None} for no
+    Content-Type at all)."""
+    host, port = base_url()
+    hdrs = {}
+    if body is not None and not isinstance(body, (bytes, str)):
+        body = json.dumps(body)
+        hdrs["Content-Type"] = "application/json"
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    for k, v in (headers or {}).items():
+        hdrs = {a: b for a, b in hdrs.items() if a.lower() != k.lower()}
+        if v is not None:
+            hdrs[k] = v
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=hdrs)
+        r = conn.getresponse()
+        data = r.read()
+        return Response(r.status,
+                        {k.lower(): v for k, v in r.getheaders()}, data)
+    finally:
+        conn.close()
+
+
+def post(obj, **kw):
+    return request("POST", REGISTER, obj, **kw)
+
+
+def raw_request(data, timeout=TIMEOUT):
+    """Send raw bytes, read until the server closes; return the status
+    code (or None) and the raw reply."""
+    host, port = base_url()
+    reply = b""
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.sendall(data)
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+        except socket.timeout:
+            return None, reply + b"[no answer within %d s]" % timeout
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", reply)
+    return (int(m.group(1)) if m else None), reply
+
+
+JSON_HEADERS = {
+    "content-type": "application/json",
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+}
+
+
+def header_problems(r):
+    """What is wrong with the headers every response must carry."""
+    bad = []
+    for name, want in JSON_HEADERS.items():
+        got = r.header(name)
+        if got is None or got.strip().lower() != want:
+            bad.append("%s: %r, want %r" % (name, got, want))
+    if r.json is None:
+        bad.append("body is not JSON: %r" % r.body[:300])
+    return bad
+
+
+def expect(t, r, status, detail, desc):
+    """One check: status, the JSON headers, and the body {"detail": ...}."""
+    bad = header_problems(r)
+    if r.status != status:
+        bad.insert(0, "status %s, want %s" % (r.status, status))
+    if r.json != {"detail": detail}:
+        bad.append("body %r, want %r" % (r.json, {"detail": detail}))
+    return t.ok(not bad, desc, *(bad + [repr(r)] if bad else []))
+
+
+def err(field, msg, typ):
+    loc = ["body"] if field is None else ["body", field]
+    return {"loc": loc, "msg": msg, "type": typ}
+
+
+def expect_422(t, r, errors, desc):
+    return expect(t, r, 422, errors, desc)
+
+
+# -- Users -------------------------------------------------------------------
+
+RUN = secrets.token_hex(3)
+_serial = 0
+
+
+def unique(prefix="u"):
+    """A short name unique to this run: usernames, email local parts."""
+    global _serial
+    _serial += 1
+    return "%s%s%d" % (prefix, RUN, _serial)
+
+
+SECRETS = []
+
+
+def password():
+    """A fresh strong password, remembered so that the logs can be
+    searched for it at the end."""
+    p = "Pw-" + secrets.token_hex(10)
+    SECRETS.append(p)
+    return p
+
+
+def new_user(prefix="u"):
+    name = unique(prefix)
+    return {"email": "%s@example.com" % name, "username": name,
+            "password": password()}
+
+
+# -- Database ----------------------------------------------------------------
+
+def sql_quote(s):
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def db_query(sql, timeout=30):
+    """Rows (lists of strings; NULL is None) of one query run with the admin
+    client in the test database."""
+    cmd = shlex.split(env("AUTH_TEST_MARIADB")) + [
+        "--batch", "--raw", "--skip-column-names", "-e", sql,
+        env("AUTH_TEST_DB_NAME")]
+    p = subprocess.run(cmd, capture_output=True, timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError("mariadb failed: %s: %s"
+                           % (sql, p.stderr.decode(errors="replace")))
+    rows = []
+    for line in p.stdout.decode("utf-8").split("\n"):
+        if line == "":
+            continue
+        rows.append([None if c == "NULL" else c for c in line.split("\t")])
+    return rows
+
+
+def db_scalar(sql):
+    rows = db_query(sql)
+    return rows[0][0] if rows else None
+
+
+def user_count():
+    return int(db_scalar("SELECT COUNT(*) FROM `user`"))
+
+
+def user_row(where_sql):
+    rows = db_query("SELECT id, email, username, hashed_password, is_active,"
+                    " DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%sZ')"
+                    " FROM `user` WHERE " + where_sql)
+    return rows
+
+
+def shell(cmd, timeout=120):
+    return subprocess.run(cmd, shell=True, capture_output=True,
+                          timeout=timeout)
+
+
+# -- The programs as plain CGI -------------------------------------------------
+
+def program(name="auth-register"):
+    return os.path.join(env("AUTH_TEST_BINDIR"), name)
+
+
+def clean_env(**extra):
+    """An environment with none of the config keys, as the server gives."""
+    e = {k: v for k, v in os.environ.items()
+         if k not in CONFIG_KEYS and not k.startswith("AUTH_TEST_")
+         and not k.startswith("HTTP_") and k not in (
+             "REQUEST_METHOD", "CONTENT_TYPE", "CONTENT_LENGTH")}
+    e["TZ"] = os.environ.get("AUTH_TEST_TZ", "UTC")
+    for k, v in extra.items():
+        if v is None:
+            e.pop(k, None)
+        else:
+            e[k] = v
+    return e
+
+
+class CGIResult:
+    def __init__(self, p):
+        self.returncode = p.returncode
+        self.stderr = p.stderr.decode("utf-8", errors="replace")
+        out = p.stdout
+        self.raw = out
+        self.headers = {}
+        self.status = None
+        self.body = b""
+        self.json = None
+        sep = re.search(rb"\r?\n\r?\n", out)
+        if sep is None:
+            return
+        head, self.body = out[:sep.start()], out[sep.end():]
+        for line in re.split(rb"\r?\n", head):
+            if b":" in line:
+                k, v = line.split(b":", 1)
+                self.headers[k.decode().strip().lower()] = v.decode().strip()
+        m = re.match(r"(\d{3})", self.headers.get("status", ""))
+        if m:
+            self.status = int(m.group(1))
+        try:
+            self.json = json.loads(self.body.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            pass
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def __repr__(self):
+        return "CGI exit %s stdout %r stderr %r" % (
+            self.returncode, self.raw[:600], self.stderr[-600:])
+
+
+def cgi(body=b"", method="POST", content_type="application/json",
+        content_length="auto", config=None, extra_env=None, timeout=60,
+        prog="auth-register"):
+    """Run program prog once as plain CGI (stdin a pipe, not a socket).
+    body may be a JSON-able object."""
+    if body is not None and not isinstance(body, (bytes, str)):
+        body = json.dumps(body)
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    e = clean_env(AUTH_CONFIG=config or env("AUTH_TEST_CONFIG"),
+                  BCRYPT_ROUNDS=os.environ.get("AUTH_TEST_BCRYPT_ROUNDS",
+                                               "10"),
+                  GATEWAY_INTERFACE="CGI/1.1", SERVER_PROTOCOL="HTTP/1.1",
+                  REQUEST_METHOD=method, SCRIPT_NAME=REGISTER,
+                  REQUEST_URI=REGISTER, REMOTE_ADDR="127.0.0.1",
+                  SERVER_NAME="localhost", SERVER_PORT="80")
+    if content_type is not None:
+        e["CONTENT_TYPE"] = content_type
+    if content_length == "auto":
+        content_length = str(len(body))
+    if content_length is not None:
+        e["CONTENT_LENGTH"] = content_length
+    for k, v in (extra_env or {}).items():
+        if v is None:
+            e.pop(k, None)
+        else:
+            e[k] = v
+    path = "/api/auth/" + prog[len("auth-"):]
+    e["SCRIPT_NAME"] = e["REQUEST_URI"] = path
+    for k, v in (extra_env or {}).items():
+        if k in ("SCRIPT_NAME", "REQUEST_URI"):
+            e[k] = v
+    p = subprocess.run([program(prog)], input=body, env=e,
+                       capture_output=True, timeout=timeout)
+    return CGIResult(p)
+
+
+# -- Logs --------------------------------------------------------------------
+
+def read_log(var):
+    try:
+        with open(env(var), "rb") as f:
+            return f.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def error_log():
+    """The web server's own error log."""
+    return read_log("AUTH_TEST_ERROR_LOG")
+
+
+def program_log():
+    """What the programs wrote to stderr under the web server."""
+    return read_log("AUTH_TEST_PROGRAM_LOG")
+
+
+def config_values():
+    """KEY -> value of the test config (to look for secrets in logs)."""
+    values = {}
+    with open(env("AUTH_TEST_CONFIG")) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                k, v = line.split("=", 1)
+                values[k.strip()] = v.strip()
+    return values
+
+
+def secrets_in(text, extra=()):
+    """The secrets of this run that appear in text."""
+    found = []
+    cands = list(SECRETS) + list(extra)
+    cfg = config_values()
+    if cfg.get("JWT_SECRET_KEY"):
+        cands.append(cfg["JWT_SECRET_KEY"])
+    try:
+        with open(env("AUTH_TEST_DB_PASSWORD_FILE")) as f:
+            dbpw = f.read().strip()
+        cands.append(dbpw)
+        cands.append(urllib.parse.quote(dbpw, safe=""))
+    except OSError:
+        pass
+    for c in cands:
+        if len(c) >= 8 and c in text:
+            found.append(c)
+    return found
+
+
+def check_logs_clean(t, what):
+    found = []
+    for var in ("AUTH_TEST_PROGRAM_LOG", "AUTH_TEST_ERROR_LOG"):
+        found += ["found in %s: %r" % (env(var), s[:6] + "...")
+                  for s in secrets_in(read_log(var))]
+    t.ok(not found, "%s: no password or secret in the logs" % what, *found)

@@ -1,0 +1,586 @@
+# SPDX-License-Identifier: ISC
+"""auth-cleanup (cron/) against the real MariaDB: which rows go and which
+stay, the summary line, batches larger than one DELETE, the dry run, the
+lock shared by every host, the time limit, and each exit status.
+
+Rows are seeded with SQL through the admin client, all belonging to a user
+made here and removed (with everything that cascades from it) at the end
+of each test.  Times are written with UTC_TIMESTAMP(): the tables hold
+naive UTC, and the server runs in a zone that is not UTC.
+
+The program is AUTH_TEST_CLEANUP if set, else AUTH_TEST_TOP/cron/auth-cleanup.
+"""
+
+import os
+import re
+import secrets
+import shlex
+import subprocess
+import time
+import urllib.parse
+
+from harness import (TAP, clean_env, config_values, db_query, db_scalar, env,
+                     secrets_in, sql_quote, unique)
+
+LOCK = "collab-auth-cleanup"
+BATCH = 1000
+JOBS = ("passwordresettoken_expired", "passwordresettoken_used",
+        "auth_reset_code", "auth_refresh_session_expired",
+        "auth_refresh_session_revoked")
+SUMMARY = re.compile(r"^auth-cleanup:( dry-run)?((?: [a-z_]+=[0-9]+)+) "
+                     r"seconds=[0-9]+\.[0-9]+$")
+# Keys the test sets itself; a developer's shell must not set them.
+OWN_KEYS = ("OTP_EXPIRE_MINUTES",)
+
+TMP = None
+
+
+def program():
+    return os.environ.get("AUTH_TEST_CLEANUP") or os.path.join(
+        env("AUTH_TEST_TOP"), "cron", "auth-cleanup")
+
+
+class Run:
+    def __init__(self, p, seconds):
+        self.returncode = p.returncode
+        self.stdout = p.stdout.decode("utf-8", errors="replace")
+        self.stderr = p.stderr.decode("utf-8", errors="replace")
+        self.seconds = seconds
+
+    def summary(self):
+        """(dry_run, {job: rows}) from the summary line, or None."""
+        lines = self.stdout.splitlines()
+        if len(lines) != 1:
+            return None
+        m = SUMMARY.match(lines[0])
+        if m is None:
+            return None
+        counts = {}
+        for kv in m.group(2).split():
+            k, v = kv.split("=")
+            counts[k] = int(v)
+        return (m.group(1) is not None, counts)
+
+    def __repr__(self):
+        return "exit %s after %.1f s, stdout %r, stderr %r" % (
+            self.returncode, self.seconds, self.stdout[-600:],
+            self.stderr[-600:])
+
+
+def cleanup(*args, config=None, extra_env=None, timeout=120):
+    """Run auth-cleanup with the test config (or config) in AUTH_CONFIG."""
+    e = clean_env(AUTH_CONFIG=config or env("AUTH_TEST_CONFIG"))
+    for k in OWN_KEYS:
+        e.pop(k, None)
+    for k, v in (extra_env or {}).items():
+        if v is None:
+            e.pop(k, None)
+        else:
+            e[k] = v
+    t0 = time.monotonic()
+    p = subprocess.run([program()] + list(args), env=e, capture_output=True,
+                       timeout=timeout)
+    return Run(p, time.monotonic() - t0)
+
+
+def counts(**over):
+    c = {k: 0 for k in JOBS}
+    c.update(over)
+    return c
+
+
+def write(name, text, mode=0o600):
+    path = os.path.join(TMP, name)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    return path
+
+
+def config_text(**over):
+    """The test config's lines, keys replaced or (None) left out."""
+    values = config_values()
+    values.update(over)
+    return "".join("%s=%s\n" % (k, v) for k, v in values.items()
+                   if v is not None)
+
+
+def no_secret(t, r, desc):
+    leaked = secrets_in(r.stdout + r.stderr)
+    t.ok(not leaked, desc, "a secret of the test config was printed")
+
+
+# -- Seeding -----------------------------------------------------------------
+
+def insert_id(sql):
+    return int(db_scalar(sql + "; SELECT LAST_INSERT_ID()"))
+
+
+def new_user():
+    name = unique("cl")
+    return insert_id(
+        "INSERT INTO `user` (email, username, hashed_password, is_active, "
+        "created_at) VALUES (%s, %s, '*', 1, UTC_TIMESTAMP())"
+        % (sql_quote(name + "@example.com"), sql_quote(name)))
+
+
+def drop_user(uid):
+    db_query("DELETE FROM `user` WHERE id = %d" % uid)
+
+
+def token(uid, label, expires, used=0):
+    """A passwordresettoken row; label goes into otp, expires is SQL."""
+    return insert_id(
+        "INSERT INTO passwordresettoken (user_id, otp, expires_at, is_used) "
+        "VALUES (%d, %s, %s, %d)" % (uid, sql_quote(label), expires, used))
+
+
+def reset_code(uid, token_id, created):
+    db_query("INSERT INTO auth_reset_code (token_id, user_id, created_at, "
+             "attempts) VALUES (%d, %d, %s, 0)" % (token_id, uid, created))
+
+
+def session(uid, expires, revoked="NULL"):
+    sid = secrets.token_hex(16)
+    db_query("INSERT INTO auth_refresh_session (id, user_id, generation, "
+             "current_jti, created_at, expires_at, revoked_at) VALUES "
+             "(%s, %d, 1, %s, UTC_TIMESTAMP() - INTERVAL 3 DAY, %s, %s)"
+             % (sql_quote(sid), uid, sql_quote(secrets.token_hex(16)),
+                expires, revoked))
+    return sid
+
+
+def ago(spec):
+    return "UTC_TIMESTAMP() - INTERVAL %s" % spec
+
+
+def ahead(spec):
+    return "UTC_TIMESTAMP() + INTERVAL %s" % spec
+
+
+def tokens_of(uid):
+    return {r[0] for r in db_query(
+        "SELECT otp FROM passwordresettoken WHERE user_id = %d" % uid)}
+
+
+def codes_of(uid):
+    return {int(r[0]) for r in db_query(
+        "SELECT token_id FROM auth_reset_code WHERE user_id = %d" % uid)}
+
+
+def sessions_of(uid):
+    return {r[0] for r in db_query(
+        "SELECT id FROM auth_refresh_session WHERE user_id = %d" % uid)}
+
+
+def otp_window():
+    """Seconds a reset code row is kept: max(1 hour, OTP_EXPIRE_MINUTES)."""
+    minutes = int(config_values().get("OTP_EXPIRE_MINUTES") or 30)
+    return max(3600, minutes * 60)
+
+
+class Seed:
+    """One of each kind of row, as named in the test descriptions.  With
+    overlap, also a code both used and expired (counted once, as
+    expired)."""
+
+    def __init__(self, overlap=False):
+        self.uid = new_user()
+        uid = self.uid
+        w = otp_window()
+        token(uid, "expired", ago("1 HOUR"))
+        token(uid, "used", ahead("20 MINUTE"), used=1)
+        if overlap:
+            token(uid, "used-expired", ago("2 HOUR"), used=1)
+        fresh = token(uid, "fresh", ahead("20 MINUTE"))
+        self.old_code = token(uid, "code-old", ahead("20 MINUTE"))
+        self.young_code = fresh
+        self.new_code = token(uid, "code-new", ahead("20 MINUTE"))
+        reset_code(uid, self.old_code, ago("%d SECOND" % (w + 600)))
+        reset_code(uid, self.young_code, ago("%d SECOND" % (w - 600)))
+        reset_code(uid, self.new_code, "UTC_TIMESTAMP()")
+        self.s_expired_2d = session(uid, ago("2 DAY"))
+        self.s_expired_1h = session(uid, ago("1 HOUR"))
+        self.s_revoked_2d = session(uid, ahead("10 DAY"), ago("2 DAY"))
+        self.s_revoked_1h = session(uid, ahead("10 DAY"), ago("1 HOUR"))
+        self.s_live = session(uid, ahead("10 DAY"))
+        self.tokens = tokens_of(uid)
+        self.codes = codes_of(uid)
+        self.sessions = sessions_of(uid)
+
+    def survivors(self):
+        return {"fresh", "code-old", "code-new"}
+
+    def drop(self):
+        drop_user(self.uid)
+
+
+def drain(t):
+    """Delete what earlier tests left, so counts are this test's own."""
+    r = cleanup("-q")
+    if r.returncode != 0:
+        t.ok(False, "auth-cleanup ran before seeding", repr(r))
+        return False
+    return True
+
+
+# -- Tests -------------------------------------------------------------------
+
+def test_usage(t):
+    for args, what in ((["-x"], "an unknown option"),
+                       (["-t"], "-t without a value"),
+                       (["-t", "abc"], "-t abc"),
+                       (["-t", "-1"], "-t -1"),
+                       (["-t", "10s"], "-t 10s"),
+                       (["-t", "86401"], "-t above a day"),
+                       (["-t", "99999999999999999999999"], "-t overflowing"),
+                       (["extra"], "an operand")):
+        r = cleanup(*args)
+        t.ok(r.returncode == 2 and r.stdout == "" and
+             "usage: auth-cleanup [-nq] [-t seconds]" in r.stderr,
+             "%s: exit 2 with the usage line on stderr" % what, repr(r))
+
+
+def test_config_errors(t):
+    r = cleanup(config=write("mode-644.env", config_text(), 0o644))
+    lines = r.stderr.splitlines()
+    t.ok(r.returncode == 2 and r.stdout == "" and len(lines) == 1 and
+         "mode-644.env" in lines[0],
+         "a config file others can read: exit 2, one line naming it",
+         repr(r))
+    no_secret(t, r, "mode 0644: no secret in the message")
+
+    missing = os.path.join(TMP, "no-such.env")
+    r = cleanup(config=missing)
+    t.ok(r.returncode == 2 and missing in r.stderr,
+         "AUTH_CONFIG naming a missing file: exit 2", repr(r))
+
+    r = cleanup(config=write("no-url.env", config_text(MYSQL_DB_URL=None)))
+    t.ok(r.returncode == 2 and "MYSQL_DB_URL" in r.stderr and
+         len(r.stderr.splitlines()) == 1,
+         "no MYSQL_DB_URL: exit 2, one line naming the key", repr(r))
+
+    r = cleanup(extra_env={"OTP_EXPIRE_MINUTES": "0"})
+    t.ok(r.returncode == 2 and "OTP_EXPIRE_MINUTES" in r.stderr,
+         "OTP_EXPIRE_MINUTES out of range: exit 2", repr(r))
+
+
+def test_db_errors(t):
+    pw = "Db-" + secrets.token_hex(8)
+    bad_sock = os.path.join(TMP, "no-such-dir", "mysqld.sock")
+    url = ("mysql+pymysql://collab_auth:%s@localhost/%s?unix_socket=%s"
+           % (pw, env("AUTH_TEST_DB_NAME"), bad_sock))
+    r = cleanup(config=write("bad-socket.env", config_text(MYSQL_DB_URL=url)))
+    t.ok(r.returncode == 1 and r.stdout == "" and bad_sock in r.stderr,
+         "a missing unix socket: exit 1, the socket named on stderr",
+         repr(r))
+    t.ok(pw not in r.stderr and urllib.parse.quote(pw) not in r.stderr,
+         "the password of MYSQL_DB_URL is not printed")
+    no_secret(t, r, "a missing unix socket: no secret printed")
+
+    r = cleanup(extra_env={"MYSQL_DB_URL": url})
+    t.ok(r.returncode == 1 and bad_sock in r.stderr,
+         "MYSQL_DB_URL in the environment wins over the file: exit 1",
+         repr(r))
+
+    good = config_values()["MYSQL_DB_URL"]
+    u = urllib.parse.urlsplit(good)
+    netloc = "%s:%s@%s" % (u.username, "wrong-" + secrets.token_hex(6),
+                           u.hostname or "")
+    r = cleanup(extra_env={"MYSQL_DB_URL": urllib.parse.urlunsplit(
+        (u.scheme, netloc, u.path, u.query, u.fragment))})
+    t.ok(r.returncode == 1 and r.stdout == "",
+         "a wrong database password: exit 1", repr(r))
+    no_secret(t, r, "a wrong database password: no secret printed")
+
+    r = cleanup(extra_env={"MYSQL_DB_URL": urllib.parse.urlunsplit(
+        (u.scheme, u.netloc, "/no_such_db_" + secrets.token_hex(3),
+         u.query, u.fragment))})
+    t.ok(r.returncode == 1 and r.stdout == "",
+         "a database that does not exist: exit 1", repr(r))
+
+
+def test_deletes(t):
+    if not drain(t):
+        return
+    s = Seed(overlap=True)
+    try:
+        r = cleanup()
+        t.eq(r.returncode, 0, "a run exits 0", repr(r))
+        t.eq(r.stderr, "", "a run writes nothing on stderr")
+        t.eq(r.summary(), (False, counts(passwordresettoken_expired=2,
+                                         passwordresettoken_used=1,
+                                         auth_reset_code=1,
+                                         auth_refresh_session_expired=1,
+                                         auth_refresh_session_revoked=1)),
+             "one summary line with the rows per kind and the seconds",
+             repr(r))
+        t.eq(tokens_of(s.uid), s.survivors(),
+             "expired and used reset codes gone, fresh ones kept")
+        t.eq(codes_of(s.uid), {s.young_code, s.new_code},
+             "auth_reset_code rows older than max(1 hour, "
+             "OTP_EXPIRE_MINUTES) gone, younger ones kept (even past "
+             "the code's own expiry)")
+        t.eq(sessions_of(s.uid), {s.s_expired_1h, s.s_revoked_1h, s.s_live},
+             "sessions expired or revoked over a day ago gone; those "
+             "within the day and live ones kept")
+        r = cleanup()
+        t.ok(r.returncode == 0 and r.summary() == (False, counts()),
+             "a second run finds nothing", repr(r))
+        t.eq(db_scalar("SELECT IS_USED_LOCK(%s)" % sql_quote(LOCK)), None,
+             "the lock is free after the run")
+    finally:
+        s.drop()
+
+
+def test_quiet(t):
+    if not drain(t):
+        return
+    s = Seed()
+    try:
+        r = cleanup("-q")
+        t.ok(r.returncode == 0 and r.stdout == "" and r.stderr == "",
+             "-q: exit 0, nothing printed", repr(r))
+        t.eq(tokens_of(s.uid), s.survivors(), "-q: the rows are deleted")
+    finally:
+        s.drop()
+
+
+def test_dry_run(t):
+    if not drain(t):
+        return
+    s = Seed()
+    try:
+        want = counts(passwordresettoken_expired=1, passwordresettoken_used=1,
+                      auth_reset_code=1, auth_refresh_session_expired=1,
+                      auth_refresh_session_revoked=1)
+        r = cleanup("-n")
+        t.eq(r.returncode, 0, "-n exits 0", repr(r))
+        t.eq(r.summary(), (True, want),
+             "-n: a dry-run summary with what would go", repr(r))
+        t.ok(tokens_of(s.uid) == s.tokens and codes_of(s.uid) == s.codes and
+             sessions_of(s.uid) == s.sessions, "-n deletes nothing")
+        r = cleanup()
+        t.eq(r.summary(), (False, want),
+             "the real run then deletes what -n counted", repr(r))
+    finally:
+        s.drop()
+
+
+def test_otp_window(t):
+    if not drain(t):
+        return
+    uid = new_user()
+    try:
+        ids = {}
+        for m in (50, 90, 130):
+            ids[m] = token(uid, "w%d" % m, ahead("20 MINUTE"))
+            reset_code(uid, ids[m], ago("%d MINUTE" % m))
+        r = cleanup(extra_env={"OTP_EXPIRE_MINUTES": "120"})
+        t.ok(r.returncode == 0 and r.summary() is not None and
+             r.summary()[1]["auth_reset_code"] == 1,
+             "OTP_EXPIRE_MINUTES=120: one code row counted", repr(r))
+        t.eq(codes_of(uid), {ids[50], ids[90]},
+             "OTP_EXPIRE_MINUTES=120: rows younger than 120 minutes kept")
+        r = cleanup(extra_env={"OTP_EXPIRE_MINUTES": "30"})
+        t.eq(codes_of(uid), {ids[50]},
+             "OTP_EXPIRE_MINUTES=30: rows kept for an hour all the same",
+             repr(r))
+    finally:
+        drop_user(uid)
+
+
+def com_delete():
+    rows = db_query("SHOW GLOBAL STATUS LIKE 'Com_delete'")
+    return int(rows[0][1])
+
+
+def test_batching(t):
+    n = 2 * BATCH + BATCH // 2
+    if not drain(t):
+        return
+    uid = new_user()
+    try:
+        db_query("INSERT INTO passwordresettoken (user_id, otp, expires_at, "
+                 "is_used) SELECT %d, CONCAT('batch-', seq), "
+                 "UTC_TIMESTAMP() - INTERVAL 1 DAY, 0 FROM seq_1_to_%d"
+                 % (uid, n))
+        keep = token(uid, "fresh", ahead("20 MINUTE"))
+        t.eq(int(db_scalar("SELECT COUNT(*) FROM passwordresettoken "
+                           "WHERE user_id = %d" % uid)), n + 1,
+             "%d expired reset codes seeded" % n)
+        before = com_delete()
+        r = cleanup()
+        deletes = com_delete() - before
+        t.eq(r.returncode, 0, "batched run exits 0", repr(r))
+        t.eq(r.summary(), (False, counts(passwordresettoken_expired=n)),
+             "the summary counts all %d rows" % n, repr(r))
+        t.eq(db_query("SELECT id FROM passwordresettoken WHERE user_id = %d"
+                      % uid), [[str(keep)]],
+             "all %d expired rows gone, the fresh one kept" % n)
+        # 3 batches of expired codes (1000, 1000, 500) and one DELETE for
+        # each of the 4 other kinds.
+        t.eq(deletes, 3 + 4, "in DELETEs of at most %d rows" % BATCH)
+    finally:
+        drop_user(uid)
+
+
+def lock_holder():
+    """An admin session holding the cleanup lock; returns (process, its
+    connection id)."""
+    cmd = shlex.split(env("AUTH_TEST_MARIADB")) + [
+        "--batch", "--skip-column-names", "-e",
+        "SELECT GET_LOCK(%s, 0); SELECT SLEEP(60)" % sql_quote(LOCK),
+        env("AUTH_TEST_DB_NAME")]
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        holder = db_scalar("SELECT IS_USED_LOCK(%s)" % sql_quote(LOCK))
+        if holder is not None:
+            return p, int(holder)
+        time.sleep(0.1)
+    p.kill()
+    p.wait()
+    raise RuntimeError("the admin client did not take the lock")
+
+
+def test_lock(t):
+    if not drain(t):
+        return
+    uid = new_user()
+    p = None
+    try:
+        token(uid, "expired", ago("1 HOUR"))
+        p, conn = lock_holder()
+        r = cleanup(timeout=30)
+        t.eq(r.returncode, 0, "lock held elsewhere: exit 0", repr(r))
+        t.eq(r.stdout, "auth-cleanup: another run is in progress\n",
+             "lock held elsewhere: says another run is in progress",
+             repr(r))
+        t.ok(r.seconds < 10, "lock held elsewhere: does not wait", repr(r))
+        t.eq(tokens_of(uid), {"expired"}, "lock held elsewhere: nothing "
+             "deleted")
+        r = cleanup("-q", timeout=30)
+        t.ok(r.returncode == 0 and r.stdout == "" and r.stderr == "",
+             "lock held elsewhere, -q: exit 0, silent", repr(r))
+        r = cleanup("-n", timeout=30)
+        t.ok(r.returncode == 0 and "another run is in progress" in r.stdout,
+             "lock held elsewhere, -n: the dry run takes the lock too",
+             repr(r))
+        db_query("KILL %d" % conn)
+        p.wait(timeout=15)
+        p = None
+        r = cleanup()
+        t.ok(r.returncode == 0 and r.summary() is not None and
+             r.summary()[1]["passwordresettoken_expired"] == 1 and
+             tokens_of(uid) == set(),
+             "lock released: the next run deletes", repr(r))
+    finally:
+        if p is not None:
+            p.kill()
+            p.wait()
+            holder = db_scalar("SELECT IS_USED_LOCK(%s)" % sql_quote(LOCK))
+            if holder is not None:
+                db_query("KILL %d" % int(holder))
+        drop_user(uid)
+
+
+def row_locker(token_id):
+    """An admin session holding an InnoDB lock on one reset code row;
+    returns (process, its connection id)."""
+    marker = 60 + secrets.randbelow(1000) / 1000.0
+    cmd = shlex.split(env("AUTH_TEST_MARIADB")) + [
+        "--batch", "--skip-column-names", "-e",
+        "SET autocommit = 0; SELECT id FROM passwordresettoken "
+        "WHERE id = %d FOR UPDATE; SELECT SLEEP(%.3f)" % (token_id, marker),
+        env("AUTH_TEST_DB_NAME")]
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        conn = db_scalar("SELECT ID FROM information_schema.PROCESSLIST "
+                         "WHERE INFO = 'SELECT SLEEP(%.3f)'" % marker)
+        if conn is not None:
+            return p, int(conn)
+        time.sleep(0.1)
+    p.kill()
+    p.wait()
+    raise RuntimeError("the admin client did not lock the row")
+
+
+def test_db_error_midrun(t):
+    """A statement that fails after the lock is taken (here a row lock
+    wait timeout): exit 1, the rest left alone, the lock freed."""
+    if not drain(t):
+        return
+    uid = new_user()
+    p = None
+    old = db_scalar("SELECT @@GLOBAL.innodb_lock_wait_timeout")
+    try:
+        locked = token(uid, "expired", ago("1 HOUR"))
+        token(uid, "used", ahead("20 MINUTE"), used=1)
+        p, conn = row_locker(locked)
+        # New sessions, the program's, wait 1 s for a row lock.
+        db_query("SET GLOBAL innodb_lock_wait_timeout = 1")
+        r = cleanup(timeout=60)
+        db_query("SET GLOBAL innodb_lock_wait_timeout = %d" % int(old))
+        t.eq(r.returncode, 1, "an error during the run: exit 1", repr(r))
+        t.ok(r.stdout == "" and "passwordresettoken_expired" in r.stderr,
+             "an error during the run: no summary, the failing step on "
+             "stderr", repr(r))
+        t.eq(tokens_of(uid), {"expired", "used"},
+             "an error during the run: no later step runs")
+        t.eq(db_scalar("SELECT IS_USED_LOCK(%s)" % sql_quote(LOCK)), None,
+             "an error during the run: the lock is free")
+        db_query("KILL %d" % conn)
+        p.wait(timeout=15)
+        p = None
+        r = cleanup()
+        t.ok(r.returncode == 0 and tokens_of(uid) == set(),
+             "row lock gone: the next run deletes", repr(r))
+    finally:
+        db_query("SET GLOBAL innodb_lock_wait_timeout = %d" % int(old))
+        if p is not None:
+            p.kill()
+            p.wait()
+        drop_user(uid)
+
+
+def test_time_limit(t):
+    if not drain(t):
+        return
+    uid = new_user()
+    try:
+        token(uid, "expired", ago("1 HOUR"))
+        r = cleanup("-t", "0")
+        t.eq(r.returncode, 0, "-t 0: exit 0", repr(r))
+        t.ok("limit" in r.stderr and len(r.stderr.splitlines()) == 1,
+             "-t 0: says the time limit stopped it, on one line", repr(r))
+        t.eq(r.summary(), (False, counts()), "-t 0: no batch started",
+             repr(r))
+        t.eq(tokens_of(uid), {"expired"}, "-t 0: nothing deleted")
+        r = cleanup("-t", "60")
+        t.ok(r.returncode == 0 and r.stderr == "" and
+             tokens_of(uid) == set(), "-t 60: the run completes", repr(r))
+    finally:
+        drop_user(uid)
+
+
+def main():
+    global TMP
+    TMP = os.path.join(env("AUTH_TEST_TMPDIR"), "cleanup")
+    os.makedirs(TMP, exist_ok=True)
+    t = TAP()
+    if not os.access(program(), os.X_OK):
+        t.ok(False, "auth-cleanup is built", "%s: not found" % program())
+        t.done()
+    for fn in (test_usage, test_config_errors, test_db_errors, test_deletes,
+               test_quiet, test_dry_run, test_otp_window, test_batching,
+               test_lock, test_db_error_midrun, test_time_limit):
+        t.run(fn)
+    t.done()
+
+
+if __name__ == "__main__":
+    main()

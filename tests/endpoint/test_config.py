@@ -1,0 +1,159 @@
+# SPDX-License-Identifier: ISC
+"""The configuration as the programs read it at start: file permissions,
+required and invalid keys, the .env syntax, the environment overriding the
+file, and secrets kept out of the messages.  The program runs as plain CGI
+with AUTH_CONFIG pointing at files made here."""
+
+import json
+import os
+import urllib.parse
+
+from harness import (TAP, cgi, config_values, env, new_user, secrets_in)
+
+TMP = None
+BASE = None
+
+
+def write(name, text, mode=0o600):
+    path = os.path.join(TMP, name)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    return path
+
+
+def lines(**over):
+    """Config lines from the test config with keys replaced or (None)
+    left out."""
+    values = dict(BASE)
+    values.pop("BCRYPT_ROUNDS", None)
+    values.update(over)
+    return "".join("%s=%s\n" % (k, v) for k, v in values.items()
+                   if v is not None)
+
+
+def refused(t, r, must_name, desc, secret=None):
+    errlines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    bad = []
+    if r.returncode == 0:
+        bad.append("exit status 0")
+    if len(errlines) != 1:
+        bad.append("%d stderr lines, want 1" % len(errlines))
+    text = "\n".join(errlines)
+    for m in must_name:
+        if m not in text:
+            bad.append("stderr does not name %r" % m)
+    leaked = secrets_in(text, [secret] if secret else [])
+    if leaked:
+        bad.append("stderr shows a secret")
+    return t.ok(not bad, desc, *(bad + ["stderr: %r" % r.stderr[-600:]]
+                                 if bad else []))
+
+
+def started(t, r, desc):
+    """It read the config, connected, and answered a GET with 405."""
+    return t.ok(r.returncode == 0 and r.status == 405, desc, repr(r))
+
+
+def get(path, **kw):
+    return cgi(b"", method="GET", content_type=None, content_length=None,
+               config=path, **kw)
+
+
+def main():
+    global TMP, BASE
+    TMP = os.path.join(env("AUTH_TEST_TMPDIR"), "config")
+    os.makedirs(TMP, exist_ok=True)
+    BASE = config_values()
+    t = TAP()
+
+    # Permissions: others may neither read nor write, group not write.
+    for mode in (0o644, 0o604, 0o602, 0o660, 0o620, 0o666):
+        p = write("mode-%o.env" % mode, lines(), mode)
+        refused(t, get(p), [p, "%o" % mode],
+                "mode %04o refused, naming the file and mode" % mode)
+    for mode in (0o600, 0o640, 0o400):
+        p = write("mode-%o.env" % mode, lines(), mode)
+        started(t, get(p), "mode %04o accepted" % mode)
+
+    # Missing and invalid values.
+    p = write("no-jwt.env", lines(JWT_SECRET_KEY=None))
+    refused(t, get(p), ["JWT_SECRET_KEY"], "missing JWT_SECRET_KEY refused")
+    short = "s" * 31
+    p = write("short-jwt.env", lines(JWT_SECRET_KEY=short))
+    refused(t, get(p), ["JWT_SECRET_KEY"],
+            "31-byte JWT_SECRET_KEY refused, without showing it",
+            secret=short)
+    p = write("jwt-32.env", lines(JWT_SECRET_KEY="k" * 32))
+    started(t, get(p), "32-byte JWT_SECRET_KEY accepted")
+    p = write("no-url.env", lines(MYSQL_DB_URL=None))
+    refused(t, get(p), ["MYSQL_DB_URL"], "missing MYSQL_DB_URL refused")
+    p = write("rounds-9.env", lines(BCRYPT_ROUNDS="9"))
+    refused(t, get(p, extra_env={"BCRYPT_ROUNDS": None}), ["BCRYPT_ROUNDS"],
+            "BCRYPT_ROUNDS=9 refused")
+    p = write("alg.env", lines(ALGORITHM="RS256"))
+    refused(t, get(p), ["ALGORITHM"], "ALGORITHM=RS256 refused")
+    p = write("alg-ok.env", lines(ALGORITHM="HS256"))
+    started(t, get(p), "ALGORITHM=HS256 accepted")
+    missing = os.path.join(TMP, "does-not-exist.env")
+    refused(t, get(missing), [missing], "a missing config file refused")
+    p = write("bad-line.env", "# comment\n" + lines() + "this is not a key\n")
+    nline = 2 + len(lines().splitlines())
+    refused(t, get(p), [p, str(nline)],
+            "a malformed line refused, naming file and line")
+    p = write("unknown.env", lines() + "NO_SUCH_KEY=1\n")
+    r = get(p)
+    t.ok(r.returncode == 0 and r.status == 405
+         and "NO_SUCH_KEY" in r.stderr,
+         "an unknown key is a warning (naming it), not an error", repr(r))
+
+    # A database that refuses us: one line, no password.
+    url = urllib.parse.urlsplit(BASE["MYSQL_DB_URL"])
+    wrong = "Wrong-%s" % os.urandom(6).hex()
+    bad_url = url._replace(netloc="%s:%s@%s" % (
+        url.username, wrong, url.hostname)).geturl()
+    p = write("bad-db-pw.env", lines(MYSQL_DB_URL=bad_url))
+    r = get(p)
+    t.ok(not secrets_in(r.stderr, [wrong]),
+         "a database refusing the login: its password is not shown",
+         r.stderr[-600:])
+    r = cgi(json.dumps(new_user("dbpw")), config=p)
+    t.ok(r.status == 503 or (r.returncode != 0 and r.status is None
+                             and len(r.stderr.strip().splitlines()) == 1),
+         "a database refusing the login: a request gets 503, or the "
+         "program does not start, saying so in one line", repr(r))
+    t.ok(not secrets_in(r.stderr, [wrong]),
+         "a database refusing the login: no password in the request's log",
+         r.stderr[-600:])
+
+    # The environment wins over the file.
+    p = write("env-rounds.env", lines(BCRYPT_ROUNDS="9"))
+    started(t, get(p, extra_env={"BCRYPT_ROUNDS": "10"}),
+            "BCRYPT_ROUNDS=10 in the environment wins over 9 in the file")
+    p = write("env-jwt.env", lines(JWT_SECRET_KEY=None))
+    started(t, get(p, extra_env={"JWT_SECRET_KEY": "e" * 40}),
+            "JWT_SECRET_KEY from the environment fills a missing key")
+    p = write("env-url.env", lines(MYSQL_DB_URL="mysql://nobody@localhost/x"))
+    started(t, get(p, extra_env={"MYSQL_DB_URL": BASE["MYSQL_DB_URL"]}),
+            "MYSQL_DB_URL from the environment wins over the file")
+
+    # The .env syntax of the FastAPI backend's file.
+    text = ("# collab-auth\n\n"
+            "export MYSQL_DB_URL=\"%s\"\n"
+            "JWT_SECRET_KEY='%s'\n"
+            "   \n"
+            "# BCRYPT_ROUNDS=4\n"
+            "ACCESS_TOKEN_EXPIRE_MINUTES=30\n"
+            "REFRESH_TOKEN_EXPIRE_DAYS=7\n"
+            % (BASE["MYSQL_DB_URL"], BASE["JWT_SECRET_KEY"]))
+    p = write("syntax.env", text)
+    user = new_user("cfg")
+    r = cgi(json.dumps(user), config=p)
+    t.ok(r.returncode == 0 and r.status == 201,
+         "export, double and single quotes, comments, blank lines: the "
+         "config works (201)", repr(r))
+    t.done()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: ISC
+"""The database goes away under a running server: requests get a JSON 503
+in bounded time (not an empty reply, not a hang), the programs do not
+exit, and once MariaDB is back every process reconnects by itself.
+
+Requests go in parallel batches: lighttpd gives a request to the least
+loaded process, so one at a time would only ever reach the first."""
+
+import re
+import threading
+import time
+
+from harness import (TAP, check_logs_clean, env, error_log, header_problems,
+                     new_user, post, shell)
+
+DIED = re.compile(r"child (exited|signalled|died)")
+BATCH = 6
+UNAVAILABLE = {"detail": "Service temporarily unavailable"}
+
+
+def batch(n=BATCH):
+    """n registrations at once: [(status or exception text, response)]."""
+    out = [None] * n
+    barrier = threading.Barrier(n)
+
+    def one(i):
+        try:
+            barrier.wait(timeout=30)
+            t0 = time.monotonic()
+            r = post(new_user("db"), timeout=15)
+            out[i] = (r.status, r, time.monotonic() - t0)
+        except Exception as e:
+            out[i] = ("error %r" % e, None, None)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    return out
+
+
+def statuses(res):
+    return [r[0] if r else "no answer" for r in res]
+
+
+def main():
+    t = TAP()
+    res = batch()
+    t.eq(statuses(res), [201] * BATCH, "before: a batch of registers, all 201")
+    died_before = len(DIED.findall(error_log()))
+
+    p = shell(env("AUTH_TEST_DB_STOP"))
+    t.ok(p.returncode == 0, "MariaDB stopped", p.stderr[-500:])
+    try:
+        for round_ in (1, 2):
+            res = batch()
+            bad = [(s, r) for s, r, _ in res
+                   if s != 503 or r.json != UNAVAILABLE or header_problems(r)]
+            t.ok(not bad, "database down, batch %d: every request a JSON "
+                 "503 within 15 s" % round_, repr(bad[:3]))
+        r = post({"email": "bad"}, timeout=15)
+        t.eq(r.status, 422, "database down: validation still answers 422",
+             repr(r))
+    finally:
+        p = shell(env("AUTH_TEST_DB_START"))
+    t.ok(p.returncode == 0, "MariaDB started again",
+         (p.stdout + p.stderr)[-800:])
+
+    seen = []
+    for attempt in range(6):
+        res = batch()
+        seen.append(statuses(res))
+        if statuses(res) == [201] * BATCH:
+            break
+        time.sleep(1)
+    t.ok(seen and seen[-1] == [201] * BATCH,
+         "after: within a few batches, every request is 201 again",
+         "batches: %r" % seen)
+    t.ok(all(s in (201, 503) for b in seen for s in b),
+         "after: nothing but 201 and 503 meanwhile", "batches: %r" % seen)
+    died_after = len(DIED.findall(error_log()))
+    t.eq(died_after, died_before, "no program exited or died meanwhile "
+         "(lighttpd logs 'child exited')")
+    check_logs_clean(t, "outage")
+    t.done()
+
+
+if __name__ == "__main__":
+    main()
