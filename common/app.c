@@ -107,16 +107,19 @@ app_serve(struct app *app, const struct app_endpoint *ep,
     const struct req_io *io, void (**afterp)(void *), void **argp)
 {
 	struct req	 r;
+	int		 authz;
 
-	req_init(&r, io);
+	req_init(&r, io, &app->cfg.proxies);
+	/* Whether the web server passes Authorization on (never its value). */
+	authz = req_param(&r, "HTTP_AUTHORIZATION") != NULL;
 	if (req_read_json(&r))
 		ep->handle(app, &r);
 	if (r.status == 0) {
 		log_err("request", "handler gave no answer");
 		resp_error(&r, 500, "Internal server error");
 	}
-	log_info("request", "status=%d ms=%ld client=%s", r.status,
-	    req_elapsed_ms(&r), r.client);
+	log_info("request", "status=%d ms=%ld client=%s%s", r.status,
+	    req_elapsed_ms(&r), r.client, authz ? " authorization=yes" : "");
 	*afterp = r.after;
 	*argp = r.after_arg;
 	req_free(&r);
@@ -221,7 +224,7 @@ fail:
 	if (cgi) {
 		struct req	 r;
 
-		req_init(&r, &cgi_io);
+		req_init(&r, &cgi_io, NULL);
 		resp_error(&r, 500, "Internal server error");
 		req_free(&r);
 	}

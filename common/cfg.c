@@ -25,6 +25,7 @@
 #include <openssl/crypto.h>
 
 #include "cfg.h"
+#include "client.h"
 #include "dburl.h"
 #include "log.h"
 #include "status.h"
@@ -71,6 +72,7 @@ enum cfg_key {
 	CFG_OTP_MAX_ATTEMPTS,
 	CFG_OTP_COOLDOWN_SECONDS,
 	CFG_OTP_MAX_PER_HOUR,
+	CFG_TRUSTED_PROXIES,
 	CFG__MAX
 };
 
@@ -99,6 +101,7 @@ struct cfg_def {
 static enum auth_status	 cfg_check_algorithm(struct cfg *, char *, size_t);
 static enum auth_status	 cfg_check_dburl(struct cfg *, char *, size_t);
 static enum auth_status	 cfg_check_jwt(struct cfg *, char *, size_t);
+static enum auth_status	 cfg_check_proxies(struct cfg *, char *, size_t);
 
 static const struct cfg_def cfg_defs[CFG__MAX] = {
 	{ "MYSQL_DB_URL", CFG_TYPE_STRING,
@@ -173,6 +176,9 @@ static const struct cfg_def cfg_defs[CFG__MAX] = {
 	{ "OTP_MAX_PER_HOUR", CFG_TYPE_INT,
 	  offsetof(struct cfg, otp_max_per_hour), "5", 0, 1000,
 	  0, NULL }, /* CFG_OTP_MAX_PER_HOUR */
+	{ "TRUSTED_PROXIES", CFG_TYPE_STRING,
+	  offsetof(struct cfg, trusted_proxies), NULL, 0, 0,
+	  0, cfg_check_proxies }, /* CFG_TRUSTED_PROXIES */
 };
 
 static const char *const cfg_syntax_msgs[CFG_SYNTAX__MAX] = {
@@ -277,6 +283,17 @@ cfg_check_jwt(struct cfg *c, char *err, size_t errsz)
 	(void)errsz;
 	c->jwt_secret_len = strlen(c->jwt_secret_key);
 	return AUTH_OK;
+}
+
+/*
+ * TRUSTED_PROXIES: addresses and CIDR ranges, parsed once here.
+ */
+static enum auth_status
+cfg_check_proxies(struct cfg *c, char *err, size_t errsz)
+{
+
+	return client_proxies_parse(c->trusted_proxies, &c->proxies, err,
+	    errsz);
 }
 
 /*

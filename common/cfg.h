@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include "client.h"
 #include "dburl.h"
 #include "status.h"
 
@@ -38,6 +39,8 @@ struct cfg {
 	long		 otp_max_attempts;
 	long		 otp_cooldown_seconds;
 	long		 otp_max_per_hour;
+	char		*trusted_proxies;	/* TRUSTED_PROXIES or NULL */
+	struct client_proxies proxies;		/* TRUSTED_PROXIES, parsed */
 };
 
 /* cfg.c */

@@ -18,6 +18,7 @@
 
 #include <json-c/json.h>
 
+#include "client.h"
 #include "log.h"
 #include "req.h"
 #include "resp.h"
@@ -223,11 +224,13 @@ out:
 }
 
 /*
- * Start request r on the given I/O: note the time and the client
- * address.  Nothing is read yet.
+ * Start request r on the given I/O: note the time and the client's
+ * address (REMOTE_ADDR, or behind the trusted proxies what they forward;
+ * proxies may be NULL).  Nothing is read yet.
  */
 void
-req_init(struct req *r, const struct req_io *io)
+req_init(struct req *r, const struct req_io *io,
+    const struct client_proxies *proxies)
 {
 	const char	*s;
 
@@ -236,9 +239,9 @@ req_init(struct req *r, const struct req_io *io)
 	(void)clock_gettime(CLOCK_MONOTONIC, &r->start);
 	s = req_param(r, "REQUEST_METHOD");
 	r->method = s != NULL ? s : "";
-	s = req_param(r, "REMOTE_ADDR");
-	(void)log_escape(r->client, sizeof(r->client),
-	    s != NULL && *s != '\0' ? s : "-");
+	client_address(proxies, req_param(r, "REMOTE_ADDR"),
+	    req_param(r, "HTTP_X_FORWARDED_FOR"), r->client,
+	    sizeof(r->client));
 }
 
 /*

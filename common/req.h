@@ -13,6 +13,7 @@
 #define REQ_BODY_MAX	16384	/* bytes; larger bodies get 413 */
 #define REQ_JSON_DEPTH	8
 
+struct client_proxies;
 struct json_object;
 
 /*
@@ -36,7 +37,7 @@ struct req {
 	struct req_io		 io;
 	struct timespec		 start;
 	const char		*method;	/* REQUEST_METHOD or "" */
-	char			 client[64];	/* REMOTE_ADDR, escaped */
+	char			 client[64];	/* see client_address() */
 	char			*body;		/* NUL-terminated copy */
 	size_t			 bodylen;
 	struct json_object	*json;		/* parsed body: an object */
@@ -47,7 +48,8 @@ struct req {
 };
 
 /* req.c */
-void		 req_init(struct req *, const struct req_io *);
+void		 req_init(struct req *, const struct req_io *,
+		    const struct client_proxies *);
 int		 req_read_json(struct req *);
 const char	*req_param(struct req *, const char *);
 const char	*req_string(struct req *, const char *, size_t *);

@@ -83,6 +83,7 @@ static const char *const known_keys[] = {
 	"OTP_MAX_ATTEMPTS",
 	"OTP_COOLDOWN_SECONDS",
 	"OTP_MAX_PER_HOUR",
+	"TRUSTED_PROXIES",
 	"AUTH_CONFIG",
 };
 
@@ -238,6 +239,9 @@ static const struct check checks[] = {
 	{ BASE "\nOTP_MAX_ATTEMPTS=0", 0,
 	    "OTP_MAX_ATTEMPTS: must be an integer from 1 to 100" },
 	{ BASE "\nOTP_COOLDOWN_SECONDS=0\nOTP_MAX_PER_HOUR=0", 1, NULL },
+	{ BASE "\nTRUSTED_PROXIES=10.0.0.0/8, ::1", 1, NULL },
+	{ BASE "\nTRUSTED_PROXIES=proxy.example.com", 0,
+	    "TRUSTED_PROXIES: \"proxy.example.com\" is not an address" },
 	{ BASE "\nMAIL_PORT=0", 0,
 	    "MAIL_PORT: must be an integer from 1 to 65535" },
 	{ BASE "\nMAIL_PORT=465", 1, NULL },

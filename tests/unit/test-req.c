@@ -89,7 +89,7 @@ run(struct fake *f, struct req *r)
 	f->out[0] = '\0';
 	if (f->body != NULL && f->bodylen == 0)
 		f->bodylen = strlen(f->body);
-	req_init(r, &io);
+	req_init(r, &io, NULL);
 	return req_read_json(r);
 }
 

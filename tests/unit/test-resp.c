@@ -55,7 +55,7 @@ start(struct req *r)
 
 	outlen = 0;
 	out[0] = '\0';
-	req_init(r, &io);
+	req_init(r, &io, NULL);
 }
 
 static int

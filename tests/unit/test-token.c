@@ -90,7 +90,7 @@ main(void)
 	s.user_id = 42;
 	s.expires_at = now + 21 * 86400;
 
-	req_init(&r, &io);
+	req_init(&r, &io, NULL);
 	token_respond(&app, &r, &s, now);
 	tap_ok(r.status == 200 && strncmp(out, "Status: 200 OK\r\n", 16) == 0,
 	    "answers 200");
