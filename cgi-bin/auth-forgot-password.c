@@ -8,8 +8,12 @@
  * throttled account or a mail that fails.  The answer is delivered before
  * the account is even looked up; the lookup, the code and the mail run
  * after it, so neither the body nor the time to answer tells whether the
- * account exists.  Also 422 for a missing, mistyped or malformed email,
- * and 405, 411, 413, 415, 400 from the front end (req.c).
+ * account exists.  The per-account cooldown and hourly cap are silent
+ * (OTP_COOLDOWN_SECONDS, OTP_MAX_PER_HOUR).  Also 422 for a missing,
+ * mistyped or malformed email, 429 with Retry-After past
+ * THROTTLE_FORGOT_ADDRESS (per client address), 503 if the throttle's
+ * counters cannot be reached, and 404, 405, 411, 413, 415, 400 from the
+ * front end (req.c).
  */
 #include "config.h"
 
@@ -27,6 +31,7 @@
 #include "req.h"
 #include "reset.h"
 #include "resp.h"
+#include "throttle.h"
 #include "valid.h"
 
 #define FORGOT_MESSAGE	"If that email is registered, a reset code has been sent."
@@ -37,6 +42,7 @@ static const enum db_q forgot_queries[] = {
 	DB_Q_RESET_RETIRE_USER,
 	DB_Q_RESET_INSERT,
 	DB_Q_RESET_CODE_INSERT,
+	DB_Q_THROTTLE_HIT1,
 };
 
 /* The work left for after the answer: one at a time per process. */
@@ -127,6 +133,7 @@ static void
 forgot_handle(struct app *app, struct req *r)
 {
 	struct json_object	*o;
+	struct throttle_hit	 hit;
 	const char		*raw, *msg;
 	size_t			 len;
 
@@ -138,6 +145,10 @@ forgot_handle(struct app *app, struct req *r)
 		resp_invalid(r);
 		return;
 	}
+	hit.kind = THROTTLE_FORGOT_ADDRESS;
+	hit.key = r->client;
+	if (!app_throttle(app, r, &hit, 1))
+		return;
 	forgot_job.app = app;
 	if ((o = json_object_new_object()) == NULL ||
 	    json_object_object_add(o, "message",

@@ -11,7 +11,10 @@
  *	403 {"detail": "Account is disabled"}, only once the password is
  *	    right;
  *	422 for a missing or mistyped field or a malformed email;
- *	405, 411, 413, 415, 400 from the front end (req.c);
+ *	429 with Retry-After past THROTTLE_LOGIN_ACCOUNT (failures per
+ *	    email, known or not), THROTTLE_LOGIN_ADDRESS_FAILURES or
+ *	    THROTTLE_LOGIN_ADDRESS (attempts per client address);
+ *	404, 405, 411, 413, 415, 400 from the front end (req.c);
  *	503 when the database is away, 500 on internal failure.
  */
 #include "config.h"
@@ -29,6 +32,7 @@
 #include "resp.h"
 #include "rng.h"
 #include "session.h"
+#include "throttle.h"
 #include "token.h"
 #include "user.h"
 #include "valid.h"
@@ -37,6 +41,10 @@ static const enum db_q login_queries[] = {
 	DB_Q_USER_BY_EMAIL,
 	DB_Q_USER_REHASH,
 	DB_Q_SESSION_INSERT,
+	DB_Q_THROTTLE_HIT1,
+	DB_Q_THROTTLE_HIT2,
+	DB_Q_THROTTLE_HIT3,
+	DB_Q_THROTTLE_LOGIN_OK,
 };
 
 /* Made once per process: verified against when no account matches. */
@@ -91,6 +99,7 @@ login_handle(struct app *app, struct req *r)
 	size_t			 elen, plen;
 	struct user_login	 u;
 	struct session		 s;
+	struct throttle_hit	 hits[3];
 	enum auth_status	 rc;
 	long long		 now;
 	int			 ok;
@@ -104,6 +113,19 @@ login_handle(struct app *app, struct req *r)
 		resp_invalid(r);
 		return;
 	}
+	/*
+	 * Decided before the account is looked up, on the email as given:
+	 * a throttled unknown email looks exactly like a throttled account.
+	 * Failures are counted now and taken back on success.
+	 */
+	hits[0].kind = THROTTLE_LOGIN_ACCOUNT;
+	hits[0].key = email;
+	hits[1].kind = THROTTLE_LOGIN_ADDRESS_FAILURES;
+	hits[1].key = r->client;
+	hits[2].kind = THROTTLE_LOGIN_ADDRESS;
+	hits[2].key = r->client;
+	if (!app_throttle(app, r, hits, 3))
+		return;
 
 	rc = user_by_email(app->db, email, &u);
 	if (rc == AUTH_ERR_NOT_FOUND) {
@@ -132,6 +154,10 @@ login_handle(struct app *app, struct req *r)
 	}
 	login_upgrade_hash(app, &u, password);
 	now = (long long)time(NULL);
+	if ((rc = throttle_login_ok(app->db, &app->cfg, email, r->client,
+	    now)) != AUTH_OK)
+		log_warn("login", "cannot clear failure counts user=%lld "
+		    "status=%s", u.id, auth_strerror(rc));
 	rc = session_start(app->db, u.id, now,
 	    cfg_refresh_lifetime(&app->cfg), &s);
 	if (rc != AUTH_OK) {

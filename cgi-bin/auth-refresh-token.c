@@ -12,7 +12,8 @@
  *	    deleted or disabled user, or an older generation (which also
  *	    revokes the session: the token was copied);
  *	422 for a missing or mistyped field;
- *	405, 411, 413, 415, 400 from the front end (req.c);
+ *	429 with Retry-After past THROTTLE_REFRESH_ADDRESS;
+ *	404, 405, 411, 413, 415, 400 from the front end (req.c);
  *	503 when the database is away, 500 on internal failure.
  */
 #include "config.h"
@@ -26,12 +27,14 @@
 #include "req.h"
 #include "resp.h"
 #include "session.h"
+#include "throttle.h"
 #include "token.h"
 
 static const enum db_q refresh_queries[] = {
 	DB_Q_SESSION_ROTATE,
 	DB_Q_SESSION_GET,
 	DB_Q_SESSION_REVOKE,
+	DB_Q_THROTTLE_HIT1,
 };
 
 static void
@@ -42,6 +45,7 @@ refresh_handle(struct app *app, struct req *r)
 	struct jwt_claims	 c;
 	struct session		 s;
 	enum session_result	 res;
+	struct throttle_hit	 hit;
 	enum auth_status	 rc;
 	long long		 now;
 
@@ -49,6 +53,10 @@ refresh_handle(struct app *app, struct req *r)
 		resp_invalid(r);
 		return;
 	}
+	hit.kind = THROTTLE_REFRESH_ADDRESS;
+	hit.key = r->client;
+	if (!app_throttle(app, r, &hit, 1))
+		return;
 	now = (long long)time(NULL);
 	if (jwt_verify((const unsigned char *)app->cfg.jwt_secret_key,
 	    app->cfg.jwt_secret_len, token, len, JWT_REFRESH, now, &c) !=

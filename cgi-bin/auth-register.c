@@ -8,7 +8,8 @@
  *	    {"detail": "Username already taken"}, decided by the unique
  *	    indexes, so concurrent registrations cannot both win;
  *	422 listing every invalid field;
- *	405, 411, 413, 415, 400 from the front end (req.c);
+ *	429 with Retry-After past THROTTLE_REGISTER_ADDRESS;
+ *	404, 405, 411, 413, 415, 400 from the front end (req.c);
  *	503 when the database is away, 500 on internal failure.
  */
 #include "config.h"
@@ -24,11 +25,13 @@
 #include "pw.h"
 #include "req.h"
 #include "resp.h"
+#include "throttle.h"
 #include "user.h"
 #include "valid.h"
 
 static const enum db_q register_queries[] = {
 	DB_Q_USER_INSERT,
+	DB_Q_THROTTLE_HIT1,
 };
 
 /*
@@ -75,6 +78,7 @@ register_handle(struct app *app, struct req *r)
 	int			 email_ok = 0, username_ok = 0;
 	enum auth_status	 rc;
 	struct user		 u;
+	struct throttle_hit	 hit;
 
 	hash[0] = '\0';
 	rawemail = req_string(r, "email", &elen);
@@ -100,6 +104,10 @@ register_handle(struct app *app, struct req *r)
 		resp_invalid(r);
 		return;
 	}
+	hit.kind = THROTTLE_REGISTER_ADDRESS;
+	hit.key = r->client;
+	if (!app_throttle(app, r, &hit, 1))
+		return;
 
 	if ((rc = pw_hash(password, app->cfg.bcrypt_rounds, hash,
 	    sizeof(hash))) != AUTH_OK) {

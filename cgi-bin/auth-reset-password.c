@@ -11,7 +11,9 @@
  *	    tries, each counted before the comparison) or a disabled account;
  *	422 for a missing or mistyped field, a malformed email, or a new
  *	    password that breaks the registration rules (same messages);
- *	405, 411, 413, 415, 400 from the front end (req.c);
+ *	429 with Retry-After past THROTTLE_RESET_ADDRESS (per client
+ *	    address, on top of OTP_MAX_ATTEMPTS per code);
+ *	404, 405, 411, 413, 415, 400 from the front end (req.c);
  *	503 when the database is away, 500 on internal failure.
  */
 #include "config.h"
@@ -27,6 +29,7 @@
 #include "req.h"
 #include "reset.h"
 #include "resp.h"
+#include "throttle.h"
 #include "valid.h"
 
 static const enum db_q resetpw_queries[] = {
@@ -37,6 +40,7 @@ static const enum db_q resetpw_queries[] = {
 	DB_Q_USER_SET_PASSWORD,
 	DB_Q_RESET_RETIRE_USER,
 	DB_Q_SESSION_REVOKE_USER,
+	DB_Q_THROTTLE_HIT1,
 };
 
 static int
@@ -60,6 +64,7 @@ resetpw_handle(struct app *app, struct req *r)
 	struct json_object		*o;
 	enum reset_redeem_result	 res;
 	enum auth_status		 rc;
+	struct throttle_hit		 hit;
 	long long			 uid;
 
 	raw = req_string(r, "email", &elen);
@@ -79,6 +84,10 @@ resetpw_handle(struct app *app, struct req *r)
 		resp_invalid(r);
 		return;
 	}
+	hit.kind = THROTTLE_RESET_ADDRESS;
+	hit.key = r->client;
+	if (!app_throttle(app, r, &hit, 1))
+		return;
 
 	rc = reset_redeem(app->db, &app->cfg, email, otp, olen, pw,
 	    (long long)time(NULL), &res, &uid);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
@@ -25,6 +26,7 @@
 #include "log.h"
 #include "req.h"
 #include "resp.h"
+#include "throttle.h"
 
 static const char *
 app_fcgi_param(void *arg, const char *name)
@@ -139,6 +141,38 @@ app_fail(struct req *r, enum auth_status rc)
 		log_err("internal", "status=%s", auth_strerror(rc));
 		resp_error(r, 500, "Internal server error");
 	}
+}
+
+/*
+ * Count request r against the n limits in hits.  Returns 1 if it may go
+ * on, or 0 once it has been answered: 429 {"detail": "Too many
+ * requests"} with Retry-After, or 503 if the counters cannot be reached
+ * (the throttle fails closed).
+ */
+int
+app_throttle(struct app *app, struct req *r, const struct throttle_hit *hits,
+    size_t n)
+{
+	char			 retry[64];
+	const char		*headers[2];
+	enum auth_status	 rc;
+	long			 wait;
+
+	rc = throttle_check(app->db, &app->cfg, hits, n,
+	    (long long)time(NULL), &wait);
+	if (rc != AUTH_OK) {
+		app_fail(r, rc);
+		return 0;
+	}
+	if (wait == 0)
+		return 1;
+	(void)snprintf(retry, sizeof(retry), "Retry-After: %ld", wait);
+	headers[0] = retry;
+	headers[1] = NULL;
+	log_info("throttle", "refused limit=%d client=%s retry=%ld",
+	    (int)hits[0].kind, r->client, wait);
+	resp_error_headers(r, 429, "Too many requests", headers);
+	return 0;
 }
 
 /*

@@ -34,8 +34,12 @@ struct app_endpoint {
 	void			(*handle)(struct app *, struct req *);
 };
 
+struct throttle_hit;
+
 /* app.c */
 int	 app_main(const struct app_endpoint *);
 void	 app_fail(struct req *, enum auth_status);
+int	 app_throttle(struct app *, struct req *, const struct throttle_hit *,
+	    size_t);
 
 #endif /* !AUTH_APP_H */

@@ -11,6 +11,7 @@
 #include "client.h"
 #include "dburl.h"
 #include "status.h"
+#include "throttle.h"
 
 struct cfg {
 	char		*mysql_db_url;		/* MYSQL_DB_URL (required) */
@@ -41,6 +42,8 @@ struct cfg {
 	long		 otp_max_per_hour;
 	char		*trusted_proxies;	/* TRUSTED_PROXIES or NULL */
 	struct client_proxies proxies;		/* TRUSTED_PROXIES, parsed */
+	long		 throttle_limit[THROTTLE__MAX];	/* THROTTLE_X, 0: off */
+	long		 throttle_window[THROTTLE__MAX];	/* THROTTLE_X_WINDOW */
 };
 
 /* cfg.c */

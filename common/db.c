@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,6 @@
 
 #define DB_CONNECT_TIMEOUT	5	/* seconds */
 #define DB_IO_TIMEOUT		10	/* seconds, each read or write */
-#define DB_IDLE_PING		5	/* seconds idle before a ping */
 #define DB_SYSTEM_CA_FILE	"/etc/ssl/certs/ca-certificates.crt"
 #define DB_SYSTEM_CA_PATH	"/etc/ssl/certs"
 
@@ -35,7 +35,6 @@ struct db {
 	MYSQL_STMT		*stmt[DB_Q__MAX];
 	int			 used[DB_Q__MAX]; /* prepared at connect */
 	char			 dupkey[65];	/* after a duplicate key */
-	time_t			 used_at;	/* last statement run */
 	int			 in_txn;	/* between begin and end */
 };
 
@@ -125,6 +124,31 @@ static const char *const db_sql[DB_Q__MAX] = {
 	    /* DB_Q_COUNT_SESSION_EXPIRED */
 	"SELECT COUNT(*) FROM auth_refresh_session WHERE revoked_at < ?",
 	    /* DB_Q_COUNT_SESSION_REVOKED */
+	/*
+	 * The throttle counters of one request, all in one round trip:
+	 * atomic per row, and MariaDB returns the counts after the update.
+	 */
+	"INSERT INTO auth_throttle (kind, key_hash, window_start, hits, "
+	    "expires_at) VALUES (?, ?, ?, 1, ?) "
+	    "ON DUPLICATE KEY UPDATE hits = hits + 1 "
+	    "RETURNING kind, hits, expires_at", /* DB_Q_THROTTLE_HIT1 */
+	"INSERT INTO auth_throttle (kind, key_hash, window_start, hits, "
+	    "expires_at) VALUES (?, ?, ?, 1, ?), (?, ?, ?, 1, ?) "
+	    "ON DUPLICATE KEY UPDATE hits = hits + 1 "
+	    "RETURNING kind, hits, expires_at", /* DB_Q_THROTTLE_HIT2 */
+	"INSERT INTO auth_throttle (kind, key_hash, window_start, hits, "
+	    "expires_at) VALUES (?, ?, ?, 1, ?), (?, ?, ?, 1, ?), "
+	    "(?, ?, ?, 1, ?) "
+	    "ON DUPLICATE KEY UPDATE hits = hits + 1 "
+	    "RETURNING kind, hits, expires_at", /* DB_Q_THROTTLE_HIT3 */
+	"UPDATE auth_throttle SET hits = IF(kind = 1, 0, IF(hits > 0, "
+	    "hits - 1, 0)) WHERE (kind = 1 AND key_hash = ? AND "
+	    "window_start = ?) OR (kind = 2 AND key_hash = ? AND "
+	    "window_start = ?)", /* DB_Q_THROTTLE_LOGIN_OK */
+	"DELETE FROM auth_throttle WHERE expires_at < ? LIMIT ?",
+	    /* DB_Q_CLEANUP_THROTTLE */
+	"SELECT COUNT(*) FROM auth_throttle WHERE expires_at < ?",
+	    /* DB_Q_COUNT_THROTTLE */
 };
 
 /*
@@ -330,7 +354,6 @@ db_connect(struct db *db)
 		if (db->used[i] &&
 		    (rc = db_prepare(db, (enum db_q)i)) != AUTH_OK)
 			goto out;
-	db->used_at = time(NULL);
 	return AUTH_OK;
 out:
 	db_disconnect(db);
@@ -338,21 +361,24 @@ out:
 }
 
 /*
- * A connection idle for a while may have died with a server restart, a
- * failover or wait_timeout, and nobody told us.  Ping it before using it
- * again, outside a transaction, and drop it if it is dead, so the request
- * reconnects instead of failing.  A busy process pays nothing.
+ * A connection may have died while we were not looking: the server
+ * restarted, failed over, or hit wait_timeout.  The server never speaks
+ * first on an idle connection, so if its socket is readable it holds an
+ * end of file or the server's last words: drop it, so the request
+ * reconnects instead of failing.  One poll(2), no round trip.
  */
 static void
 db_check_idle(struct db *db)
 {
+	struct pollfd	 pfd;
 
-	if (db->conn == NULL || db->in_txn ||
-	    time(NULL) - db->used_at < DB_IDLE_PING)
+	if (db->conn == NULL || db->in_txn)
 		return;
-	if (mysql_ping(db->conn) != 0) {
-		log_info("db", "idle connection lost errno=%u; reconnecting",
-		    mysql_errno(db->conn));
+	memset(&pfd, 0, sizeof(pfd));
+	pfd.fd = (int)mysql_get_socket(db->conn);
+	pfd.events = POLLIN;
+	if (pfd.fd < 0 || poll(&pfd, 1, 0) != 0) {
+		log_info("db", "connection closed by the server; reconnecting");
 		db_disconnect(db);
 	}
 }
@@ -403,7 +429,6 @@ db_exec(struct db *db, enum db_q q, MYSQL_BIND *params, MYSQL_STMT **stmtp)
 	db_check_idle(db);
 	if ((rc = db_connect(db)) != AUTH_OK)
 		return rc;
-	db->used_at = time(NULL);
 	if (db->stmt[q] == NULL && (rc = db_prepare(db, q)) != AUTH_OK)
 		goto fail;
 	st = db->stmt[q];
@@ -449,7 +474,6 @@ db_begin(struct db *db)
 	if (mysql_autocommit(db->conn, 0) != 0)
 		return db_conn_err(db, "begin");
 	db->in_txn = 1;
-	db->used_at = time(NULL);
 	return AUTH_OK;
 }
 

@@ -373,7 +373,7 @@ mail_file(const char *dir, const char *msg, size_t len, long long now)
 	if (gmtime_r(&t, &tm) == NULL) {
 		what = "time";
 		saved = errno;
-		goto fail;
+		goto out;
 	}
 	if ((rc = rng_hex(rnd, sizeof(rnd), 8)) != AUTH_OK)
 		goto out;
@@ -385,19 +385,19 @@ mail_file(const char *dir, const char *msg, size_t len, long long now)
 	if (n < 0 || (size_t)n >= sizeof(path)) {
 		what = "path";
 		saved = ENAMETOOLONG;
-		goto fail;
+		goto out;
 	}
 	n = snprintf(tmp, sizeof(tmp), "%s/.tmp-%s", dir, name);
 	if (n < 0 || (size_t)n >= sizeof(tmp)) {
 		what = "path";
 		saved = ENAMETOOLONG;
-		goto fail;
+		goto out;
 	}
 
 	if ((fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC |
 	    O_NOFOLLOW, S_IRUSR | S_IWUSR)) == -1) {
 		saved = errno;
-		goto fail;
+		goto out;
 	}
 	made = 1;
 	what = "write";
@@ -406,7 +406,7 @@ mail_file(const char *dir, const char *msg, size_t len, long long now)
 			if (errno == EINTR)
 				continue;
 			saved = errno;
-			goto fail;
+			goto out;
 		}
 		off += (size_t)w;
 	}
@@ -415,21 +415,20 @@ mail_file(const char *dir, const char *msg, size_t len, long long now)
 	fd = -1;
 	if (n == -1) {
 		saved = errno;
-		goto fail;
+		goto out;
 	}
 	what = "rename";
 	if (rename(tmp, path) == -1) {
 		saved = errno;
-		goto fail;
+		goto out;
 	}
 	made = 0;
 	log_info("mail", "queued outbox=%s file=%s", dir, name);
 	rc = AUTH_OK;
-	goto out;
-fail:
-	log_err("mail", "outbox write failed outbox=%s step=%s error=%s", dir,
-	    what, strerror(saved));
 out:
+	if (rc == AUTH_ERR_SYSTEM)
+		log_err("mail", "outbox write failed outbox=%s step=%s "
+		    "error=%s", dir, what, strerror(saved));
 	if (fd != -1)
 		(void)close(fd);
 	if (made)
@@ -448,14 +447,15 @@ static enum auth_status
 mail_smtp(const struct cfg *cfg, const char *to, const char *msg,
     size_t len)
 {
-	char			 url[MAIL_HOST_MAX + 32], from[MAIL_ADDR_MAX + 3];
+	char			 url[MAIL_HOST_MAX + 32];
+	char			 from[MAIL_ADDR_MAX + 3];
 	char			 rcpt[MAIL_ADDR_MAX + 3];
 	char			 errbuf[CURL_ERROR_SIZE];
 	struct mail_upload	 up;
 	struct curl_slist	*rcpts = NULL;
 	const char		*host = cfg->mail_server;
 	enum auth_status	 rc = AUTH_ERR_SYSTEM;
-	CURLcode		 cc;
+	CURLcode		 cc = CURLE_OK;
 	CURL			*h = NULL;
 	long			 verify, code = 0;
 	int			 n;
@@ -464,8 +464,10 @@ mail_smtp(const struct cfg *cfg, const char *to, const char *msg,
 	n = snprintf(url, sizeof(url), strchr(host, ':') != NULL ?
 	    "%s://[%s]:%ld" : "%s://%s:%ld",
 	    cfg->mail_ssl_tls ? "smtps" : "smtp", host, cfg->mail_port);
-	if (n < 0 || (size_t)n >= sizeof(url))
+	if (n < 0 || (size_t)n >= sizeof(url)) {
+		log_err("config", "MAIL_SERVER is too long");
 		return AUTH_ERR_CONFIG;
+	}
 	(void)snprintf(from, sizeof(from), "<%s>", cfg->mail_from);
 	(void)snprintf(rcpt, sizeof(rcpt), "<%s>", to);
 	up.p = msg;
@@ -507,12 +509,12 @@ mail_smtp(const struct cfg *cfg, const char *to, const char *msg,
 	    (cc = curl_easy_setopt(h, CURLOPT_READDATA, &up)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
 	    (curl_off_t)len)) != CURLE_OK)
-		goto fail;
+		goto out;
 	/* STARTTLS or nothing: CURLUSESSL_TRY would go on in clear. */
 	if (cfg->mail_starttls && !cfg->mail_ssl_tls &&
 	    (cc = curl_easy_setopt(h, CURLOPT_USE_SSL,
 	    (long)CURLUSESSL_ALL)) != CURLE_OK)
-		goto fail;
+		goto out;
 	/* Credentials as options only: never in the URL, never logged. */
 	if (cfg->use_credentials && cfg->mail_username != NULL &&
 	    *cfg->mail_username != '\0' &&
@@ -521,20 +523,22 @@ mail_smtp(const struct cfg *cfg, const char *to, const char *msg,
 	    (cc = curl_easy_setopt(h, CURLOPT_PASSWORD,
 	    cfg->mail_password != NULL ? cfg->mail_password : "")) !=
 	    CURLE_OK))
-		goto fail;
+		goto out;
 
 	if ((cc = curl_easy_perform(h)) != CURLE_OK)
-		goto fail;
+		goto out;
 	log_info("mail", "sent server=%s port=%ld", host, cfg->mail_port);
 	rc = AUTH_OK;
-	goto out;
-fail:
-	if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK)
-		code = 0;
-	log_err("mail", "send failed server=%s port=%ld smtp_status=%ld "
-	    "error=%s detail=%s", host, cfg->mail_port, code,
-	    curl_easy_strerror(cc), errbuf[0] != '\0' ? errbuf : "none");
 out:
+	if (rc == AUTH_ERR_SYSTEM) {
+		if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) !=
+		    CURLE_OK)
+			code = 0;
+		log_err("mail", "send failed server=%s port=%ld "
+		    "smtp_status=%ld error=%s detail=%s", host, cfg->mail_port,
+		    code, curl_easy_strerror(cc),
+		    errbuf[0] != '\0' ? errbuf : "none");
+	}
 	curl_slist_free_all(rcpts);
 	if (h != NULL)
 		curl_easy_cleanup(h);

@@ -40,8 +40,8 @@
 #define CLEANUP_CODE_MIN_AGE	3600	/* seconds a reset code row is kept */
 
 #define CLEANUP_EXIT_OK		0
-#define CLEANUP_EXIT_DB		1
-#define CLEANUP_EXIT_USAGE	2
+#define CLEANUP_EXIT_DB		1	/* a database error */
+#define CLEANUP_EXIT_CONFIG	2	/* bad configuration or usage */
 
 /* Which moment a housekeeping statement compares its column with. */
 enum cleanup_cut {
@@ -64,11 +64,11 @@ struct cleanup_job {
 struct cleanup_run {
 	struct db		*db;
 	int			 dry;		/* -n */
-	long long		 cut[CLEANUP_CUT__MAX]; /* epoch seconds, UTC */
+	long long		 cut[CLEANUP_CUT__MAX]; /* epoch s, UTC */
 	struct timespec		 start;		/* CLOCK_MONOTONIC */
 	long			 limit;		/* -t, seconds */
 	int			 timed_out;	/* the limit stopped the run */
-	unsigned long long	*rows;		/* per job, deleted or counted */
+	unsigned long long	*rows;		/* per job: deleted, counted */
 };
 
 /*
@@ -95,6 +95,9 @@ static const struct cleanup_job cleanup_jobs[] = {
 	  DB_Q_COUNT_SESSION_EXPIRED, CLEANUP_CUT_SESSION },
 	{ "auth_refresh_session_revoked", DB_Q_CLEANUP_SESSION_REVOKED,
 	  DB_Q_COUNT_SESSION_REVOKED, CLEANUP_CUT_SESSION },
+	/* Throttle counters whose window has ended. */
+	{ "auth_throttle", DB_Q_CLEANUP_THROTTLE, DB_Q_COUNT_THROTTLE,
+	  CLEANUP_CUT_NOW },
 };
 
 #define CLEANUP_NJOBS	(sizeof(cleanup_jobs) / sizeof(cleanup_jobs[0]))
@@ -231,13 +234,14 @@ cleanup_unlock(struct db *db)
 }
 
 /*
- * Fill params for job's statement: the cutoff, if any, at *t, then the
- * batch size at *batch when del is set.  Returns the parameters array,
- * or NULL when the statement has none.
+ * Fill params (room for two) for one of job's statements: the cutoff,
+ * if the job has one, at *t, then the batch size at *batch unless batch
+ * is NULL (a count).  Returns params, or NULL when the statement takes
+ * no parameter.
  */
 static MYSQL_BIND *
 cleanup_params(const struct cleanup_run *run, const struct cleanup_job *job,
-    MYSQL_BIND *params, MYSQL_TIME *t, int *batch, int del)
+    MYSQL_BIND *params, MYSQL_TIME *t, int *batch)
 {
 	size_t	 n = 0;
 
@@ -245,7 +249,7 @@ cleanup_params(const struct cleanup_run *run, const struct cleanup_job *job,
 		db_time_from_epoch(t, run->cut[job->cut]);
 		db_bind_time(&params[n++], t);
 	}
-	if (del)
+	if (batch != NULL)
 		db_bind_int(&params[n++], batch);
 	return n > 0 ? params : NULL;
 }
@@ -262,13 +266,12 @@ cleanup_count(struct cleanup_run *run, const struct cleanup_job *job,
 	MYSQL_STMT		*st;
 	MYSQL_TIME		 t;
 	long long		 n = 0;
-	int			 unused = 0;
 	enum auth_status	 rc;
 
 	if (cleanup_time_up(run))
 		return AUTH_OK;
 	if ((rc = db_exec(run->db, job->count, cleanup_params(run, job,
-	    params, &t, &unused, 0), &st)) != AUTH_OK)
+	    params, &t, NULL), &st)) != AUTH_OK)
 		return rc;
 	db_bind_llong(&res[0], &n);
 	if ((rc = db_fetch_one(run->db, st, res)) != AUTH_OK)
@@ -303,7 +306,7 @@ cleanup_delete(struct cleanup_run *run, const struct cleanup_job *job,
 		if ((rc = db_begin(run->db)) != AUTH_OK)
 			return rc;
 		if ((rc = db_exec(run->db, job->del, cleanup_params(run, job,
-		    params, &t, &batch, 1), NULL)) != AUTH_OK) {
+		    params, &t, &batch), NULL)) != AUTH_OK) {
 			db_rollback(run->db);
 			return rc;
 		}
@@ -415,8 +418,10 @@ cleanup_main(const struct cfg *cfg, int dry, int quiet, long limit)
 	cleanup_cutoffs(&run, cfg);
 	rc = cleanup_jobs_run(&run);
 	/*
-	 * When the server went away the connection is closed already, and
-	 * with it the lock: do not connect again only to release it.
+	 * After AUTH_ERR_DB_UNAVAIL the connection may be gone, and
+	 * db_exec() would open a new one only to release a lock the old
+	 * session took with it.  db_free() closes the connection, which
+	 * releases the lock in every case.
 	 */
 	if (rc != AUTH_ERR_DB_UNAVAIL)
 		cleanup_unlock(run.db);
@@ -455,7 +460,7 @@ main(int argc, char *argv[])
 				log_err("usage", "-t wants whole seconds "
 				    "from 0 to %d", CLEANUP_TIME_MAX);
 				usage();
-				return CLEANUP_EXIT_USAGE;
+				return CLEANUP_EXIT_CONFIG;
 			}
 			break;
 		default:
@@ -466,19 +471,19 @@ main(int argc, char *argv[])
 				log_err("usage", "unknown option -%c",
 				    optopt);
 			usage();
-			return CLEANUP_EXIT_USAGE;
+			return CLEANUP_EXIT_CONFIG;
 		}
 	}
 	if (optind != argc) {
 		log_err("usage", "unexpected argument");
 		usage();
-		return CLEANUP_EXIT_USAGE;
+		return CLEANUP_EXIT_CONFIG;
 	}
 
 	if (cfg_load(&cfg, cfg_default_path(), getenv("AUTH_CONFIG") != NULL,
 	    err, sizeof(err)) != AUTH_OK) {
 		log_err("config", "%s", err);
-		return CLEANUP_EXIT_USAGE;
+		return CLEANUP_EXIT_CONFIG;
 	}
 	status = cleanup_main(&cfg, dry, quiet, limit);
 	cfg_free(&cfg);

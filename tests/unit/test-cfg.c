@@ -84,6 +84,20 @@ static const char *const known_keys[] = {
 	"OTP_COOLDOWN_SECONDS",
 	"OTP_MAX_PER_HOUR",
 	"TRUSTED_PROXIES",
+	"THROTTLE_LOGIN_ACCOUNT",
+	"THROTTLE_LOGIN_ACCOUNT_WINDOW",
+	"THROTTLE_LOGIN_ADDRESS_FAILURES",
+	"THROTTLE_LOGIN_ADDRESS_FAILURES_WINDOW",
+	"THROTTLE_LOGIN_ADDRESS",
+	"THROTTLE_LOGIN_ADDRESS_WINDOW",
+	"THROTTLE_REGISTER_ADDRESS",
+	"THROTTLE_REGISTER_ADDRESS_WINDOW",
+	"THROTTLE_FORGOT_ADDRESS",
+	"THROTTLE_FORGOT_ADDRESS_WINDOW",
+	"THROTTLE_RESET_ADDRESS",
+	"THROTTLE_RESET_ADDRESS_WINDOW",
+	"THROTTLE_REFRESH_ADDRESS",
+	"THROTTLE_REFRESH_ADDRESS_WINDOW",
 	"AUTH_CONFIG",
 };
 
@@ -240,6 +254,11 @@ static const struct check checks[] = {
 	    "OTP_MAX_ATTEMPTS: must be an integer from 1 to 100" },
 	{ BASE "\nOTP_COOLDOWN_SECONDS=0\nOTP_MAX_PER_HOUR=0", 1, NULL },
 	{ BASE "\nTRUSTED_PROXIES=10.0.0.0/8, ::1", 1, NULL },
+	{ BASE "\nTHROTTLE_LOGIN_ACCOUNT=0", 1, NULL },
+	{ BASE "\nTHROTTLE_LOGIN_ACCOUNT=-1", 0,
+	    "THROTTLE_LOGIN_ACCOUNT: must be an integer from 0 to 1000000" },
+	{ BASE "\nTHROTTLE_REFRESH_ADDRESS_WINDOW=0", 0,
+	    "THROTTLE_REFRESH_ADDRESS_WINDOW: must be an integer from 1 to" },
 	{ BASE "\nTRUSTED_PROXIES=proxy.example.com", 0,
 	    "TRUSTED_PROXIES: \"proxy.example.com\" is not an address" },
 	{ BASE "\nMAIL_PORT=0", 0,
@@ -490,6 +509,21 @@ test_defaults(void)
 	    c.otp_max_attempts == 5 && c.otp_cooldown_seconds == 60 &&
 	    c.otp_max_per_hour == 5,
 	    "one-time code defaults: 30 minutes, 5 attempts, 60 s, 5 an hour");
+	tap_ok(c.throttle_limit[THROTTLE_LOGIN_ACCOUNT] == 5 &&
+	    c.throttle_window[THROTTLE_LOGIN_ACCOUNT] == 900 &&
+	    c.throttle_limit[THROTTLE_LOGIN_ADDRESS_FAILURES] == 20 &&
+	    c.throttle_window[THROTTLE_LOGIN_ADDRESS_FAILURES] == 300 &&
+	    c.throttle_limit[THROTTLE_LOGIN_ADDRESS] == 60 &&
+	    c.throttle_window[THROTTLE_LOGIN_ADDRESS] == 300 &&
+	    c.throttle_limit[THROTTLE_REGISTER_ADDRESS] == 20 &&
+	    c.throttle_window[THROTTLE_REGISTER_ADDRESS] == 3600 &&
+	    c.throttle_limit[THROTTLE_FORGOT_ADDRESS] == 10 &&
+	    c.throttle_window[THROTTLE_FORGOT_ADDRESS] == 300 &&
+	    c.throttle_limit[THROTTLE_RESET_ADDRESS] == 20 &&
+	    c.throttle_window[THROTTLE_RESET_ADDRESS] == 300 &&
+	    c.throttle_limit[THROTTLE_REFRESH_ADDRESS] == 300 &&
+	    c.throttle_window[THROTTLE_REFRESH_ADDRESS] == 300,
+	    "throttle defaults as documented");
 	tap_ok(c.algorithm != NULL && strcmp(c.algorithm, "HS256") == 0,
 	    "ALGORITHM defaults to HS256");
 	tap_ok(c.mail_username == NULL && c.mail_password == NULL &&

@@ -195,7 +195,8 @@ msgid_ok(const char *msg, const char *domain)
 		return 0;
 	memcpy(hex, p + 1, (size_t)(at - p - 1));
 	hex[at - p - 1] = '\0';
-	return is_hex(hex, 32) && strncmp(at + 1, domain, strlen(domain)) == 0 &&
+	return is_hex(hex, 32) &&
+	    strncmp(at + 1, domain, strlen(domain)) == 0 &&
 	    strcmp(at + 1 + strlen(domain), ">") == 0;
 }
 
