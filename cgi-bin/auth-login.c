@@ -72,23 +72,25 @@ login_init(struct app *app)
 
 /*
  * If the stored hash is cheaper than BCRYPT_ROUNDS, store one at the
- * configured cost.  A failure here is logged and does not fail the login.
+ * configured cost.  Returns 1 if it did; a failure is logged and does not
+ * fail the login.
  */
-static void
+static int
 login_upgrade_hash(struct app *app, const struct user_login *u,
     const char *password)
 {
 	char	 hash[PW_HASH_MAX];
+	int	 done = 0;
 
 	if (pw_cost(u->hash) >= app->cfg.bcrypt_rounds)
-		return;
+		return 0;
 	if (pw_hash(password, app->cfg.bcrypt_rounds, hash, sizeof(hash)) ==
 	    AUTH_OK && user_rehash(app->db, u->id, u->hash, hash) == AUTH_OK)
-		log_info("login", "rehashed user=%lld cost=%ld", u->id,
-		    app->cfg.bcrypt_rounds);
+		done = 1;
 	else
 		log_warn("login", "rehash failed user=%lld", u->id);
 	OPENSSL_cleanse(hash, sizeof(hash));
+	return done;
 }
 
 static void
@@ -102,7 +104,7 @@ login_handle(struct app *app, struct req *r)
 	struct throttle_hit	 hits[3];
 	enum auth_status	 rc;
 	long long		 now;
-	int			 ok;
+	int			 ok, rehashed;
 
 	rawemail = req_string(r, "email", &elen);
 	password = req_string(r, "password", &plen);
@@ -139,7 +141,16 @@ login_handle(struct app *app, struct req *r)
 		app_fail(r, rc);
 		return;
 	}
-	ok = pw_verify(password, u.hash);
+	/*
+	 * A stored value that is no bcrypt hash (a disabled "!" or "*", an
+	 * old DES hash) never verifies; spend the same bcrypt work on the
+	 * dummy so the time does not tell such an account apart.
+	 */
+	if (pw_cost(u.hash) == -1) {
+		(void)pw_verify(password, login_dummy_hash);
+		ok = 0;
+	} else
+		ok = pw_verify(password, u.hash);
 	if (!ok) {
 		log_info("login", "failure reason=password user=%lld client=%s",
 		    u.id, r->client);
@@ -152,7 +163,7 @@ login_handle(struct app *app, struct req *r)
 		resp_error(r, 403, "Account is disabled");
 		goto out;
 	}
-	login_upgrade_hash(app, &u, password);
+	rehashed = login_upgrade_hash(app, &u, password);
 	now = (long long)time(NULL);
 	if ((rc = throttle_login_ok(app->db, &app->cfg, email, r->client,
 	    now)) != AUTH_OK)
@@ -164,7 +175,8 @@ login_handle(struct app *app, struct req *r)
 		app_fail(r, rc);
 		goto out;
 	}
-	log_info("login", "success user=%lld client=%s", u.id, r->client);
+	log_info("login", "success user=%lld client=%s%s", u.id, r->client,
+	    rehashed ? " rehashed=yes" : "");
 	token_respond(app, r, &s, now);
 out:
 	OPENSSL_cleanse(&u, sizeof(u));

@@ -161,7 +161,10 @@ app_throttle(struct app *app, struct req *r, const struct throttle_hit *hits,
 	rc = throttle_check(app->db, &app->cfg, hits, n,
 	    (long long)time(NULL), &wait);
 	if (rc != AUTH_OK) {
-		app_fail(r, rc);
+		/* Whatever went wrong, nothing was counted: fail closed. */
+		log_err("throttle", "cannot count status=%s client=%s",
+		    auth_strerror(rc), r->client);
+		resp_error(r, 503, "Service temporarily unavailable");
 		return 0;
 	}
 	if (wait == 0)
