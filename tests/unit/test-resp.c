@@ -11,68 +11,31 @@
 
 #include "req.h"
 #include "resp.h"
+#include "capture.h"
 #include "tap.h"
-
-static char	 out[8192];
-static size_t	 outlen;
-
-static const char *
-no_param(void *arg, const char *name)
-{
-
-	(void)arg;
-	(void)name;
-	return NULL;
-}
-
-static long
-no_read(void *arg, char *buf, size_t n)
-{
-
-	(void)arg;
-	(void)buf;
-	(void)n;
-	return 0;
-}
-
-static int
-capture(void *arg, const char *buf, size_t n)
-{
-
-	(void)arg;
-	if (n >= sizeof(out) - outlen)
-		return -1;
-	memcpy(out + outlen, buf, n);
-	outlen += n;
-	out[outlen] = '\0';
-	return 0;
-}
 
 static void
 start(struct req *r)
 {
-	static const struct req_io io = { no_param, no_read, capture, NULL };
-
-	outlen = 0;
-	out[0] = '\0';
-	req_init(r, &io, NULL);
+	capture_reset();
+	req_init(r, &capture_io, NULL);
 }
 
 static int
 has_header(const char *h)
 {
 	char		 want[256];
-	const char	*end = strstr(out, "\r\n\r\n");
+	const char	*end = strstr(capture_out, "\r\n\r\n");
 
 	(void)snprintf(want, sizeof(want), "\r\n%s\r\n", h);
-	return end != NULL && strstr(out, want) != NULL &&
-	    strstr(out, want) < end + 2;
+	return end != NULL && strstr(capture_out, want) != NULL &&
+	    strstr(capture_out, want) < end + 2;
 }
 
 static const char *
 body(void)
 {
-	const char	*b = strstr(out, "\r\n\r\n");
+	const char	*b = strstr(capture_out, "\r\n\r\n");
 
 	return b == NULL ? "" : b + 4;
 }
@@ -88,7 +51,7 @@ main(void)
 
 	start(&r);
 	resp_error(&r, 409, "Email already registered");
-	tap_ok(strncmp(out, "Status: 409 Conflict\r\n", 22) == 0,
+	tap_ok(strncmp(capture_out, "Status: 409 Conflict\r\n", 22) == 0,
 	    "status line first");
 	tap_ok(has_header("Content-Type: application/json"),
 	    "Content-Type header");
@@ -102,7 +65,7 @@ main(void)
 	tap_ok(r.status == 409, "status recorded for the log line");
 
 	resp_error(&r, 500, "Internal server error");
-	tap_ok(strstr(out, "500") == NULL && r.status == 409,
+	tap_ok(strstr(capture_out, "500") == NULL && r.status == 409,
 	    "a second answer is refused");
 	req_free(&r);
 
@@ -117,7 +80,7 @@ main(void)
 	json_object_object_add(o, "path", json_object_new_string("a/b\"<"));
 	resp_json(&r, 201, o, NULL);
 	json_object_put(o);
-	tap_ok(strncmp(out, "Status: 201 Created\r\n", 21) == 0 &&
+	tap_ok(strncmp(capture_out, "Status: 201 Created\r\n", 21) == 0 &&
 	    strcmp(body(), "{\"path\":\"a/b\\\"<\"}") == 0,
 	    "JSON escaped by json-c, slashes left alone");
 	req_free(&r);
@@ -126,7 +89,7 @@ main(void)
 	req_invalid(&r, "email", "Invalid email address", "value_error");
 	req_invalid(&r, NULL, "JSON decode error", "json_invalid");
 	resp_invalid(&r);
-	tap_ok(strncmp(out, "Status: 422 ", 12) == 0 && strcmp(body(),
+	tap_ok(strncmp(capture_out, "Status: 422 ", 12) == 0 && strcmp(body(),
 	    "{\"detail\":[{\"loc\":[\"body\",\"email\"],\"msg\":\"Invalid "
 	    "email address\",\"type\":\"value_error\"},{\"loc\":[\"body\"],"
 	    "\"msg\":\"JSON decode error\",\"type\":\"json_invalid\"}]}") == 0,

@@ -14,45 +14,11 @@
 #include "jwt.h"
 #include "req.h"
 #include "session.h"
+#include "capture.h"
 #include "tap.h"
 #include "token.h"
 
 #define SECRET	"an-example-secret-of-at-least-32-bytes"
-
-static char	 out[8192];
-static size_t	 outlen;
-
-static const char *
-no_param(void *arg, const char *name)
-{
-
-	(void)arg;
-	(void)name;
-	return NULL;
-}
-
-static long
-no_read(void *arg, char *buf, size_t n)
-{
-
-	(void)arg;
-	(void)buf;
-	(void)n;
-	return 0;
-}
-
-static int
-capture(void *arg, const char *buf, size_t n)
-{
-
-	(void)arg;
-	if (n >= sizeof(out) - outlen)
-		return -1;
-	memcpy(out + outlen, buf, n);
-	outlen += n;
-	out[outlen] = '\0';
-	return 0;
-}
 
 static const char *
 field(struct json_object *o, const char *name)
@@ -68,7 +34,6 @@ field(struct json_object *o, const char *name)
 int
 main(void)
 {
-	static const struct req_io io = { no_param, no_read, capture, NULL };
 	struct app		 app;
 	struct req		 r;
 	struct session		 s;
@@ -90,14 +55,15 @@ main(void)
 	s.user_id = 42;
 	s.expires_at = now + 21 * 86400;
 
-	req_init(&r, &io, NULL);
+	req_init(&r, &capture_io, NULL);
 	token_respond(&app, &r, &s, now);
-	tap_ok(r.status == 200 && strncmp(out, "Status: 200 OK\r\n", 16) == 0,
+	tap_ok(r.status == 200 &&
+	    strncmp(capture_out, "Status: 200 OK\r\n", 16) == 0,
 	    "answers 200");
-	tap_ok(strstr(out, "\r\nCache-Control: no-store\r\n") != NULL &&
-	    strstr(out, "\r\nPragma: no-cache\r\n") != NULL,
+	tap_ok(strstr(capture_out, "\r\nCache-Control: no-store\r\n") != NULL &&
+	    strstr(capture_out, "\r\nPragma: no-cache\r\n") != NULL,
 	    "Cache-Control: no-store and Pragma: no-cache");
-	b = strstr(out, "\r\n\r\n");
+	b = strstr(capture_out, "\r\n\r\n");
 	o = b != NULL ? json_tokener_parse(b + 4) : NULL;
 	tap_ok(o != NULL, "body is JSON");
 	tap_ok(strcmp(field(o, "token_type"), "bearer") == 0,
