@@ -195,8 +195,8 @@ app_main(const struct app_endpoint *ep)
 	void		(*after)(void *);
 	void		*arg;
 	char		 err[512];
-	const char	*path;
 	int		 cgi, rc = 1;
+	pid_t		 pid;
 
 	memset(&app, 0, sizeof(app));
 	app.prog = ep->prog;
@@ -208,9 +208,7 @@ app_main(const struct app_endpoint *ep)
 	}
 	cgi = FCGX_IsCGI();
 
-	path = cfg_default_path();
-	if (cfg_load(&app.cfg, path, getenv("AUTH_CONFIG") != NULL, err,
-	    sizeof(err)) != AUTH_OK) {
+	if (cfg_load_default(&app.cfg, err, sizeof(err)) != AUTH_OK) {
 		log_err("config", "%s", err);
 		rc = 2;
 		goto fail;
@@ -220,17 +218,38 @@ app_main(const struct app_endpoint *ep)
 		log_err("startup", "out of memory");
 		goto fail;
 	}
-	if (db_connect(app.db) != AUTH_OK)
+	switch (db_connect(app.db)) {
+	case AUTH_OK:
+		break;
+	case AUTH_ERR_DB_UNAVAIL:
 		log_warn("startup", "database unavailable; answering 503 "
 		    "until it is back");
+		break;
+	default:
+		/* Connected, but a statement did not prepare: see above. */
+		log_err("startup", "database refused a statement; are the "
+		    "migrations applied? answering 500 until they are");
+		break;
+	}
 	if (ep->init != NULL && ep->init(&app) == -1)
 		goto fail;
 
 	if (cgi) {
 		app_serve(&app, ep, &cgi_io, &after, &arg);
 		if (after != NULL) {
-			/* The web server sends the answer once we close. */
+			/*
+			 * The web server sends the answer once we close our
+			 * output, and may then kill us (Apache's mod_cgi
+			 * does): the work goes on in a child of its own
+			 * session.  The parent leaves at once, without
+			 * closing the database connection the child now
+			 * uses.
+			 */
 			(void)close(STDOUT_FILENO);
+			if ((pid = fork()) > 0)
+				_exit(0);
+			if (pid == 0)
+				(void)setsid();
 			after(arg);
 		}
 		rc = 0;

@@ -818,6 +818,20 @@ cfg_default_path(void)
 }
 
 /*
+ * Load the configuration the programs use: the file cfg_default_path()
+ * names, which must exist when AUTH_CONFIG named it, and the
+ * environment.  As cfg_load().
+ */
+enum auth_status
+cfg_load_default(struct cfg *cfg, char *err, size_t errsz)
+{
+	const char	*p = getenv("AUTH_CONFIG");
+
+	return cfg_load(cfg, cfg_default_path(), p != NULL && *p != '\0',
+	    err, errsz);
+}
+
+/*
  * Load the configuration into *cfg, which the caller releases with
  * cfg_free(): read the file at path (none when path is NULL; a missing
  * file is an error only when explicit_path is nonzero), override each key

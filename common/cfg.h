@@ -50,6 +50,7 @@ struct cfg {
 const char	*cfg_default_path(void);
 long		 cfg_refresh_lifetime(const struct cfg *);
 enum auth_status cfg_load(struct cfg *, const char *, int, char *, size_t);
+enum auth_status cfg_load_default(struct cfg *, char *, size_t);
 void		 cfg_free(struct cfg *);
 
 #endif /* !AUTH_CFG_H */

@@ -35,6 +35,7 @@ struct db {
 	MYSQL_STMT		*stmt[DB_Q__MAX];
 	int			 used[DB_Q__MAX]; /* prepared at connect */
 	char			 dupkey[65];	/* after a duplicate key */
+	unsigned int		 lasterr;	/* errno of the last failure */
 	int			 in_txn;	/* between begin and end */
 };
 
@@ -440,7 +441,7 @@ db_exec(struct db *db, enum db_q q, MYSQL_BIND *params, MYSQL_STMT **stmtp)
 		*stmtp = st;
 	return AUTH_OK;
 stmt_err:
-	err = mysql_stmt_errno(st);
+	err = db->lasterr = mysql_stmt_errno(st);
 	if (err == ER_DUP_ENTRY) {
 		db_note_dup_key(db, mysql_stmt_error(st));
 		return AUTH_ERR_DB_DUPLICATE;
@@ -573,6 +574,17 @@ db_fetch_one(struct db *db, MYSQL_STMT *st, MYSQL_BIND *res)
 out:
 	(void)mysql_stmt_free_result(st);
 	return rc;
+}
+
+/*
+ * The server's error number of the last statement that failed in
+ * db_exec(), for a caller that must tell one refusal from another.
+ */
+unsigned int
+db_last_errno(const struct db *db)
+{
+
+	return db->lasterr;
 }
 
 /*

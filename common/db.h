@@ -68,6 +68,7 @@ void		 db_rollback(struct db *);
 unsigned long long db_affected(struct db *, enum db_q);
 enum auth_status db_fetch_one(struct db *, MYSQL_STMT *, MYSQL_BIND *);
 const char	*db_dup_key(const struct db *);
+unsigned int	 db_last_errno(const struct db *);
 void		 db_free(struct db *);
 void		 db_bind_str(MYSQL_BIND *, const char *, unsigned long *);
 void		 db_bind_int(MYSQL_BIND *, int *);

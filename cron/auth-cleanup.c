@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <mysql.h>
+#include <mysqld_error.h>
 
 #include "cfg.h"
 #include "db.h"
@@ -199,7 +200,20 @@ cleanup_lock(struct db *db, int *held)
 	enum auth_status	 rc;
 
 	*held = 0;
-	if ((rc = db_exec(db, DB_Q_CLEANUP_LOCK, NULL, &st)) != AUTH_OK)
+	rc = db_exec(db, DB_Q_CLEANUP_LOCK, NULL, &st);
+	if (rc == AUTH_ERR_DB && db_last_errno(db) == ER_NOT_SUPPORTED_YET) {
+		/*
+		 * A Galera node refuses GET_LOCK (MDEV-30473).  The batches
+		 * are safe to run twice, so go on, and say how to keep it
+		 * to one run: from one host only.
+		 */
+		log_warn("lock", "GET_LOCK is not supported by this server "
+		    "(Galera?); running without the lock: run auth-cleanup "
+		    "from one host only");
+		*held = 1;
+		return AUTH_OK;
+	}
+	if (rc != AUTH_OK)
 		return rc;
 	db_bind_llong(&res[0], &v);
 	res[0].is_null = &isnull;
@@ -480,8 +494,7 @@ main(int argc, char *argv[])
 		return CLEANUP_EXIT_CONFIG;
 	}
 
-	if (cfg_load(&cfg, cfg_default_path(), getenv("AUTH_CONFIG") != NULL,
-	    err, sizeof(err)) != AUTH_OK) {
+	if (cfg_load_default(&cfg, err, sizeof(err)) != AUTH_OK) {
 		log_err("config", "%s", err);
 		return CLEANUP_EXIT_CONFIG;
 	}
