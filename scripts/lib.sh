@@ -10,13 +10,20 @@
 # The layout a run keeps under a "var" directory (./var for serve,
 # ./var/test for test), set by ca_paths:
 #   mysql/          MariaDB datadir (mariadb-install-db; kept across runs)
-#   run/            sockets and pid files (or a short directory under /tmp
-#                   when this path is too long for a unix socket)
+#   run/            sockets and pid files (or a short directory under /tmp:
+#                   when this path is too long for a unix socket, and
+#                   always as root, see ca_paths)
 #   log/            mariadb.log, lighttpd-error.log, collab-auth.log (the
-#                   programs' stderr), lighttpd-access.log
+#                   programs' stderr under lighttpd), lighttpd-access.log,
+#                   apache-MODE-error.log (Apache's, with the programs'
+#                   stderr), apache-MODE-access.log
 #   lighttpd/       the generated lighttpd.conf and the substituted snippet
+#   apache/         the generated apache-MODE.conf files and the
+#                   substituted snippet
 #   db-password     the app user's MariaDB password (mode 0600)
 #   collab-auth.env the programs' configuration (mode 0600)
+# and under the run directory, apache/: what Apache's user reads (the
+# programs, a copy of the config, the web root) and its runtime files.
 
 CA_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 CA_PROG=${CA_PROG:-${0##*/}}
@@ -41,13 +48,17 @@ THROTTLE_LOGIN_ADDRESS THROTTLE_LOGIN_ADDRESS_WINDOW THROTTLE_REGISTER_ADDRESS
 THROTTLE_REGISTER_ADDRESS_WINDOW THROTTLE_FORGOT_ADDRESS
 THROTTLE_FORGOT_ADDRESS_WINDOW THROTTLE_RESET_ADDRESS
 THROTTLE_RESET_ADDRESS_WINDOW THROTTLE_REFRESH_ADDRESS
-THROTTLE_REFRESH_ADDRESS_WINDOW"
+THROTTLE_REFRESH_ADDRESS_WINDOW LOG_FILE"
 
 # Debian 12 packages: to build, and to run the private servers and tests.
 CA_BUILD_PACKAGES="autoconf automake gcc libc6-dev make pkgconf
 libcrypt-dev libcurl4-openssl-dev libfcgi-dev libjson-c-dev
 libmariadb-dev libssl-dev"
-CA_RUN_PACKAGES="lighttpd mariadb-client mariadb-server"
+CA_RUN_PACKAGES="lighttpd apache2 libapache2-mod-fcgid mariadb-client
+mariadb-server"
+
+# The endpoints: cgi-bin/auth-NAME serves POST /api/auth/NAME.
+CA_ENDPOINTS="register login refresh-token forgot-password reset-password"
 CA_TEST_PACKAGES="openssl python3 python3-aiosmtpd"
 
 ca_say() {
@@ -143,7 +154,10 @@ ca_build() {
 # "-N" to each FastCGI socket, so when VARDIR/run is long (or holds bytes
 # a URL or lighttpd string would need quoted) the sockets go to a short
 # directory under /tmp named after VARDIR, the same on every run, so that
-# a config written by an earlier run stays right.
+# a config written by an earlier run stays right.  As root they always
+# do, in a directory of mode 0711: Apache's children then run as
+# www-data, which must reach MariaDB's socket and the staged programs, and
+# cannot enter /root, where the tree may be.
 ca_paths() {
 	mkdir -p "$1" || return 1
 	CA_VAR=$(cd "$1" && pwd -P) || return 1
@@ -158,7 +172,7 @@ ca_paths() {
 	CA_LIGHTTPD_DIR=$CA_VAR/lighttpd
 	CA_RUN=$CA_VAR/run
 	CA_RUN_IS_SHORT=0
-	if [ ${#CA_RUN} -gt 70 ] ||
+	if [ "$(id -u)" -eq 0 ] || [ ${#CA_RUN} -gt 70 ] ||
 	    printf '%s' "$CA_RUN" | LC_ALL=C grep -q '[^A-Za-z0-9/._-]'; then
 		CA_RUN=/tmp/collab-auth-$(id -u)-$(printf '%s' "$CA_VAR" |
 		    cksum | cut -d' ' -f1)
@@ -172,13 +186,19 @@ ca_paths() {
 	CA_LIGHTTPD_LOG=$CA_LOG/lighttpd-error.log
 	CA_PROGRAM_LOG=$CA_LOG/collab-auth.log
 	CA_ACCESS_LOG=$CA_LOG/lighttpd-access.log
-	mkdir -p "$CA_LOG" "$CA_LIGHTTPD_DIR" || return 1
+	CA_APACHE_DIR=$CA_VAR/apache
+	CA_APACHE_STAGE=$CA_RUN/apache
+	CA_APACHE_PID=$CA_APACHE_STAGE/run/apache2.pid
+	mkdir -p "$CA_LOG" "$CA_LIGHTTPD_DIR" "$CA_APACHE_DIR" || return 1
 	if [ ! -d "$CA_RUN" ]; then
 		mkdir -m 0700 "$CA_RUN" || return 1
 	fi
 	# A predictable name under /tmp: make sure it is ours.
 	if [ -L "$CA_RUN" ] || [ ! -O "$CA_RUN" ]; then
 		ca_die "$CA_RUN is not a directory owned by $(id -un)"
+	fi
+	if [ "$(id -u)" -eq 0 ]; then
+		chmod 0711 "$CA_RUN" || return 1
 	fi
 	return 0
 }
@@ -249,9 +269,12 @@ ca_db_start() {
 	if [ ! -d "$CA_DATADIR/mysql" ]; then
 		ca_say "initialising MariaDB in $CA_DATADIR"
 		rm -rf "$CA_DATADIR"
+		# --force: a fresh minimal system may not resolve its own
+		# host name, which the server, on a unix socket, never needs.
 		if ! mariadb-install-db --no-defaults --datadir="$CA_DATADIR" \
 		    --user="$CA_DB_ADMIN" --auth-root-authentication-method=socket \
-		    --skip-test-db >"$CA_LOG/mariadb-install-db.log" 2>&1; then
+		    --skip-test-db --force \
+		    >"$CA_LOG/mariadb-install-db.log" 2>&1; then
 			tail -n 20 "$CA_LOG/mariadb-install-db.log" >&2
 			ca_say "mariadb-install-db failed; see $CA_LOG/mariadb-install-db.log"
 			rm -rf "$CA_DATADIR"
@@ -425,6 +448,16 @@ ca_port_open() {
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# ca_lighttpd: the lighttpd binary (in /usr/sbin, which a user's PATH on
+# Debian does not hold).
+ca_lighttpd() {
+	if command -v lighttpd >/dev/null 2>&1; then
+		command -v lighttpd
+	else
+		echo /usr/sbin/lighttpd
+	fi
+}
+
 # ca_lighttpd_start PORT [NAME=VALUE...]: check and start lighttpd with the
 # generated config and the extra environment given (which mod_fastcgi
 # hands to the programs: bin-environment adds to lighttpd's own
@@ -434,7 +467,7 @@ ca_lighttpd_start() {
 	local port=$1 conf=$CA_LIGHTTPD_DIR/lighttpd.conf i pid
 	shift
 	ca_lighttpd_stop
-	if ! lighttpd -tt -f "$conf" >"$CA_LIGHTTPD_LOG.check" 2>&1; then
+	if ! "$(ca_lighttpd)" -tt -f "$conf" >"$CA_LIGHTTPD_LOG.check" 2>&1; then
 		cat "$CA_LIGHTTPD_LOG.check" >&2
 		ca_say "lighttpd rejected $conf"
 		return 1
@@ -442,7 +475,7 @@ ca_lighttpd_start() {
 	rm -f "$CA_LIGHTTPD_LOG.check"
 	# lighttpd's own stderr (what it says before it opens its error log)
 	# goes to the error log too; the programs' goes to server.breakagelog.
-	env "$@" setsid lighttpd -D -f "$conf" \
+	env "$@" setsid "$(ca_lighttpd)" -D -f "$conf" \
 	    </dev/null >>"$CA_LIGHTTPD_LOG" 2>&1 &
 	pid=$!
 	for ((i = 0; i < 300; i++)); do
@@ -478,4 +511,264 @@ ca_lighttpd_stop() {
 	fi
 	CA_LIGHTTPD_RUNNING_PID=
 	rm -f "$CA_LIGHTTPD_PID"
+}
+
+# -- Apache ------------------------------------------------------------------
+#
+# Two ways, each from a shipped file with its install paths replaced by
+# this run's (sed, paths only: what runs is the shipped file):
+#   fcgid  httpd-conf/apache-collab-auth.conf (mod_fcgid, mpm_event),
+#          Included by a small generated main config;
+#   cgi    httpd-conf/htaccess as the .htaccess of a web root whose
+#          cgi-bin/ holds the programs, under mpm_prefork and mod_cgi
+#          without mod_fcgid: plain CGI, as on shared hosting.
+# Apache's children run as the user running this, or as www-data for
+# root; what they read (the programs, a copy of the config owned by that
+# user, the web root) and write (mod_fcgid's sockets) is staged under
+# CA_APACHE_STAGE, in the run directory (see ca_paths).
+
+# ca_apache2: the apache2 binary (in /usr/sbin, like lighttpd's).
+ca_apache2() {
+	if command -v apache2 >/dev/null 2>&1; then
+		command -v apache2
+	else
+		echo /usr/sbin/apache2
+	fi
+}
+
+# ca_apache_user: the user Apache's children run as when started by root
+# (empty otherwise: they run as the user who starts Apache).
+ca_apache_user() {
+	if [ "$(id -u)" -eq 0 ]; then
+		echo www-data
+	fi
+}
+
+# ca_apache_unsubstituted FILE CONFIG: print the absolute paths of FILE
+# (outside comments) that are not this run's: install paths that the
+# substitution missed.
+ca_apache_unsubstituted() {
+	grep -v '^[[:space:]]*#' "$1" |
+	    grep -oE '(^|[[:space:]"])/[^"[:space:]]*' |
+	    sed -E 's/^[[:space:]"]//' | while IFS= read -r path; do
+		case $path in
+		"$CA_TOP"/* | "$CA_VAR"/* | "$CA_RUN"/* | "$2") ;;
+		/usr/* | /etc/* | /run/* | /var/* | /opt/* | /srv/* | /home/* | \
+		    /tmp/* | /root/* | /lib*/*)
+			printf '%s\n' "$path" ;;
+		esac	# (the others are URL paths)
+	done
+}
+
+# ca_apache_stage MODE CONFIG: make CA_APACHE_STAGE anew: the programs
+# (libexec/ for fcgid, htdocs/cgi-bin/ for cgi, mode 0755), CONFIG copied
+# to collab-auth.env (mode 0600, owned by Apache's user), run/ for
+# Apache's runtime files and fcgid/ for mod_fcgid's sockets.
+ca_apache_stage() {
+	local mode=$1 config=$2 stage=$CA_APACHE_STAGE user e dir
+	user=$(ca_apache_user)
+	ca_apache_stop
+	rm -rf "$stage"
+	mkdir -m 0755 "$stage" "$stage/run" "$stage/empty" || return 1
+	mkdir -m 0700 "$stage/fcgid" || return 1
+	case $mode in
+	fcgid) dir=$stage/libexec ;;
+	cgi)
+		mkdir -m 0755 "$stage/htdocs" || return 1
+		dir=$stage/htdocs/cgi-bin
+		;;
+	esac
+	mkdir -m 0755 "$dir" || return 1
+	for e in $CA_ENDPOINTS; do
+		install -m 0755 "$CA_TOP/cgi-bin/auth-$e" "$dir/" || return 1
+	done
+	install -m 0600 "$config" "$stage/collab-auth.env" || return 1
+	if [ -n "$user" ]; then
+		chown "$user:" "$stage/collab-auth.env" "$stage/fcgid" ||
+		    return 1
+	fi
+}
+
+# ca_apache_conf MODE PORT CONFIG [NAME=VALUE...]: stage (above) and
+# generate CA_APACHE_DIR/apache-MODE.conf for 127.0.0.1:PORT, with the
+# programs reading CONFIG (its staged copy) and having NAME=VALUE in their
+# environment: Apache, unlike lighttpd, hands a program none of its own,
+# so these are FcgidInitialEnv (fcgid) or SetEnv (cgi) lines of the
+# generated main config.  Sets CA_APACHE_MODE, CA_APACHE_CONF,
+# CA_APACHE_LOG (the error log, which holds the programs' stderr) and
+# CA_APACHE_ACCESS_LOG.
+ca_apache_conf() {
+	local mode=$1 port=$2 config=$3 stage=$CA_APACHE_STAGE user pair
+	local name value envdir mods="" m left src out
+	local moddir=/usr/lib/apache2/modules
+	shift 3
+	case $mode in
+	fcgid)
+		src=$CA_TOP/httpd-conf/apache-collab-auth.conf
+		envdir=FcgidInitialEnv
+		mods="mpm_event authz_core alias rewrite fcgid"
+		;;
+	cgi)
+		src=$CA_TOP/httpd-conf/htaccess
+		envdir=SetEnv
+		mods="mpm_prefork authz_core rewrite cgi env"
+		;;
+	*) ca_say "ca_apache_conf: no such mode: $mode"; return 1 ;;
+	esac
+	[ -f "$src" ] || { ca_say "$src: missing"; return 1; }
+	case $CA_TOP$CA_VAR$CA_RUN$config in
+	*[\"\\\$]* | *[[:space:]]*)
+		ca_say "$CA_TOP, $CA_VAR or $config: a path with spaces, \", \\ or \$ is not supported under Apache"
+		return 1
+		;;
+	esac
+	CA_APACHE_MODE=$mode
+	CA_APACHE_CONF=$CA_APACHE_DIR/apache-$mode.conf
+	CA_APACHE_LOG=$CA_LOG/apache-$mode-error.log
+	CA_APACHE_ACCESS_LOG=$CA_LOG/apache-$mode-access.log
+	ca_apache_stage "$mode" "$config" || return 1
+	user=$(ca_apache_user)
+
+	if [ "$mode" = fcgid ]; then
+		out=$CA_APACHE_DIR/collab-auth.conf
+		sed -e "s|/usr/local/libexec/collab-auth|$(ca_sed_repl "$stage/libexec")|g" \
+		    -e "s|/usr/local/etc/collab-auth\\.env|$(ca_sed_repl "$stage/collab-auth.env")|g" \
+		    "$src" >"$out" || return 1
+	else
+		# Nothing to substitute: the .htaccess names no path.
+		out=$stage/htdocs/.htaccess
+		cp "$src" "$out" && chmod 0644 "$out" || return 1
+	fi
+	left=$(ca_apache_unsubstituted "$out" "$stage/collab-auth.env")
+	if [ -n "$left" ]; then
+		ca_say "$src: a path that $CA_PROG does not substitute:"
+		printf '%s\n' "$left" >&2
+		return 1
+	fi
+
+	{
+		echo "# Generated by scripts/$CA_PROG: a private Apache on loopback that runs"
+		if [ "$mode" = fcgid ]; then
+			echo "# the shipped httpd-conf/apache-collab-auth.conf (paths substituted)."
+		else
+			echo "# the shipped httpd-conf/htaccess as the .htaccess of a web root, with"
+			echo "# mod_cgi and without mod_fcgid: plain CGI, as on shared hosting."
+		fi
+		echo "ServerRoot \"$CA_APACHE_DIR\""
+		echo "ServerName 127.0.0.1"
+		echo "Listen 127.0.0.1:$port"
+		echo "PidFile \"$CA_APACHE_PID\""
+		echo "DefaultRuntimeDir \"$stage/run\""
+		echo "ErrorLog \"$CA_APACHE_LOG\""
+		if [ "$mode" = fcgid ]; then
+			# A line whenever mod_fcgid starts or stops a program.
+			echo "LogLevel warn fcgid:info"
+		else
+			echo "LogLevel warn"
+		fi
+		echo "LogFormat \"%h %l %u %t \\\"%r\\\" %>s %b %D\" timed"
+		echo "CustomLog \"$CA_APACHE_ACCESS_LOG\" timed"
+		if [ -n "$user" ]; then
+			echo "User $user"
+			echo "Group $(id -gn "$user")"
+		fi
+		for m in $mods; do
+			echo "LoadModule ${m}_module $moddir/mod_$m.so"
+		done
+		echo "<Directory />"
+		echo "	Options None"
+		echo "	AllowOverride None"
+		echo "	Require all denied"
+		echo "</Directory>"
+		if [ "$mode" = fcgid ]; then
+			echo "DocumentRoot \"$stage/empty\""
+			echo "FcgidIPCDir \"$stage/fcgid\""
+			echo "FcgidProcessTableFile \"$stage/run/fcgid-shm\""
+		else
+			echo "DocumentRoot \"$stage/htdocs\""
+			echo "# What a shared host allows in .htaccess (see httpd-conf/htaccess)."
+			echo "<Directory \"$stage/htdocs\">"
+			echo "	Options SymLinksIfOwnerMatch"
+			echo "	AllowOverride FileInfo AuthConfig Options"
+			echo "	Require all granted"
+			echo "</Directory>"
+			echo "# Where a host would have the config at the path compiled in."
+			echo "SetEnv AUTH_CONFIG \"$stage/collab-auth.env\""
+		fi
+		echo "# The programs' environment."
+		for pair in "$@"; do
+			name=${pair%%=*}
+			value=${pair#*=}
+			case $name in
+			'' | [0-9]* | *[!A-Za-z0-9_]*)
+				ca_say "not an environment variable name: $name"
+				return 1 ;;
+			esac
+			case $value in
+			*[\"\\\$]* | *"
+"*)
+				ca_say "$name: a value with \", \\, \$ or a newline is not supported under Apache"
+				return 1 ;;
+			esac
+			echo "$envdir $name \"$value\""
+		done
+		if [ "$mode" = fcgid ]; then
+			echo "Include \"$out\""
+		fi
+	} >"$CA_APACHE_CONF.tmp" && mv "$CA_APACHE_CONF.tmp" "$CA_APACHE_CONF"
+}
+
+# ca_apache_start PORT [NAME=VALUE...]: check and start Apache with the
+# config ca_apache_conf generated, with NAME=VALUE in its own environment
+# (not the programs', see above), and wait (bounded) until the port
+# answers.  Sets CA_APACHE_RUNNING_PID.
+ca_apache_start() {
+	local port=$1 conf=$CA_APACHE_CONF i pid apache2
+	shift
+	apache2=$(ca_apache2)
+	ca_apache_stop
+	if ! env "$@" "$apache2" -t -f "$conf" >"$CA_APACHE_LOG.check" 2>&1; then
+		cat "$CA_APACHE_LOG.check" >&2
+		ca_say "apache2 rejected $conf"
+		return 1
+	fi
+	rm -f "$CA_APACHE_LOG.check"
+	# Apache's own stderr (what it says before it opens its error log)
+	# goes to the error log too.
+	env "$@" setsid "$apache2" -f "$conf" -DFOREGROUND \
+	    </dev/null >>"$CA_APACHE_LOG" 2>&1 &
+	pid=$!
+	for ((i = 0; i < 300; i++)); do
+		if ! ca_pid_alive "$pid"; then
+			break
+		fi
+		if ca_port_open "$port"; then
+			CA_APACHE_RUNNING_PID=$pid
+			return 0
+		fi
+		sleep 0.1
+	done
+	tail -n 20 "$CA_APACHE_LOG" >&2
+	ca_say "apache2 did not start on 127.0.0.1:$port within 30 s"
+	ca_stop_pid "$pid" 5
+	return 1
+}
+
+# ca_apache_stop: stop the Apache of this var directory (this run's, or
+# one an interrupted run left behind), which stops the programs it runs.
+ca_apache_stop() {
+	local pid
+	pid=${CA_APACHE_RUNNING_PID:-}
+	if [ -z "$pid" ]; then
+		pid=$(cat "$CA_APACHE_PID" 2>/dev/null) || pid=
+		case $(cat "/proc/$pid/comm" 2>/dev/null) in
+		apache2) ;;
+		*) pid= ;;
+		esac
+	fi
+	if [ -n "$pid" ]; then
+		ca_stop_pid "$pid" 15
+	fi
+	CA_APACHE_RUNNING_PID=
+	rm -f "$CA_APACHE_PID"
 }

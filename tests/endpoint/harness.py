@@ -5,7 +5,9 @@ server under test, the programs run as plain CGI, and the database.
 Standard library only; run by Debian's /usr/bin/python3.  scripts/test
 sets the environment these read:
 
-  AUTH_TEST_SERVER         which web server runs the programs (lighttpd)
+  AUTH_TEST_SERVER         which web server runs the programs: lighttpd
+                           (mod_fastcgi), apache-fcgid (Apache, mod_fcgid)
+                           or apache-cgi (Apache, mod_cgi: plain CGI)
   AUTH_TEST_URL            base URL of the web server, http://127.0.0.1:PORT
   AUTH_TEST_TOP            top of the source tree
   AUTH_TEST_BINDIR         directory of the built programs (cgi-bin/)
@@ -19,7 +21,8 @@ sets the environment these read:
   AUTH_TEST_DB_STOP        shell command stopping MariaDB (bounded)
   AUTH_TEST_DB_START       shell command starting MariaDB (bounded)
   AUTH_TEST_ERROR_LOG      the web server's error log
-  AUTH_TEST_PROGRAM_LOG    the programs' stderr (lighttpd's server.breakagelog)
+  AUTH_TEST_PROGRAM_LOG    the programs' stderr (lighttpd's server.breakagelog;
+                           under Apache its error log, the same file)
   AUTH_TEST_TMPDIR         scratch directory
   AUTH_TEST_SMTP_SPOOL     where the test SMTP server (smtp_server.py) that
                            the programs under the web server mail to keeps
@@ -51,11 +54,25 @@ CONFIG_KEYS = (
     "REFRESH_TOKEN_EXPIRE_SECONDS MAIL_FROM_NAME MAIL_STARTTLS MAIL_SSL_TLS "
     "USE_CREDENTIALS VALIDATE_CERTS MAIL_OUTBOX_DIR OTP_SECRET_KEY "
     "OTP_EXPIRE_MINUTES OTP_MAX_ATTEMPTS OTP_COOLDOWN_SECONDS "
-    "OTP_MAX_PER_HOUR"
+    "OTP_MAX_PER_HOUR LOG_FILE"
 ).split() + ["THROTTLE_%s%s" % (k, w) for k in (
     "LOGIN_ACCOUNT", "LOGIN_ADDRESS_FAILURES", "LOGIN_ADDRESS",
     "REGISTER_ADDRESS", "FORGOT_ADDRESS", "RESET_ADDRESS",
     "REFRESH_ADDRESS") for w in ("", "_WINDOW")]
+
+
+SERVERS = ("lighttpd", "apache-fcgid", "apache-cgi")
+
+
+def server():
+    """The web server under test, one of SERVERS.  Branch on it only where
+    a server answers something itself, before any program runs."""
+    name = os.environ.get("AUTH_TEST_SERVER") or "lighttpd"
+    if name not in SERVERS:
+        print("Bail out! AUTH_TEST_SERVER=%s: not one of %s"
+              % (name, ", ".join(SERVERS)))
+        sys.exit(2)
+    return name
 
 
 def env(name):
@@ -405,9 +422,37 @@ def error_log():
     return read_log("AUTH_TEST_ERROR_LOG")
 
 
+# mod_cgi logs each line a program writes to stderr as one error-log line
+# of its own: "[time] [cgi:error] [pid N] [client A:P] AH01215: stderr
+# from /path/to/auth-x: auth-x[pid]: info: ...".  (lighttpd and mod_fcgid
+# copy the lines as they are.)
+_APACHE_STDERR = re.compile(
+    r"^\[[^\]]*\] \[[a-z_]+:[a-z]+\] \[pid [^\]]*\]"
+    r"(?: \[client [^\]]*\])? AH01215: (?:stderr from [^ ]*: )?(.*)$")
+
+
+def program_lines(text):
+    """text of a program log as the lines the programs wrote: Apache's
+    own lines are left out, and its prefix cut from the programs' lines
+    it logged for them; only complete lines count, so that a slice of
+    the result from an earlier length on is what was written since."""
+    if server() == "lighttpd":
+        return text[:text.rfind("\n") + 1]
+    out = []
+    for line in text.split("\n")[:-1]:
+        if line.startswith("["):
+            m = _APACHE_STDERR.match(line)
+            if not m:
+                continue            # Apache's own line
+            line = m.group(1)
+        out.append(line + "\n")
+    return "".join(out)
+
+
 def program_log():
-    """What the programs wrote to stderr under the web server."""
-    return read_log("AUTH_TEST_PROGRAM_LOG")
+    """What the programs wrote to stderr under the web server, one line
+    each, as they wrote it (see program_lines)."""
+    return program_lines(read_log("AUTH_TEST_PROGRAM_LOG"))
 
 
 def config_values():
@@ -448,3 +493,18 @@ def check_logs_clean(t, what):
         found += ["found in %s: %r" % (env(var), s[:6] + "...")
                   for s in secrets_in(read_log(var))]
     t.ok(not found, "%s: no password or secret in the logs" % what, *found)
+
+
+# Headers the web server, not the program, decides: the time, its name,
+# and how the body is framed on the wire (Apache's mod_cgi sends the same
+# body with Content-Length one time and chunked the next).
+SERVER_HEADERS = ("date", "server", "expires", "last-modified",
+                  "content-length", "transfer-encoding", "connection",
+                  "keep-alive")
+
+
+def program_headers(r, also=()):
+    """r's headers without those the web server decides (and also):
+    what two answers of the program must share to be the same answer."""
+    return {k: v for k, v in r.headers.items()
+            if k not in SERVER_HEADERS and k not in also}

@@ -14,9 +14,9 @@ import statistics
 import time
 
 import harness
-from harness import (TAP, check_logs_clean, config_values, db_query,
-                     db_scalar, err, expect, expect_422, header_problems,
-                     new_user, password, post, program_log, request,
+from harness import (TAP, check_logs_clean, config_values, db_query, db_scalar,
+                     err, expect, expect_422, header_problems, new_user,
+                     password, post, program_headers, program_log, request,
                      sql_quote, unique)
 
 LOGIN = "/api/auth/login"
@@ -231,8 +231,7 @@ def test_normalised_email(t):
 
 
 def norm_headers(r):
-    return {k: v for k, v in r.headers.items()
-            if k not in ("date", "server", "expires", "last-modified")}
+    return program_headers(r)
 
 
 def test_unknown_vs_wrong(t):
