@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -96,6 +97,25 @@ app_cgi_write(void *arg, const char *buf, size_t n)
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+/*
+ * In the child that works on after a plain-CGI answer: a session of its
+ * own, and stderr given back to the web server (log lines go to LOG_FILE
+ * or syslog from now on).
+ */
+static void
+app_detach(void)
+{
+	int	 fd;
+
+	(void)setsid();
+	log_syslog();
+	if ((fd = open("/dev/null", O_WRONLY)) != -1) {
+		(void)dup2(fd, STDERR_FILENO);
+		if (fd != STDERR_FILENO)
+			(void)close(fd);
+	}
 }
 
 /*
@@ -213,6 +233,12 @@ app_main(const struct app_endpoint *ep)
 		rc = 2;
 		goto fail;
 	}
+	if (app.cfg.log_file != NULL && log_open(app.cfg.log_file) == -1) {
+		log_err("config", "LOG_FILE: %s: %s", app.cfg.log_file,
+		    strerror(errno));
+		rc = 2;
+		goto fail;
+	}
 	if ((app.db = db_new(&app.cfg.db, ep->queries, ep->nqueries)) ==
 	    NULL) {
 		log_err("startup", "out of memory");
@@ -241,15 +267,16 @@ app_main(const struct app_endpoint *ep)
 			 * The web server sends the answer once we close our
 			 * output, and may then kill us (Apache's mod_cgi
 			 * does): the work goes on in a child of its own
-			 * session.  The parent leaves at once, without
-			 * closing the database connection the child now
-			 * uses.
+			 * session, which lets go of stderr too, since mod_cgi
+			 * holds the answer until stderr closes.  The parent
+			 * leaves at once, without closing the database
+			 * connection the child now uses.
 			 */
 			(void)close(STDOUT_FILENO);
 			if ((pid = fork()) > 0)
 				_exit(0);
 			if (pid == 0)
-				(void)setsid();
+				app_detach();
 			after(arg);
 		}
 		rc = 0;

@@ -73,6 +73,7 @@ enum cfg_key {
 	CFG_OTP_COOLDOWN_SECONDS,
 	CFG_OTP_MAX_PER_HOUR,
 	CFG_TRUSTED_PROXIES,
+	CFG_LOG_FILE,
 	CFG_THROTTLE_LOGIN_ACCOUNT,
 	CFG_THROTTLE_LOGIN_ACCOUNT_WINDOW,
 	CFG_THROTTLE_LOGIN_ADDRESS_FAILURES,
@@ -193,6 +194,9 @@ static const struct cfg_def cfg_defs[CFG__MAX] = {
 	{ "TRUSTED_PROXIES", CFG_TYPE_STRING,
 	  offsetof(struct cfg, trusted_proxies), NULL, 0, 0,
 	  0, cfg_check_proxies }, /* CFG_TRUSTED_PROXIES */
+	{ "LOG_FILE", CFG_TYPE_STRING,
+	  offsetof(struct cfg, log_file), NULL, 0, 0,
+	  0, NULL }, /* CFG_LOG_FILE */
 	{ "THROTTLE_LOGIN_ACCOUNT", CFG_TYPE_INT,
 	  offsetof(struct cfg, throttle_limit[THROTTLE_LOGIN_ACCOUNT]), "5", 0,
 	  1000000, 0, NULL }, /* CFG_THROTTLE_LOGIN_ACCOUNT */

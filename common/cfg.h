@@ -42,6 +42,7 @@ struct cfg {
 	long		 otp_max_per_hour;
 	char		*trusted_proxies;	/* TRUSTED_PROXIES or NULL */
 	struct client_proxies proxies;		/* TRUSTED_PROXIES, parsed */
+	char		*log_file;		/* LOG_FILE or NULL: stderr */
 	long		 throttle_limit[THROTTLE__MAX];	/* THROTTLE_X, 0: off */
 	long		 throttle_window[THROTTLE__MAX];	/* THROTTLE_X_WINDOW */
 };

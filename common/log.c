@@ -3,15 +3,18 @@
  * Logging: one line per event on stderr, in the form
  *	prog[pid]: level: event key=value ...
  * Apache and lighttpd copy a FastCGI program's stderr into their error
- * log.  Values may come from the client, so every byte that is not
+ * log.  LOG_FILE sends the lines to a file instead, and work a plain CGI
+ * program does after its answer logs to syslog (log_syslog()).  Values may come from the client, so every byte that is not
  * printable ASCII is written as \xNN: no client can forge a log line.
  * Callers never pass passwords, codes, tokens or secrets.
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -25,6 +28,7 @@ static const char *const log_level_names[LOG_LEVEL__MAX] = {
 };
 
 static char log_prog[64] = "collab-auth";
+static int log_fd = STDERR_FILENO;	/* where lines go, or -1: syslog */
 
 /*
  * Set the program name that starts every line.  Call once, first thing
@@ -36,6 +40,40 @@ log_init(const char *prog)
 
 	if (prog != NULL && *prog != '\0')
 		(void)snprintf(log_prog, sizeof(log_prog), "%s", prog);
+}
+
+/*
+ * Send every later line to the file at path, appended, instead of
+ * stderr: for hosting where the web server's error log is out of reach.
+ * Returns 0, or -1 with errno set.
+ */
+int
+log_open(const char *path)
+{
+	int	 fd;
+
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0640)) == -1)
+		return -1;
+	if (log_fd > STDERR_FILENO)
+		(void)close(log_fd);
+	log_fd = fd;
+	return 0;
+}
+
+/*
+ * Send every later line to syslog(3), facility authpriv, unless they go
+ * to a file already.  For work that outlives the answer of a plain CGI
+ * program, whose stderr the web server may hold the answer for.
+ */
+void
+log_syslog(void)
+{
+
+	if (log_fd != STDERR_FILENO)
+		return;
+	openlog(log_prog, LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
+	log_fd = -1;
 }
 
 /*
@@ -82,6 +120,11 @@ void
 log_vmsg(enum log_level level, const char *event, const char *fmt,
     va_list ap)
 {
+	static const int prio[LOG_LEVEL__MAX] = {
+		LOG_INFO, /* LOG_LEVEL_INFO */
+		LOG_WARNING, /* LOG_LEVEL_WARN */
+		LOG_ERR, /* LOG_LEVEL_ERR */
+	};
 	char	 text[LOG_LINE_MAX], esc[LOG_LINE_MAX], line[LOG_LINE_MAX + 128];
 	int	 n;
 
@@ -91,6 +134,12 @@ log_vmsg(enum log_level level, const char *event, const char *fmt,
 	(void)log_escape(esc, sizeof(esc), text);
 	if ((unsigned int)level >= LOG_LEVEL__MAX)
 		level = LOG_LEVEL_ERR;
+	if (log_fd == -1) {
+		/* syslog adds the name and pid itself. */
+		syslog(prio[level], "%s: %s%s%s", log_level_names[level], event,
+		    esc[0] != '\0' ? " " : "", esc);
+		return;
+	}
 	n = snprintf(line, sizeof(line), "%s[%ld]: %s: %s%s%s\n", log_prog,
 	    (long)getpid(), log_level_names[level], event,
 	    esc[0] != '\0' ? " " : "", esc);
@@ -101,7 +150,7 @@ log_vmsg(enum log_level level, const char *event, const char *fmt,
 		line[n - 1] = '\n';
 	}
 	/* Nowhere to report a failure to write the log. */
-	if (write(STDERR_FILENO, line, (size_t)n) == -1)
+	if (write(log_fd, line, (size_t)n) == -1)
 		return;
 }
 

@@ -17,6 +17,8 @@ enum log_level {
 
 /* log.c */
 void	 log_init(const char *);
+int	 log_open(const char *);
+void	 log_syslog(void);
 void	 log_msg(enum log_level, const char *, const char *, ...)
 		__attribute__((format(printf, 3, 4)));
 void	 log_vmsg(enum log_level, const char *, const char *, va_list)

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,5 +108,29 @@ main(void)
 	(void)snprintf(want, sizeof(want), "auth-test[%ld]: error: startup\n",
 	    (long)getpid());
 	tap_ok(strcmp(s, want) == 0, "an event without key=value");
+	{
+		char	 path[] = "/tmp/test-log.XXXXXX", line[256];
+		int	 fd;
+		ssize_t	 got;
+
+		if ((fd = mkstemp(path)) == -1)
+			abort();
+		close(fd);
+		tap_ok(log_open(path) == 0, "log_open: a file takes the lines");
+		s = capture_stderr(emit_one);
+		tap_ok(*s == '\0', "and stderr gets none");
+		emit_bare();
+		if ((fd = open(path, O_RDONLY)) == -1)
+			abort();
+		got = read(fd, line, sizeof(line) - 1);
+		close(fd);
+		line[got > 0 ? got : 0] = '\0';
+		tap_ok(strstr(line, "info: request status=201") != NULL &&
+		    strstr(line, "error: startup\n") != NULL,
+		    "appended, one line per event");
+		tap_ok(log_open("/nonexistent/dir/x.log") == -1,
+		    "an unwritable LOG_FILE is an error");
+		unlink(path);
+	}
 	return tap_done();
 }

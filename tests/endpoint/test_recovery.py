@@ -1,0 +1,1050 @@
+# SPDX-License-Identifier: ISC
+"""Password recovery through the web server: POST /api/auth/forgot-password
+(the one answer for every case, the mailed code taken from the test SMTP
+server's spool, the stored digest, the cooldown and hourly cap, older
+codes retired, the answer sent before the mail) and POST
+/api/auth/reset-password (success, the same 400 for every bad code, the
+attempt limit, the registration rules, revoked refresh sessions, a
+concurrent race for one code), and logs without codes or passwords.
+
+The SMTP transport itself (STARTTLS, AUTH, a server that is down) is
+tested in test_mail.py, auth-cleanup in test_cleanup.py."""
+
+import email
+import email.policy
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import threading
+import time
+import types
+
+from harness import (TAP, cgi, CGIResult, check_logs_clean, clean_env,
+                     config_values, db_query, db_scalar, env, err, expect,
+                     expect_422, header_problems, new_user, password, program,
+                     program_headers, program_log, request, sql_quote, unique)
+
+FORGOT = "/api/auth/forgot-password"
+RESET = "/api/auth/reset-password"
+LOGIN = "/api/auth/login"
+REFRESH = "/api/auth/refresh-token"
+REGISTER = "/api/auth/register"
+
+FORGOT_BODY = {"message":
+               "If that email is registered, a reset code has been sent."}
+RESET_BODY = {"message": "Password has been reset"}
+BAD_CODE = "Invalid or expired code"
+
+E_EMAIL = "Invalid email address"
+E_PW_SHORT = "Password must be at least 8 characters"
+E_PW_LONG = "Password must be at most 72 bytes"
+E_PW_SAME = "Password must not match the email or username"
+E_PW_COMMON = "Password is too common"
+NOT_STRING = "Input should be a valid string"
+
+CODE_RE = re.compile(r"\b(\d{6})\b")
+MAIL_WAIT = 10          # seconds a mail may take to arrive
+NO_MAIL_WAIT = 3        # seconds after which a mail that did not come won't
+ANSWER_WAIT = 5         # seconds a plain CGI answer may take (as CGI)
+
+CFG = config_values()
+
+
+def cfg_int(key, default):
+    try:
+        return int(CFG.get(key, default))
+    except ValueError:
+        return default
+
+
+def unquote(v):
+    if len(v) >= 2 and v[0] == v[-1] and v[0] in "\"'":
+        return v[1:-1]
+    return v
+
+
+COOLDOWN = cfg_int("OTP_COOLDOWN_SECONDS", 60)
+MAX_PER_HOUR = cfg_int("OTP_MAX_PER_HOUR", 5)
+EXPIRE_MINUTES = cfg_int("OTP_EXPIRE_MINUTES", 30)
+MAX_ATTEMPTS = cfg_int("OTP_MAX_ATTEMPTS", 5)
+MAIL_FROM = unquote(CFG.get("MAIL_FROM", ""))
+MAIL_FROM_NAME = unquote(CFG.get("MAIL_FROM_NAME", ""))
+
+# What the run has seen, for the checks at the end.
+CODES = []              # every code received by mail
+USED_PASSWORDS = []     # every new_password sent (beside harness.SECRETS)
+EXPECTED_MAILS = {}     # address -> how many mails it must have received
+REFERENCE = {}          # "forgot": the answer every case must equal
+LAST_FORGOT = [0.0]     # monotonic time of the last forgot-password
+
+
+# -- HTTP helpers ------------------------------------------------------------
+
+def forgot(addr, **kw):
+    LAST_FORGOT[0] = time.monotonic()
+    return request("POST", FORGOT, {"email": addr}, **kw)
+
+
+def reset(addr, otp, new_pw, **kw):
+    if isinstance(new_pw, str):
+        USED_PASSWORDS.append(new_pw)
+    return request("POST", RESET, {"email": addr, "otp": otp,
+                                   "new_password": new_pw}, **kw)
+
+
+def login(addr, pw):
+    return request("POST", LOGIN, {"email": addr, "password": pw})
+
+
+def register(t, user, desc=None):
+    r = request("POST", REGISTER, user)
+    if r.status != 201:
+        t.ok(False, desc or "register %s" % user["email"], repr(r))
+        raise RuntimeError("cannot register %s: %r" % (user["email"], r))
+    return r.json["id"]
+
+
+def uid_of(user):
+    return int(db_scalar("SELECT id FROM `user` WHERE email = %s"
+                         % sql_quote(user["email"])))
+
+
+def hash_of(user):
+    return db_scalar("SELECT hashed_password FROM `user` WHERE email = %s"
+                     % sql_quote(user["email"]))
+
+
+def wrong(code):
+    """A code that is not code."""
+    return "%06d" % ((int(code) + 1) % 1000000)
+
+
+def headers_but_date(r):
+    return program_headers(r)
+
+
+def same_answer(t, r, desc):
+    """r is the one answer of forgot-password: status, headers (except
+    Date) and body equal to the reference answer, which is itself a 200
+    with FORGOT_BODY and the JSON headers."""
+    ref = REFERENCE.get("forgot")
+    bad = []
+    if ref is None:
+        bad.append("no reference answer")
+    else:
+        if r.status != ref.status:
+            bad.append("status %r, reference %r" % (r.status, ref.status))
+        if headers_but_date(r) != headers_but_date(ref):
+            bad.append("headers %r, reference %r"
+                       % (headers_but_date(r), headers_but_date(ref)))
+        if r.body != ref.body:
+            bad.append("body %r, reference %r" % (r.body, ref.body))
+    return t.ok(not bad, "%s: the same 200 answer (status, headers but "
+                "Date, body)" % desc, *(bad + [repr(r)] if bad else []))
+
+
+def expect_bad_code(t, r, desc, ref=None):
+    """400 {"detail": "Invalid or expired code"}, and when ref is given,
+    the same status, headers (except Date) and body as ref."""
+    ok = expect(t, r, 400, BAD_CODE, "%s: 400 %s" % (desc, BAD_CODE))
+    if ref is not None:
+        t.ok(r.status == ref.status and r.body == ref.body and
+             headers_but_date(r) == headers_but_date(ref),
+             "%s: the same bytes and headers as every other 400" % desc,
+             repr(r), "reference: %r" % ref)
+    return ok
+
+
+# -- The spool ---------------------------------------------------------------
+
+_spool = {}
+
+
+def spool_messages():
+    """Every message the test SMTP server has recorded, in order."""
+    d = env("AUTH_TEST_SMTP_SPOOL")
+    for n in os.listdir(d):
+        if (n.endswith(".json") and not n.startswith(".") and
+                n not in _spool):
+            try:
+                with open(os.path.join(d, n)) as f:
+                    _spool[n] = json.load(f)
+            except (OSError, ValueError):
+                continue
+    return [_spool[n] for n in sorted(_spool,
+                                      key=lambda n: int(n.split(".")[0]))]
+
+
+def mails_to(addr):
+    """The messages with addr among their recipients (case-insensitive)."""
+    a = addr.lower()
+    return [m for m in spool_messages()
+            if a in [x.lower() for x in m.get("rcpt_tos") or []]]
+
+
+def wait_mails(want, timeout=MAIL_WAIT):
+    """want: address -> count.  Wait until each address has at least its
+    count of mails (bounded); return address -> its mails."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = {a: mails_to(a) for a in want}
+        if (all(len(got[a]) >= n for a, n in want.items()) or
+                time.monotonic() >= deadline):
+            return got
+        time.sleep(0.1)
+
+
+def parse(m):
+    return email.message_from_string(m["data"], policy=email.policy.default)
+
+
+def code_in(m):
+    """The code of a recorded message, or None."""
+    try:
+        body = parse(m).get_content()
+    except Exception:
+        body = m.get("data", "")
+    found = CODE_RE.findall(body)
+    return found[0] if found else None
+
+
+def mail_code(t, addr, n=1, desc=None):
+    """One check: the n-th mail to addr arrives (bounded wait) with a
+    6-digit code.  Returns the code; raises if there is none."""
+    got = wait_mails({addr: n})[addr]
+    code = code_in(got[n - 1]) if len(got) >= n else None
+    t.ok(code is not None, desc or "mail %d to %s arrived with a 6-digit "
+         "code" % (n, addr),
+         "%d mail(s) after %d s" % (len(got), MAIL_WAIT) if len(got) < n
+         else got[n - 1].get("data", "")[:2000])
+    if code is None:
+        raise RuntimeError("no mail %d with a code to %s" % (n, addr))
+    CODES.append(code)
+    return code
+
+
+def sleep_cooldown(since):
+    """Sleep until the cooldown that began at monotonic time since (or
+    earlier: since is when the mail arrived, after the code was issued)
+    is over."""
+    left = since + COOLDOWN + 0.2 - time.monotonic()
+    if left > 0:
+        time.sleep(left)
+
+
+# -- Accounts with a code ----------------------------------------------------
+
+ACCOUNTS = {}           # role -> {"user", "code", "id"}
+
+
+def test_prepare(t):
+    """Register one account per role and request a code for each; the
+    codes come back by mail, all in one wait."""
+    roles = ("success", "wrong", "expired", "disabled", "dead", "four",
+             "username", "race", "used")
+    for role in roles:
+        user = new_user("rc")
+        if role == "username":
+            # A username unlike the email's local part, so that only the
+            # username rule can refuse a password equal to it.
+            user["username"] = "Nm_" + unique("x")
+        register(t, user)
+        ACCOUNTS[role] = {"user": user, "id": uid_of(user)}
+    bad = []
+    for role in roles:
+        r = forgot(ACCOUNTS[role]["user"]["email"])
+        if r.status != 200 or r.json != FORGOT_BODY or header_problems(r):
+            bad.append("%s: %r" % (role, r))
+        REFERENCE.setdefault("forgot", r)
+    t.ok(not bad, "forgot-password for %d registered accounts: each 200 %s"
+         " with the JSON headers" % (len(roles), json.dumps(FORGOT_BODY)),
+         *bad)
+    want = {ACCOUNTS[role]["user"]["email"]: 1 for role in roles}
+    got = wait_mails(want)
+    missing = [a for a, n in want.items() if len(got[a]) < n]
+    t.ok(not missing, "a mail reached each of %d accounts within %d s"
+         % (len(roles), MAIL_WAIT), "no mail for: %r" % missing)
+    for role in roles:
+        a = ACCOUNTS[role]["user"]["email"]
+        EXPECTED_MAILS[a] = 1
+        if got[a]:
+            ACCOUNTS[role]["code"] = code_in(got[a][0])
+            if ACCOUNTS[role]["code"]:
+                CODES.append(ACCOUNTS[role]["code"])
+    nocode = [r for r in roles if not ACCOUNTS[r].get("code")]
+    t.ok(not nocode, "each mail holds a 6-digit code",
+         "without a code: %r" % nocode)
+
+
+def acct(role):
+    a = ACCOUNTS.get(role)
+    if not a or not a.get("code"):
+        raise RuntimeError("account %r has no code (see test_prepare)"
+                           % role)
+    return a
+
+
+# -- forgot-password -----------------------------------------------------------
+
+def test_forgot_same_answer(t):
+    """Registered, unknown, disabled, throttled: one answer; a mail only
+    for the active registered account."""
+    known = new_user("fk")
+    register(t, known)
+    disabled = new_user("fd")
+    register(t, disabled)
+    db_query("UPDATE `user` SET is_active = 0 WHERE email = %s"
+             % sql_quote(disabled["email"]))
+    unknown = unique("fu") + "@example.com"
+
+    r = forgot(known["email"])
+    t.ok(r.status == 200 and r.json == FORGOT_BODY and
+         not header_problems(r),
+         "registered active account: 200 %s with the JSON headers"
+         % json.dumps(FORGOT_BODY), repr(r))
+    REFERENCE.setdefault("forgot", r)
+    same_answer(t, forgot(unknown), "unknown email")
+    same_answer(t, forgot(disabled["email"]), "disabled account")
+    # The second request for the account within the cooldown: one of the
+    # two issues the code, the other is throttled.
+    same_answer(t, forgot(known["email"]), "the same account again at "
+                "once (cooldown)")
+    got = mail_code(t, known["email"], 1, "the registered account's mail "
+                    "arrived with a code")
+    REFERENCE["known"] = known
+    REFERENCE["known_code"] = got
+    REFERENCE["known_id"] = uid_of(known)
+    EXPECTED_MAILS[known["email"]] = 1
+    EXPECTED_MAILS[unknown] = 0
+    EXPECTED_MAILS[disabled["email"]] = 0
+    REFERENCE["unknown"] = unknown
+    REFERENCE["disabled"] = disabled
+
+
+def test_mail_content(t):
+    known = REFERENCE["known"]
+    code = REFERENCE["known_code"]
+    msgs = mails_to(known["email"])
+    m = msgs[0]
+    t.eq(m.get("rcpt_tos"), [known["email"]],
+         "the mail has the account's address as its only recipient")
+    t.eq(m.get("mail_from"), MAIL_FROM, "envelope sender is MAIL_FROM")
+    msg = parse(m)
+    raw_head = re.split(r"\r?\n\r?\n", m["data"], 1)[0]
+    names = [ln.split(":", 1)[0].lower() for ln in re.split(r"\r?\n",
+                                                            raw_head)
+             if ln and not ln[0].isspace() and ":" in ln]
+    for h in ("Date", "Message-ID", "From", "To", "Subject",
+              "MIME-Version", "Content-Type"):
+        t.eq(names.count(h.lower()), 1, "mail header %s appears once" % h,
+             raw_head)
+    try:
+        frm = msg["From"].addresses
+    except Exception:
+        frm = ()
+    t.ok(len(frm) == 1 and frm[0].addr_spec == MAIL_FROM and
+         frm[0].display_name == MAIL_FROM_NAME,
+         "From: %s <%s>" % (MAIL_FROM_NAME, MAIL_FROM),
+         "From: %r" % msg["From"])
+    try:
+        to = [a.addr_spec for a in msg["To"].addresses]
+    except Exception:
+        to = None
+    t.eq(to, [known["email"]], "To: the account's address")
+    t.ok(msg.get_content_type() == "text/plain" and
+         (msg.get_content_charset() or "").lower() == "utf-8",
+         "Content-Type: text/plain; charset=UTF-8",
+         "Content-Type: %r" % msg["Content-Type"])
+    t.eq(str(msg["MIME-Version"]).strip(), "1.0", "MIME-Version: 1.0")
+    try:
+        date_ok = msg["Date"].datetime is not None
+        skew = abs(msg["Date"].datetime.timestamp() - time.time())
+    except Exception:
+        date_ok, skew = False, None
+    t.ok(date_ok and skew < 300, "Date: a valid RFC 5322 date, now",
+         "Date: %r (skew %r s)" % (msg["Date"], skew))
+    t.ok(re.match(r"^<[^<>@\s]+@[^<>@\s]+>$", str(msg["Message-ID"])
+                  .strip()), "Message-ID: <id@domain>",
+         "Message-ID: %r" % msg["Message-ID"])
+    subject = str(msg["Subject"] or "")
+    body = msg.get_content()
+    t.ok(re.search(r"password", subject, re.I) and
+         re.search(r"reset|code", subject, re.I),
+         "the subject says it is about a password reset code",
+         "Subject: %r" % subject)
+    t.eq(sorted(set(CODE_RE.findall(body))), [code],
+         "the body holds the code as 6 consecutive digits (and no other "
+         "6-digit number)", body)
+    flat = " ".join(body.split())
+    t.ok(re.search(r"password reset code", flat, re.I),
+         "the body says it is a password reset code", body)
+    t.ok(re.search(r"expires in %d minutes" % EXPIRE_MINUTES, flat, re.I),
+         "the body says the code expires in %d minutes" % EXPIRE_MINUTES,
+         body)
+    t.ok(re.search(r"\bignore\b", flat, re.I) and
+         re.search(r"did not (ask|request)|didn't (ask|request)|not "
+                   r"requested", flat, re.I),
+         "the body says to ignore the mail if the reset was not "
+         "requested", body)
+
+    uid = REFERENCE["known_id"]
+    rows = db_query("SELECT otp, is_used, TIMESTAMPDIFF(SECOND, "
+                    "UTC_TIMESTAMP(), expires_at) FROM passwordresettoken "
+                    "WHERE user_id = %d" % uid)
+    t.eq(len(rows), 1, "one passwordresettoken row for the account", rows)
+    if rows:
+        otp, used, left = rows[0]
+        t.ok(re.match(r"^[0-9a-f]{64}$", otp or "") and otp != code and
+             code not in otp, "passwordresettoken.otp is 64 hex digits, "
+             "not the code", "otp %r, code %r" % (otp, code))
+        t.eq(used, "0", "the code is unused")
+        left = int(left)
+        t.ok(abs(left - EXPIRE_MINUTES * 60) < 120,
+             "expires_at is %d minutes from now (UTC)" % EXPIRE_MINUTES,
+             "%d s from now" % left)
+    t.eq(db_query("SELECT attempts FROM auth_reset_code WHERE user_id = %d"
+                  % uid), [["0"]],
+         "auth_reset_code: one row, no attempt yet")
+
+
+def test_forgot_422(t):
+    for name, body, want in (
+            ("no email", {},
+             [err("email", "Field required", "missing")]),
+            ("email a number", {"email": 123},
+             [err("email", NOT_STRING, "string_type")]),
+            ("email null", {"email": None}, None),
+            ("email a list", {"email": ["a@example.com"]},
+             [err("email", NOT_STRING, "string_type")]),
+            ("malformed email", {"email": "not-an-email"},
+             [err("email", E_EMAIL, "value_error")]),
+            ("email with two @", {"email": "a@@example.com"},
+             [err("email", E_EMAIL, "value_error")])):
+        r = request("POST", FORGOT, body)
+        if want is None:
+            d = r.json.get("detail") if isinstance(r.json, dict) else None
+            t.ok(r.status == 422 and isinstance(d, list) and len(d) == 1
+                 and d[0].get("loc") == ["body", "email"],
+                 "forgot-password, %s: 422 for the email field" % name,
+                 repr(r))
+        else:
+            expect_422(t, r, want, "forgot-password, %s: 422" % name)
+    r = request("POST", FORGOT, b"{", headers={
+        "Content-Type": "application/json"})
+    expect_422(t, r, [err(None, "JSON decode error", "json_invalid")],
+               "forgot-password, malformed JSON: 422")
+
+
+def test_cooldown_cap_retire(t):
+    """One account: a code, a throttled request at once, a code after the
+    cooldown, a third, then the hourly cap.  Only the newest code works;
+    the older ones are retired in the database."""
+    user = new_user("cap")
+    register(t, user)
+    uid = uid_of(user)
+    a = user["email"]
+    EXPECTED_MAILS[a] = 0
+    codes = []
+
+    r = forgot(a)
+    same_answer(t, r, "cap account, request 1")
+    codes.append(mail_code(t, a, 1, "cap account: mail 1 arrived with a "
+                           "code"))
+    came = time.monotonic()
+    r = forgot(a)
+    quick = time.monotonic() - came
+    same_answer(t, r, "cap account, request 2 within the cooldown")
+    sleep_cooldown(came)
+    t.eq(len(mails_to(a)), 1, "no mail for the request within the %d s "
+         "cooldown (checked %.1f s later)" % (COOLDOWN, COOLDOWN + 0.2),
+         "it came %.2f s after the first mail" % quick)
+    for n in range(2, MAX_PER_HOUR + 1):
+        r = forgot(a)
+        same_answer(t, r, "cap account, request after the cooldown "
+                    "(code %d)" % n)
+        codes.append(mail_code(t, a, n, "after the cooldown: mail %d "
+                               "arrived with a code" % n))
+        came = time.monotonic()
+        sleep_cooldown(came)
+    # The cap: MAX_PER_HOUR codes in the hour, cooldown over.
+    r = forgot(a)
+    same_answer(t, r, "cap account, request %d of the hour (hourly cap)"
+                % (MAX_PER_HOUR + 1))
+    time.sleep(NO_MAIL_WAIT)
+    t.eq(len(mails_to(a)), MAX_PER_HOUR, "hourly cap: no mail %d (checked "
+         "%d s later)" % (MAX_PER_HOUR + 1, NO_MAIL_WAIT))
+    EXPECTED_MAILS[a] = MAX_PER_HOUR
+    t.eq(db_scalar("SELECT COUNT(*) FROM auth_reset_code WHERE user_id = "
+                   "%d" % uid), str(MAX_PER_HOUR),
+         "auth_reset_code: %d codes issued" % MAX_PER_HOUR)
+    rows = db_query("SELECT is_used, otp FROM passwordresettoken WHERE "
+                    "user_id = %d ORDER BY id" % uid)
+    t.eq([r[0] for r in rows], ["1"] * (MAX_PER_HOUR - 1) + ["0"],
+         "passwordresettoken: the older codes are retired (is_used = 1), "
+         "the newest is not", rows)
+    t.ok(rows and all(re.match(r"^[0-9a-f]{64}$", r[1]) and
+                      r[1] not in codes for r in rows),
+         "no stored otp is a code", rows)
+
+    # Older codes answer 400; the newest works.
+    old_pw = user["password"]
+    newest = codes[-1]
+    for i, c in enumerate(codes[:-1]):
+        if c == newest:
+            t.diag("code %d happens to equal the newest" % (i + 1))
+            continue
+        r = reset(a, c, password())
+        expect_bad_code(t, r, "reset with the older code %d" % (i + 1))
+    new_pw = password()
+    r = reset(a, newest, new_pw)
+    t.ok(r.status == 200 and r.json == RESET_BODY,
+         "reset with the newest code: 200", repr(r))
+    t.eq(login(a, new_pw).status, 200, "login with the new password: 200")
+    t.eq(login(a, old_pw).status, 401, "login with the old password: 401")
+
+
+def test_timing(t):
+    """Known and unknown emails: the same answer, in similar time."""
+    known = new_user("tm")
+    register(t, known)
+    unknown = unique("tu") + "@example.com"
+    EXPECTED_MAILS[unknown] = 0
+    times = {"known": [], "unknown": []}
+    differ = []
+    for i in range(10):
+        for kind, addr in (("unknown", unknown), ("known", known["email"])):
+            t0 = time.perf_counter()
+            r = forgot(addr)
+            times[kind].append(time.perf_counter() - t0)
+            ref = REFERENCE["forgot"]
+            if (r.status != ref.status or r.body != ref.body or
+                    headers_but_date(r) != headers_but_date(ref)):
+                differ.append((kind, r))
+    t.ok(not differ, "20 forgot-password requests (known and unknown "
+         "email, alternately): the same status, headers and body",
+         repr(differ[:3]))
+    km = statistics.median(times["known"]) * 1000
+    um = statistics.median(times["unknown"]) * 1000
+    t.diag("forgot-password median: known %.1f ms, unknown %.1f ms"
+           % (km, um))
+    t.ok(km < 3 * um + 50, "known-email median (%.1f ms) < 3 x unknown "
+         "median (%.1f ms) + 50 ms" % (km, um))
+
+
+def cgi_env(**extra):
+    """The environment harness.cgi() gives a program as plain CGI."""
+    e = clean_env(AUTH_CONFIG=env("AUTH_TEST_CONFIG"),
+                  BCRYPT_ROUNDS=os.environ.get("AUTH_TEST_BCRYPT_ROUNDS",
+                                               "10"),
+                  GATEWAY_INTERFACE="CGI/1.1", SERVER_PROTOCOL="HTTP/1.1",
+                  REQUEST_METHOD="POST", SCRIPT_NAME=FORGOT,
+                  REQUEST_URI=FORGOT, REMOTE_ADDR="127.0.0.1",
+                  SERVER_NAME="localhost", SERVER_PORT="80",
+                  CONTENT_TYPE="application/json")
+    e.update(extra)
+    return e
+
+
+def cgi_same(t, r, ref, desc):
+    bad = []
+    if r.status != ref.status:
+        bad.append("status %r, reference %r" % (r.status, ref.status))
+    if r.headers != ref.headers:
+        bad.append("headers %r, reference %r" % (r.headers, ref.headers))
+    if r.body != ref.body:
+        bad.append("body %r, reference %r" % (r.body, ref.body))
+    return t.ok(not bad, desc, *(bad + [repr(r)] if bad else []))
+
+
+def test_mail_failure(t):
+    """As plain CGI: the answer is complete (stdout closed) while the mail
+    is still being sent, a mail failure does not change it, and the
+    failure is logged."""
+    ok_user = new_user("cg")
+    register(t, ok_user)
+    fail_user = new_user("cf")
+    register(t, fail_user)
+    unknown = unique("cu") + "@example.com"
+    EXPECTED_MAILS[unknown] = 0
+    EXPECTED_MAILS[fail_user["email"]] = 0
+
+    ref = cgi({"email": unknown}, prog="auth-forgot-password")
+    t.ok(ref.status == 200 and ref.json == FORGOT_BODY,
+         "as CGI, unknown email: 200 %s" % json.dumps(FORGOT_BODY),
+         repr(ref))
+    r = cgi({"email": ok_user["email"]}, prog="auth-forgot-password")
+    cgi_same(t, r, ref, "as CGI, registered account (mail delivered): the "
+             "same status, headers and body as for an unknown email")
+    mail_code(t, ok_user["email"], 1, "as CGI, the registered account's "
+              "mail arrived")
+    EXPECTED_MAILS[ok_user["email"]] = 1
+
+    # An SMTP "server" that accepts the connection and says nothing until
+    # told to hang up.
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(5)
+    srv.settimeout(10)
+    port = srv.getsockname()[1]
+    body = json.dumps({"email": fail_user["email"]}).encode()
+    # The mail is sent by a child of the program that lets go of stderr
+    # (mod_cgi would hold the answer for it) and logs to LOG_FILE.
+    logfile = os.path.join(env("AUTH_TEST_TMPDIR"), "recovery-mail.log")
+    if os.path.exists(logfile):
+        os.unlink(logfile)
+
+    def mail_log():
+        try:
+            with open(logfile, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    proc = subprocess.Popen(
+        [program("auth-forgot-password")], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=cgi_env(CONTENT_LENGTH=str(len(body)), MAIL_SERVER="127.0.0.1",
+                    MAIL_PORT=str(port), LOG_FILE=logfile))
+    out = []
+    errbuf = []
+    conn = None
+    try:
+        proc.stdin.write(body)
+        proc.stdin.close()
+        rd = threading.Thread(target=lambda: out.append(proc.stdout.read()),
+                              daemon=True)
+        er = threading.Thread(target=lambda: errbuf.append(
+            proc.stderr.read()), daemon=True)
+        rd.start()
+        er.start()
+        started = time.monotonic()
+        try:
+            conn, _ = srv.accept()
+        except socket.timeout:
+            conn = None
+        t.ok(conn is not None, "as CGI with a silent mail server: the "
+             "program connects to MAIL_SERVER:MAIL_PORT to send the mail")
+        # The server has not even greeted: no mail can have gone out, and
+        # curl waits for the greeting for up to its connect timeout
+        # (10 s).  The answer must be complete well before that.
+        rd.join(max(0.0, started + ANSWER_WAIT - time.monotonic()))
+        answered = bool(out)
+        still_running = "mail send failed" not in mail_log()
+        t.ok(answered and still_running, "the answer is complete (stdout "
+             "closed) within %d s while the mail is still waiting for the "
+             "server's greeting" % ANSWER_WAIT,
+             "answered %r, process running %r" % (answered, still_running))
+    finally:
+        if conn is not None:
+            try:
+                conn.sendall(b"421 4.3.2 going away\r\n")
+            except OSError:
+                pass
+            conn.close()
+        srv.close()
+        try:
+            proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+    er.join(10)
+    end = time.monotonic() + 40
+    while "mail send failed" not in mail_log() and time.monotonic() < end:
+        time.sleep(0.05)
+    res = CGIResult(types.SimpleNamespace(
+        returncode=proc.returncode, stdout=out[0] if out else b"",
+        stderr=(errbuf[0] if errbuf else b"") + mail_log().encode()))
+    cgi_same(t, res, ref, "as CGI, registered account whose mail fails: "
+             "the same status, headers and body as for an unknown email")
+    t.eq(res.returncode, 0, "the program exits 0 after the failed mail",
+         res.stderr[-1000:])
+    t.ok(re.search(r"mail.*(fail|error)", res.stderr, re.I) and
+         re.search(r"port=%d" % port, res.stderr),
+         "the mail failure is logged, with the port", res.stderr[-1500:])
+    t.diag("codes issued for the account whose mail failed: %s"
+           % db_scalar("SELECT COUNT(*) FROM auth_reset_code WHERE "
+                       "user_id = %d" % uid_of(fail_user)))
+
+
+# -- reset-password --------------------------------------------------------------
+
+def test_reset_success(t):
+    a = acct("success")
+    user = a["user"]
+    uid = a["id"]
+    tokens = []
+    for _ in range(2):
+        r = login(user["email"], user["password"])
+        if not t.ok(r.status == 200 and isinstance(r.json, dict) and
+                    r.json.get("refresh_token"),
+                    "login before the reset: 200 with a refresh token",
+                    repr(r)):
+            return
+        tokens.append(r.json["refresh_token"])
+    t.eq(db_query("SELECT COUNT(*), COUNT(revoked_at) FROM "
+                  "auth_refresh_session WHERE user_id = %d" % uid),
+         [["2", "0"]], "two live refresh sessions before the reset")
+    old_hash = hash_of(user)
+    new_pw = password()
+    r = reset(user["email"], a["code"], new_pw)
+    t.ok(r.status == 200 and r.json == RESET_BODY and
+         not header_problems(r),
+         "reset-password with the right code: 200 %s" % json.dumps(
+             RESET_BODY), repr(r))
+    new_hash = hash_of(user)
+    t.ok(new_hash != old_hash and
+         re.match(r"^\$2b\$10\$[./A-Za-z0-9]{53}$", new_hash or ""),
+         "a new $2b$10$ hash is stored", new_hash)
+    r = login(user["email"], new_pw)
+    t.eq(r.status, 200, "login with the new password: 200", repr(r))
+    new_refresh = r.json.get("refresh_token") if isinstance(r.json,
+                                                            dict) else None
+    r = login(user["email"], user["password"])
+    expect(t, r, 401, "Invalid email or password",
+           "login with the old password: 401")
+    for i, tok in enumerate(tokens):
+        r = request("POST", REFRESH, {"refresh_token": tok})
+        expect(t, r, 401, "Invalid refresh token",
+               "refresh token %d from before the reset: 401" % (i + 1))
+    rows = db_query("SELECT id FROM auth_refresh_session WHERE user_id = %d"
+                    " AND revoked_at IS NULL" % uid)
+    # The login with the new password made one live session.
+    t.eq(len(rows), 1, "every session from before the reset has revoked_at"
+         " set; only the one made after it is live", rows)
+    t.eq(db_query("SELECT COUNT(*) FROM auth_refresh_session WHERE user_id "
+                  "= %d AND revoked_at IS NOT NULL" % uid), [["2"]],
+         "auth_refresh_session: the 2 old sessions revoked")
+    if new_refresh:
+        r = request("POST", REFRESH, {"refresh_token": new_refresh})
+        t.eq(r.status, 200, "a refresh token from after the reset works",
+             repr(r))
+    r = reset(user["email"], a["code"], password())
+    expect_bad_code(t, r, "the same code a second time")
+    t.eq(hash_of(user), new_hash, "the hash did not change again")
+    t.eq(db_query("SELECT is_used FROM passwordresettoken WHERE user_id = "
+                  "%d" % uid), [["1"]], "the code is marked used")
+
+
+def test_reset_bad_codes(t):
+    """Every bad case: the same 400, byte for byte."""
+    unknown = unique("ru") + "@example.com"
+    r = reset(unknown, "123456", password())
+    expect(t, r, 400, BAD_CODE, "unknown email: 400 %s" % BAD_CODE)
+    ref = r
+    REFERENCE["bad_code"] = ref
+
+    nocode = new_user("rn")
+    register(t, nocode)
+    r = reset(nocode["email"], "123456", password())
+    expect_bad_code(t, r, "account that never asked for a code", ref)
+
+    # Wrong codes, then the right one still works.
+    a = acct("wrong")
+    for name, otp in (("wrong code", wrong(a["code"])),
+                      ("the code's first 5 digits", a["code"][:5]),
+                      ("the code and a 7th digit", a["code"] + "0")):
+        r = reset(a["user"]["email"], otp, password())
+        expect_bad_code(t, r, name, ref)
+    t.eq(db_query("SELECT attempts FROM auth_reset_code WHERE user_id = %d"
+                  % a["id"]), [["3"]],
+         "auth_reset_code.attempts counts each of the 3 tries")
+    r = reset(a["user"]["email"], a["code"], password())
+    t.eq(r.status, 200, "then the right code: 200", repr(r))
+
+    # Used code (the account resets first).
+    u = acct("used")
+    pw1 = password()
+    r = reset(u["user"]["email"], u["code"], pw1)
+    t.eq(r.status, 200, "used-code account: first reset 200", repr(r))
+    r = reset(u["user"]["email"], u["code"], password())
+    expect_bad_code(t, r, "used code", ref)
+    t.eq(login(u["user"]["email"], pw1).status, 200,
+         "the password of the first reset still logs in")
+
+    # Expired code.
+    e = acct("expired")
+    db_query("UPDATE passwordresettoken SET expires_at = UTC_TIMESTAMP() - "
+             "INTERVAL 1 MINUTE WHERE user_id = %d" % e["id"])
+    h = hash_of(e["user"])
+    r = reset(e["user"]["email"], e["code"], password())
+    expect_bad_code(t, r, "expired code (the right one)", ref)
+    t.eq(hash_of(e["user"]), h, "expired code: the hash is unchanged")
+    # The same code one minute before expiry works: it was the expiry.
+    db_query("UPDATE passwordresettoken SET expires_at = UTC_TIMESTAMP() + "
+             "INTERVAL 1 MINUTE WHERE user_id = %d" % e["id"])
+    r = reset(e["user"]["email"], e["code"], password())
+    t.eq(r.status, 200, "the same code, its expiry moved a minute ahead: "
+         "200 (the 400 was the expiry)", repr(r))
+
+    # Disabled account with the right code.
+    d = acct("disabled")
+    db_query("UPDATE `user` SET is_active = 0 WHERE id = %d" % d["id"])
+    h = hash_of(d["user"])
+    r = reset(d["user"]["email"], d["code"], password())
+    expect_bad_code(t, r, "disabled account, the right code", ref)
+    t.eq(hash_of(d["user"]), h, "disabled account: the hash is unchanged")
+    t.eq(db_query("SELECT is_used FROM passwordresettoken WHERE user_id = "
+                  "%d" % d["id"]), [["0"]],
+         "disabled account: the code is not consumed")
+    db_query("UPDATE `user` SET is_active = 1 WHERE id = %d" % d["id"])
+    r = reset(d["user"]["email"], d["code"], password())
+    t.eq(r.status, 200, "the same code once the account is active again: "
+         "200 (the 400 was the disabled account)", repr(r))
+
+    # Dead code: MAX_ATTEMPTS wrong tries, then the right one fails.
+    k = acct("dead")
+    h = hash_of(k["user"])
+    statuses = []
+    for i in range(MAX_ATTEMPTS):
+        r = reset(k["user"]["email"], wrong(k["code"]), password())
+        statuses.append(r.status)
+        if i == 0:
+            expect_bad_code(t, r, "dead-code account, wrong try 1", ref)
+    t.eq(statuses, [400] * MAX_ATTEMPTS, "%d wrong tries: each 400"
+         % MAX_ATTEMPTS)
+    t.eq(db_query("SELECT attempts FROM auth_reset_code WHERE user_id = %d"
+                  % k["id"]), [[str(MAX_ATTEMPTS)]],
+         "auth_reset_code.attempts is %d after %d wrong tries"
+         % (MAX_ATTEMPTS, MAX_ATTEMPTS))
+    r = reset(k["user"]["email"], k["code"], password())
+    expect_bad_code(t, r, "the right code after %d wrong tries (dead code)"
+                    % MAX_ATTEMPTS, ref)
+    t.eq(hash_of(k["user"]), h, "dead code: the hash is unchanged")
+    t.eq(db_query("SELECT is_used FROM passwordresettoken WHERE user_id = "
+                  "%d" % k["id"]), [["0"]],
+         "dead code: not marked used (refused before the comparison)")
+
+    # MAX_ATTEMPTS - 1 wrong tries, then the right one works.
+    f = acct("four")
+    statuses = [reset(f["user"]["email"], wrong(f["code"]),
+                      password()).status for _ in range(MAX_ATTEMPTS - 1)]
+    t.eq(statuses, [400] * (MAX_ATTEMPTS - 1), "%d wrong tries: each 400"
+         % (MAX_ATTEMPTS - 1))
+    t.eq(db_query("SELECT attempts FROM auth_reset_code WHERE user_id = %d"
+                  % f["id"]), [[str(MAX_ATTEMPTS - 1)]],
+         "auth_reset_code.attempts is %d" % (MAX_ATTEMPTS - 1))
+    new_pw = password()
+    r = reset(f["user"]["email"], f["code"], new_pw)
+    t.ok(r.status == 200 and r.json == RESET_BODY,
+         "the right code after %d wrong tries: 200" % (MAX_ATTEMPTS - 1),
+         repr(r))
+    t.eq(login(f["user"]["email"], new_pw).status, 200,
+         "and the new password logs in")
+
+
+def test_reset_422(t):
+    a = acct("username")
+    user = a["user"]
+    addr = user["email"]
+    code = a["code"]
+    local = addr.split("@")[0]
+    cases = [
+        ("new_password of 7 bytes", {"new_password": "Ab1!xyz"},
+         [err("new_password", E_PW_SHORT, "value_error")]),
+        ("new_password of 73 bytes", {"new_password": "P" * 73},
+         [err("new_password", E_PW_LONG, "value_error")]),
+        ("new_password of 37 two-byte characters",
+         {"new_password": "\u00e9" * 37},
+         [err("new_password", E_PW_LONG, "value_error")]),
+        ("common new_password 12345678", {"new_password": "12345678"},
+         [err("new_password", E_PW_COMMON, "value_error")]),
+        ("common new_password football", {"new_password": "football"},
+         [err("new_password", E_PW_COMMON, "value_error")]),
+        ("common new_password BaseBall", {"new_password": "BaseBall"},
+         [err("new_password", E_PW_COMMON, "value_error")]),
+        ("new_password equal to the email", {"new_password": addr},
+         [err("new_password", E_PW_SAME, "value_error")]),
+        ("new_password equal to the email's local part",
+         {"new_password": local},
+         [err("new_password", E_PW_SAME, "value_error")]),
+        ("no field", None,
+         [err("email", "Field required", "missing"),
+          err("otp", "Field required", "missing"),
+          err("new_password", "Field required", "missing")]),
+        ("email missing", {"email": None},
+         [err("email", "Field required", "missing")]),
+        ("otp missing", {"otp": None},
+         [err("otp", "Field required", "missing")]),
+        ("new_password missing", {"new_password": None},
+         [err("new_password", "Field required", "missing")]),
+        ("otp a number", {"otp": int(code)},
+         [err("otp", NOT_STRING, "string_type")]),
+        ("new_password a number", {"new_password": 12345678},
+         [err("new_password", NOT_STRING, "string_type")]),
+        ("email a number", {"email": 42},
+         [err("email", NOT_STRING, "string_type")]),
+        ("email a list", {"email": [addr]},
+         [err("email", NOT_STRING, "string_type")]),
+        ("malformed email", {"email": "not-an-email"},
+         [err("email", E_EMAIL, "value_error")]),
+    ]
+    for name, over, want in cases:
+        if over is None:
+            body = {}
+        else:
+            body = {"email": addr, "otp": code, "new_password": password()}
+            for k, v in over.items():
+                if v is None:
+                    body.pop(k)
+                else:
+                    body[k] = v
+        if isinstance(body.get("new_password"), str):
+            USED_PASSWORDS.append(body["new_password"])
+        r = request("POST", RESET, body)
+        expect_422(t, r, want, "reset-password, %s: 422" % name)
+    r = request("POST", RESET, b'{"email": ', headers={
+        "Content-Type": "application/json"})
+    expect_422(t, r, [err(None, "JSON decode error", "json_invalid")],
+               "reset-password, malformed JSON: 422")
+    t.eq(db_query("SELECT t.is_used, c.attempts FROM passwordresettoken t "
+                  "JOIN auth_reset_code c ON c.token_id = t.id WHERE "
+                  "t.user_id = %d" % a["id"]), [["0", "0"]],
+         "no 422 used the code or counted an attempt")
+
+    # The username rule: the username is known only once the code is
+    # right, so a wrong code with that password is a 400 ...
+    same = "".join(c.lower() if c.isupper() else c.upper()
+                   for c in user["username"])
+    t.ok(same != user["username"] and same.lower() != local.lower(),
+         "test data: a password equal to the username in another case, "
+         "unlike the email's local part", same)
+    h = hash_of(user)
+    r = reset(addr, wrong(code), same)
+    expect_bad_code(t, r, "new_password equal to the username with a wrong "
+                    "code (checked only after the code)")
+    # ... and with the right code a 422 that leaves the code usable.
+    r = reset(addr, code, same)
+    expect_422(t, r, [err("new_password", E_PW_SAME, "value_error")],
+               "new_password equal to the username in another case, right "
+               "code: 422")
+    t.eq(hash_of(user), h, "the hash is unchanged")
+    t.eq(db_query("SELECT is_used FROM passwordresettoken WHERE user_id = "
+                  "%d" % a["id"]), [["0"]], "the code is not consumed")
+    new_pw = password()
+    r = reset(addr, code, new_pw)
+    t.ok(r.status == 200 and r.json == RESET_BODY,
+         "then the right code with a good password: 200", repr(r))
+    t.eq(login(addr, new_pw).status, 200, "and the new password logs in")
+
+
+def test_reset_race(t):
+    a = acct("race")
+    user = a["user"]
+    old_hash = hash_of(user)
+    pws = [password() for _ in range(10)]
+    USED_PASSWORDS.extend(pws)
+    results = [None] * 10
+    barrier = threading.Barrier(10)
+
+    def one(i):
+        try:
+            barrier.wait(timeout=30)
+            r = request("POST", RESET, {"email": user["email"],
+                                        "otp": a["code"],
+                                        "new_password": pws[i]}, timeout=30)
+            results[i] = (r.status, r.json)
+        except Exception as e:
+            results[i] = ("exception", repr(e))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(10)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    statuses = [r[0] if r else None for r in results]
+    t.eq(statuses.count(200), 1, "10 concurrent resets with one code: "
+         "exactly one 200", repr(results))
+    t.eq(statuses.count(400), 9, "the other nine: 400", repr(results))
+    t.ok(all(r[1] == {"detail": BAD_CODE} for r in results
+             if r and r[0] == 400),
+         "each 400 says %s" % BAD_CODE, repr(results))
+    t.ok(all(isinstance(s, int) and s < 500 for s in statuses),
+         "no 5xx, no error", repr(results))
+    t.ok(hash_of(user) != old_hash, "the hash changed")
+    logins = [login(user["email"], pw).status for pw in pws]
+    t.eq(logins.count(200), 1, "exactly one of the 10 passwords logs in",
+         repr(logins))
+    if 200 in statuses and 200 in logins:
+        t.eq(logins.index(200), statuses.index(200),
+             "the password that logs in is the one of the 200")
+
+
+# -- At the end ----------------------------------------------------------------
+
+def test_mail_counts(t):
+    """Every address received exactly the mails it should, checked well
+    after the last request."""
+    left = LAST_FORGOT[0] + NO_MAIL_WAIT - time.monotonic()
+    if left > 0:
+        time.sleep(left)
+    bad = []
+    for a, n in EXPECTED_MAILS.items():
+        got = len(mails_to(a))
+        if got != n:
+            bad.append("%s: %d mail(s), want %d" % (a, got, n))
+    t.ok(not bad, "mail counts after the run: exactly one per issued code; "
+         "none to unknown or disabled addresses, throttled requests or the "
+         "failed mail (%d addresses)" % len(EXPECTED_MAILS), *bad)
+    for what in ("unknown", "disabled"):
+        a = REFERENCE.get(what)
+        a = a["email"] if isinstance(a, dict) else a
+        t.eq(len(mails_to(a)) if a else None, 0,
+             "no mail to the %s address" % what)
+    t.eq(len(mails_to(REFERENCE["known"]["email"])), 1,
+         "the account asked twice within the cooldown got one mail")
+
+
+def test_no_codes_stored(t):
+    codes = sorted(set(CODES))
+    t.ok(len(codes) >= 10, "codes received by mail in this run: %d"
+         % len(codes))
+    if codes:
+        n = db_scalar("SELECT COUNT(*) FROM passwordresettoken WHERE otp IN "
+                      "(%s)" % ", ".join(sql_quote(c) for c in codes))
+        t.eq(n, "0", "passwordresettoken holds none of the codes")
+    bad = db_query("SELECT id, otp FROM passwordresettoken WHERE otp NOT "
+                   "REGEXP '^[0-9a-f]{64}$'")
+    t.eq(bad, [], "every passwordresettoken.otp is 64 hex digits")
+
+
+def test_logs(t):
+    log = program_log()
+    for prog in ("auth-forgot-password", "auth-reset-password"):
+        t.ok(re.search(r"(?<![\w-])%s\[\d+\]: " % prog, log),
+             "the program log has %s lines" % prog)
+    found = [c for c in set(CODES)
+             if re.search(r"(?<!\d)%s(?!\d)" % c, log)]
+    t.ok(not found, "the program log holds none of the %d codes mailed"
+         % len(set(CODES)), "found: %r" % [c[:2] + "...." for c in found])
+    # Passwords the tests sent that are not also an email or username
+    # (those may be logged as identifiers).
+    idents = set()
+    for acc in ACCOUNTS.values():
+        u = acc["user"]
+        idents.update({u["email"].lower(), u["username"].lower(),
+                       u["email"].split("@")[0].lower()})
+    pws = {p for p in USED_PASSWORDS
+           if len(p) >= 8 and p.lower() not in idents}
+    found = [p for p in pws
+             if re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(p), log)]
+    t.ok(not found, "the program log holds none of the %d new passwords "
+         "sent" % len(pws), "found: %r" % [p[:3] + "..." for p in found])
+    check_logs_clean(t, "recovery")
+
+
+def main():
+    t = TAP()
+    for fn in (test_prepare, test_forgot_same_answer, test_mail_content,
+               test_forgot_422, test_timing, test_mail_failure,
+               test_reset_success, test_reset_bad_codes, test_reset_422,
+               test_reset_race, test_cooldown_cap_retire, test_mail_counts,
+               test_no_codes_stored, test_logs):
+        t.run(fn)
+    t.done()
+
+
+if __name__ == "__main__":
+    main()
