@@ -568,6 +568,15 @@ ca_apache_stage() {
 	local mode=$1 config=$2 stage=$CA_APACHE_STAGE user e dir
 	user=$(ca_apache_user)
 	ca_apache_stop
+	# Apache's user must be able to walk from / to the staged files.  A
+	# real system's / always lets it; a throwaway root made with
+	# mktemp -d (a chroot for tests) is mode 0700.
+	if [ -n "$user" ] &&
+	    ! su -s /bin/sh -c 'test -x /' "$user" 2>/dev/null; then
+		ca_say "/ is not searchable by $user (mode $(stat -c %a /)):" \
+		    "making it searchable, as on any installed system"
+		chmod o+x / || return 1
+	fi
 	rm -rf "$stage"
 	mkdir -m 0755 "$stage" "$stage/run" "$stage/empty" || return 1
 	mkdir -m 0700 "$stage/fcgid" || return 1
