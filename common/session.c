@@ -147,9 +147,7 @@ session_refresh(struct db *db, const struct jwt_claims *c, long long now,
 	if (rc != AUTH_OK)
 		return rc;
 
-	out->user_id = uid;
-	out->expires_at = db_time_to_epoch(&expires);
-	if (revoked || !active || out->expires_at <= now)
+	if (revoked || !active || db_time_to_epoch(&expires) <= now)
 		return AUTH_OK;		/* invalid */
 	if (strcmp(cur, c->jti) == 0)
 		return AUTH_OK;		/* current, yet not rotated: invalid */
@@ -158,6 +156,8 @@ session_refresh(struct db *db, const struct jwt_claims *c, long long now,
 	    now - rotated_at <= grace) {
 		memcpy(out->id, c->sid, sizeof(out->id));
 		memcpy(out->jti, cur, sizeof(out->jti));
+		out->user_id = uid;
+		out->expires_at = db_time_to_epoch(&expires);
 		*res = SESSION_GRACE;
 		return AUTH_OK;
 	}

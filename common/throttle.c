@@ -112,7 +112,7 @@ throttle_check(struct db *db, const struct cfg *cfg,
 	for (i = 0; i < n && m < THROTTLE_HITS_MAX; i++) {
 		limit = cfg->throttle_limit[hits[i].kind];
 		window = cfg->throttle_window[hits[i].kind];
-		if (limit == 0 || window == 0)
+		if (limit == 0)		/* off; windows are >= 1 (cfg.c) */
 			continue;
 		if (throttle_key(hits[i].kind, hits[i].key, keys[m]) == -1)
 			return AUTH_ERR_CRYPTO;
@@ -175,16 +175,12 @@ throttle_login_ok(struct db *db, const struct cfg *cfg, const char *email,
 	unsigned long	 klen = THROTTLE_KEY_LEN;
 	long		 aw, fw;
 
+	/* Windows are at least 1 s (cfg.c); a limit of 0 counted nothing. */
 	aw = cfg->throttle_window[THROTTLE_LOGIN_ACCOUNT];
 	fw = cfg->throttle_window[THROTTLE_LOGIN_ADDRESS_FAILURES];
-	if ((cfg->throttle_limit[THROTTLE_LOGIN_ACCOUNT] == 0 || aw == 0) &&
-	    (cfg->throttle_limit[THROTTLE_LOGIN_ADDRESS_FAILURES] == 0 ||
-	    fw == 0))
+	if (cfg->throttle_limit[THROTTLE_LOGIN_ACCOUNT] == 0 &&
+	    cfg->throttle_limit[THROTTLE_LOGIN_ADDRESS_FAILURES] == 0)
 		return AUTH_OK;
-	if (aw == 0)
-		aw = 1;
-	if (fw == 0)
-		fw = 1;
 	if (throttle_key(THROTTLE_LOGIN_ACCOUNT, email, acct) == -1 ||
 	    throttle_key(THROTTLE_LOGIN_ADDRESS_FAILURES, address, addr) == -1)
 		return AUTH_ERR_CRYPTO;

@@ -508,3 +508,13 @@ def program_headers(r, also=()):
     what two answers of the program must share to be the same answer."""
     return {k: v for k, v in r.headers.items()
             if k not in SERVER_HEADERS and k not in also}
+
+
+def write_file(directory, name, text, mode=0o600):
+    """Write text to directory/name with mode (a config, by default
+    0600 as the programs require); return the path."""
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    return path

@@ -20,7 +20,7 @@ import time
 import urllib.parse
 
 from harness import (TAP, clean_env, config_values, db_query, db_scalar, env,
-                     secrets_in, sql_quote, unique)
+                     secrets_in, sql_quote, unique, write_file)
 
 LOCK = "collab-auth-cleanup"
 BATCH = 1000
@@ -90,11 +90,7 @@ def counts(**over):
 
 
 def write(name, text, mode=0o600):
-    path = os.path.join(TMP, name)
-    with open(path, "w") as f:
-        f.write(text)
-    os.chmod(path, mode)
-    return path
+    return write_file(TMP, name, text, mode)
 
 
 def config_text(**over):

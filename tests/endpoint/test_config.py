@@ -8,18 +8,15 @@ import json
 import os
 import urllib.parse
 
-from harness import (TAP, cgi, config_values, env, new_user, secrets_in)
+from harness import (TAP, cgi, config_values, env, new_user, secrets_in,
+                     write_file)
 
 TMP = None
 BASE = None
 
 
 def write(name, text, mode=0o600):
-    path = os.path.join(TMP, name)
-    with open(path, "w") as f:
-        f.write(text)
-    os.chmod(path, mode)
-    return path
+    return write_file(TMP, name, text, mode)
 
 
 def lines(**over):
