@@ -40,8 +40,10 @@ struct req {
 	char			 client[64];	/* see client_address() */
 	char			*body;		/* NUL-terminated copy */
 	size_t			 bodylen;
+	size_t			 bodysize;	/* allocated, wiped whole */
 	struct json_object	*json;		/* parsed body: an object */
 	struct json_object	*errors;	/* 422 details, or NULL */
+	size_t			 ninvalid;	/* details recorded or lost */
 	int			 status;	/* answered status, 0 if none */
 	void			(*after)(void *); /* run once answered */
 	void			*after_arg;	/* not owned by the request */

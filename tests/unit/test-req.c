@@ -13,6 +13,7 @@
 
 #include "req.h"
 #include "resp.h"
+#include "memwatch.h"
 #include "tap.h"
 
 struct fake {
@@ -361,6 +362,141 @@ test_fields(void)
 	free(f);
 }
 
+/*
+ * Bytes after the JSON value: white space only, and a NUL is none
+ * (RFC 8259, 2).
+ */
+static void
+test_trailing(void)
+{
+	static const struct {
+		const char	*what;
+		const char	*body;
+		size_t		 len;
+		int		 ok;
+	} cases[] = {
+		{ "two NUL bytes", "{\"a\":\"b\"}\0\0", 11, 0 },
+		{ "one NUL byte", "{\"a\":\"b\"}\0", 10, 0 },
+		{ "a NUL and x", "{\"a\":\"b\"}\0x", 11, 0 },
+		{ "a space and a NUL", "{\"a\":\"b\"} \0", 11, 0 },
+		{ "CR LF tab space", "{\"a\":\"b\"}\r\n\t ", 13, 1 },
+		{ "nothing", "{\"a\":\"b\"}", 9, 1 },
+	};
+	struct fake	*f;
+	struct req	 r;
+	char		 clen[24];
+	size_t		 i;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		abort();
+	f->method = "POST";
+	f->ctype = "application/json";
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		f->body = cases[i].body;
+		f->bodylen = cases[i].len;
+		(void)snprintf(clen, sizeof(clen), "%zu", cases[i].len);
+		f->clen = clen;
+		if (cases[i].ok)
+			tap_ok(run(f, &r) == 1, "after the object, %s: "
+			    "accepted", cases[i].what);
+		else
+			tap_ok(run(f, &r) == 0 && answered(f, 422,
+			    JSON_INVALID), "after the object, %s: 422",
+			    cases[i].what);
+		req_free(&r);
+	}
+	free(f);
+}
+
+#define SECRET	"Secret-Marker-7f3a9c"
+#define LONG	"0123456789abcdef0123456789abcdef0123456789abcdef"
+
+/*
+ * Nothing that held a secret of the body is freed unwiped, whatever the
+ * request's fate: the body buffer, json-c's tokener buffer, the string
+ * objects (nested ones too), a value a duplicate key would replace.
+ */
+static void
+test_wiped(void)
+{
+	static const struct {
+		const char	*what;
+		const char	*body;
+		const char	*clen;	/* NULL: the body's length */
+		int		 status;	/* 0: accepted */
+	} cases[] = {
+		{ "accepted", "{\"email\":\"a@b.co\",\"password\":\""
+		    SECRET "\"}", NULL, 0 },
+		{ "a long value (the tokener's buffer grows)",
+		    "{\"password\":\"" LONG LONG SECRET LONG LONG "\"}",
+		    NULL, 0 },
+		{ "nested in an object and an array", "{\"a\":{\"password\":"
+		    "\"" SECRET "\"},\"b\":[\"" SECRET "\"]}", NULL, 0 },
+		{ "with escapes", "{\"password\":\"\\\"" SECRET "\\u00e4\"}",
+		    NULL, 0 },
+		{ "a duplicate key", "{\"password\":\"" SECRET "\","
+		    "\"password\":\"other\"}", NULL, 422 },
+		{ "a duplicate key with an escape", "{\"password\":\"" SECRET
+		    "\",\"p\\u0061ssword\":\"other\"}", NULL, 422 },
+		{ "a duplicate nested key", "{\"a\":[{\"k\":\"" SECRET "\","
+		    "\"k\":1}]}", NULL, 422 },
+		{ "a short body", "{\"password\":\"" SECRET, "200", 400 },
+		{ "a bad escape after it", "{\"password\":\"" SECRET "\","
+		    "\"x\":\"\\q\"}", NULL, 422 },
+		{ "an unterminated string", "{\"password\":\"" SECRET, NULL,
+		    422 },
+		{ "trailing bytes", "{\"password\":\"" SECRET "\"} x", NULL,
+		    422 },
+		{ "too deep", "{\"password\":\"" SECRET "\",\"a\":"
+		    "[[[[[[[[1]]]]]]]]}", NULL, 422 },
+		{ "not an object", "[\"" SECRET "\"]", NULL, 422 },
+		{ "a bare string", "\"" SECRET "\"", NULL, 422 },
+	};
+	struct fake	*f;
+	struct req	 r;
+	char		 clen[24];
+	size_t		 i;
+	int		 got;
+
+	if (!memwatch_ok) {
+		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+			tap_ok(1, "# SKIP wiped, %s: no memwatch here",
+			    cases[i].what);
+		return;
+	}
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		abort();
+	f->method = "POST";
+	f->ctype = "application/json";
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		f->body = cases[i].body;
+		f->bodylen = strlen(cases[i].body);
+		(void)snprintf(clen, sizeof(clen), "%zu", f->bodylen);
+		f->clen = cases[i].clen != NULL ? cases[i].clen : clen;
+		memwatch_start(SECRET);
+		got = run(f, &r);
+		req_free(&r);
+		tap_ok(memwatch_found == 0 && (cases[i].status == 0 ? got == 1 :
+		    got == 0 && answered(f, cases[i].status, NULL)),
+		    "%s: %s, and no freed block holds the secret (%lu did)",
+		    cases[i].what, cases[i].status == 0 ? "accepted" :
+		    "refused", memwatch_found);
+	}
+	/* A number keeps its text beside its value (json-c, for doubles). */
+	f->body = "{\"otp\":31415.9265358979e-4}";
+	f->bodylen = strlen(f->body);
+	(void)snprintf(clen, sizeof(clen), "%zu", f->bodylen);
+	f->clen = clen;
+	memwatch_start("31415.9265358979");
+	got = run(f, &r);
+	req_free(&r);
+	tap_ok(got == 1 && memwatch_found == 0,
+	    "a number's text is wiped too (%lu blocks held it)",
+	    memwatch_found);
+	memwatch_start(NULL);
+	free(f);
+}
+
 int
 main(void)
 {
@@ -368,5 +504,7 @@ main(void)
 	test_fronts();
 	test_limits();
 	test_fields();
+	test_trailing();
+	test_wiped();
 	return tap_done();
 }
