@@ -119,6 +119,17 @@ app_detach(void)
 }
 
 /*
+ * Return the name of endpoint ep's URL: the program's name less its
+ * "auth-" (cgi-bin/auth-NAME serves /api/auth/NAME).
+ */
+static const char *
+app_route(const struct app_endpoint *ep)
+{
+
+	return strncmp(ep->prog, "auth-", 5) == 0 ? ep->prog + 5 : ep->prog;
+}
+
+/*
  * Serve one request on io: the front-end checks, the handler, a 500 if
  * the handler answered nothing, and the request's log line.  Work the
  * handler asked to run after the answer is returned in *afterp and
@@ -134,7 +145,7 @@ app_serve(struct app *app, const struct app_endpoint *ep,
 	req_init(&r, io, &app->cfg.proxies);
 	/* Whether the web server passes Authorization on (never its value). */
 	authz = req_param(&r, "HTTP_AUTHORIZATION") != NULL;
-	if (req_read_json(&r))
+	if (req_route(&r, app_route(ep)) && req_read_json(&r))
 		ep->handle(app, &r);
 	if (r.status == 0) {
 		log_err("request", "handler gave no answer");

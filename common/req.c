@@ -447,8 +447,8 @@ req_param(struct req *r, const char *name)
 /*
  * Run every check on the request line, headers and body, and parse the
  * body.  Returns 1 when r->json holds the body's JSON object, or 0 when
- * the request has already been answered: 404, 405, 415, 411, 400, 413,
- * 422, or 500.
+ * the request has already been answered: 405, 415, 411, 400, 413, 422,
+ * or 500.
  */
 int
 req_read_json(struct req *r)
@@ -457,11 +457,6 @@ req_read_json(struct req *r)
 	const char	*s;
 	size_t		 len;
 
-	/* Servers route by prefix: /api/auth/register/x is no endpoint. */
-	if ((s = req_param(r, "PATH_INFO")) != NULL && *s != '\0') {
-		resp_error(r, 404, "Not Found");
-		return 0;
-	}
 	if (strcmp(r->method, "POST") != 0) {
 		resp_error_headers(r, 405, "Method Not Allowed", allow);
 		return 0;
@@ -487,6 +482,67 @@ req_read_json(struct req *r)
 		return 0;
 	}
 	return req_parse_json(r);
+}
+
+/*
+ * Return 1 if the n bytes at s, percent-decoded (RFC 3986, 2.1), are
+ * name, else 0 (a malformed escape is no match).
+ */
+static int
+req_segment_is(const char *s, size_t n, const char *name)
+{
+	size_t	 i;
+	int	 hi, lo;
+
+	for (i = 0; i < n; i++, name++) {
+		if (*name == '\0')
+			return 0;
+		if (s[i] != '%') {
+			if (s[i] != *name)
+				return 0;
+			continue;
+		}
+		if (n - i < 3 || (hi = req_hexval(s[i + 1])) == -1 ||
+		    (lo = req_hexval(s[i + 2])) == -1 ||
+		    hi * 16 + lo != (unsigned char)*name)
+			return 0;
+		i += 2;
+	}
+	return *name == '\0';
+}
+
+/*
+ * Return 1 if request r is for the endpoint name (a program serves the
+ * URL path that ends in its name: auth-login /api/auth/login, wherever
+ * the API is mounted), else answer 404 {"detail": "Not Found"}, as
+ * FastAPI does for a path it has no route for, whatever the method, and
+ * return 0.  A request is not for the endpoint when the web server found
+ * a path below it (PATH_INFO: /api/auth/login/x, and the servers' routes
+ * for the paths that are no endpoint, see httpd-conf/), or when the last
+ * segment of the path the client asked for (REQUEST_URI, up to its
+ * query) is not name: lighttpd hands /api/auth/login2 to the program of
+ * /api/auth/login as it is.  Without REQUEST_URI (a server that does not
+ * set it) only PATH_INFO is checked.  Checked before anything else, so
+ * an unknown path gets 404 even with another method or no body.
+ */
+int
+req_route(struct req *r, const char *name)
+{
+	const char	*s, *last;
+	size_t		 n;
+
+	if ((s = req_param(r, "PATH_INFO")) != NULL && *s != '\0')
+		goto notfound;
+	if ((s = req_param(r, "REQUEST_URI")) == NULL)
+		return 1;
+	n = strcspn(s, "?#");
+	for (last = s + n; last > s && last[-1] != '/'; last--)
+		continue;
+	if (req_segment_is(last, (size_t)(s + n - last), name))
+		return 1;
+notfound:
+	resp_error(r, 404, "Not Found");
+	return 0;
 }
 
 /*

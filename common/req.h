@@ -52,6 +52,7 @@ struct req {
 /* req.c */
 void		 req_init(struct req *, const struct req_io *,
 		    const struct client_proxies *);
+int		 req_route(struct req *, const char *);
 int		 req_read_json(struct req *);
 const char	*req_param(struct req *, const char *);
 const char	*req_string(struct req *, const char *, size_t *);

@@ -22,6 +22,7 @@ struct fake {
 	const char	*clen;
 	const char	*body;
 	const char	*pathinfo;
+	const char	*uri;
 	size_t		 bodylen;
 	size_t		 pos;
 	size_t		 reads;		/* bytes handed to the program */
@@ -44,6 +45,8 @@ fake_param(void *arg, const char *name)
 		return "192.0.2.1";
 	if (strcmp(name, "PATH_INFO") == 0)
 		return f->pathinfo;
+	if (strcmp(name, "REQUEST_URI") == 0)
+		return f->uri;
 	return NULL;
 }
 
@@ -283,18 +286,6 @@ test_limits(void)
 	    "exactly Content-Length bytes are read, no more");
 	req_free(&r);
 
-	f->method = "POST";
-	f->clen = "9";
-	f->pathinfo = "/extra";
-	tap_ok(run(f, &r) == 0 && answered(f, 404,
-	    "{\"detail\":\"Not Found\"}") && f->reads == 0,
-	    "a path below the endpoint is 404");
-	req_free(&r);
-	f->pathinfo = "";
-	tap_ok(run(f, &r) == 1, "an empty PATH_INFO is the endpoint itself");
-	req_free(&r);
-	f->pathinfo = NULL;
-
 	f->method = "GET";
 	f->clen = "16385";
 	tap_ok(run(f, &r) == 0 && answered(f, 405, NULL) &&
@@ -359,6 +350,71 @@ test_fields(void)
 	    "422 lists every invalid field in FastAPI's shape");
 	tap_ok(strcmp(r.client, "192.0.2.1") == 0, "client address noted");
 	req_free(&r);
+	free(f);
+}
+
+/*
+ * req_route(): which URLs are the endpoint's own, before any other
+ * check.
+ */
+static void
+test_route(void)
+{
+	static const struct {
+		const char	*pathinfo;
+		const char	*uri;
+		int		 own;
+	} cases[] = {
+		{ NULL, "/api/auth/login", 1 },
+		{ "", "/api/auth/login", 1 },
+		{ NULL, "/api/auth/login?x=1", 1 },
+		{ NULL, "/v1/login", 1 },		/* mounted elsewhere */
+		{ NULL, "/api/auth/log%69n", 1 },	/* as servers decode */
+		{ NULL, "/api/auth/log%69N", 0 },
+		{ NULL, NULL, 1 },			/* no REQUEST_URI */
+		{ "/x", "/api/auth/login/x", 0 },
+		{ "/not-found", "/api/auth/nope", 0 },
+		{ "/x", NULL, 0 },
+		{ NULL, "/api/auth/login2", 0 },	/* lighttpd's prefix */
+		{ NULL, "/api/auth/logi", 0 },
+		{ NULL, "/api/auth/", 0 },
+		{ NULL, "/api/auth", 0 },
+		{ NULL, "/api/auth/login/", 0 },
+		{ NULL, "/api/auth/nope?/login", 0 },
+		{ NULL, "/api/auth/login%00", 0 },
+		{ NULL, "/api/auth/login%2", 0 },
+		{ NULL, "/api/auth/%zzlogin", 0 },
+		{ NULL, "", 0 },
+	};
+	struct fake	*f;
+	struct req	 r;
+	size_t		 i;
+	int		 got;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		abort();
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		/* No method, no body: the route comes first. */
+		f->method = "GET";
+		f->pathinfo = cases[i].pathinfo;
+		f->uri = cases[i].uri;
+		f->outlen = 0;
+		f->out[0] = '\0';
+		{
+			struct req_io io = { fake_param, fake_read, fake_write,
+			    f };
+
+			req_init(&r, &io, NULL);
+		}
+		got = req_route(&r, "login");
+		tap_ok(cases[i].own ? got == 1 && r.status == 0 : got == 0 &&
+		    answered(f, 404, "{\"detail\":\"Not Found\"}"),
+		    "route: PATH_INFO %s, REQUEST_URI %s: %s",
+		    cases[i].pathinfo ? cases[i].pathinfo : "unset",
+		    cases[i].uri ? cases[i].uri : "unset",
+		    cases[i].own ? "the endpoint" : "404");
+		req_free(&r);
+	}
 	free(f);
 }
 
@@ -504,6 +560,7 @@ main(void)
 	test_fronts();
 	test_limits();
 	test_fields();
+	test_route();
 	test_trailing();
 	test_wiped();
 	return tap_done();
