@@ -41,7 +41,8 @@ main(void)
 		    "rng_hex_encode: 00 01 7f 80 ab ff");
 		tap_ok(rng_hex_encode(in, sizeof(in), tight, sizeof(tight)) ==
 		    AUTH_ERR_INVALID && tight[0] == '\0',
-		    "rng_hex_encode refuses an output without room for the NUL");
+		    "rng_hex_encode refuses an output without room for "
+		    "the NUL");
 		tap_ok(rng_hex_encode(in, 0, out, 1) == AUTH_OK &&
 		    out[0] == '\0', "rng_hex_encode of nothing is \"\"");
 		tap_ok(rng_hex_encode(in, 0, out, 0) == AUTH_ERR_INVALID,
