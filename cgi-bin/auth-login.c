@@ -199,6 +199,7 @@ main(void)
 		.queries = login_queries,
 		.nqueries = sizeof(login_queries) / sizeof(login_queries[0]),
 		.handle = login_handle,
+		.flags = APP_BCRYPT,
 	};
 
 	return app_main(&ep);

@@ -135,11 +135,12 @@ int
 main(void)
 {
 	static const struct app_endpoint ep = {
-		"auth-register",
-		register_queries,
-		sizeof(register_queries) / sizeof(register_queries[0]),
-		NULL,
-		register_handle,
+		.prog = "auth-register",
+		.queries = register_queries,
+		.nqueries = sizeof(register_queries) /
+		    sizeof(register_queries[0]),
+		.handle = register_handle,
+		.flags = APP_BCRYPT,
 	};
 
 	return app_main(&ep);

@@ -10,14 +10,17 @@ import hashlib
 import hmac
 import json
 import re
+import os
 import statistics
+import subprocess
 import time
 
 import harness
-from harness import (TAP, cgi, check_logs_clean, config_values, db_query,
-                     db_scalar, err, expect, expect_422, header_problems,
-                     new_user, password, post, program_headers,
-                     program_log, request, sql_quote, unique)
+from harness import (TAP, cgi, check_logs_clean, clean_env, config_values,
+                     db_query, db_scalar, err, expect, expect_422,
+                     header_problems, new_user, password, post,
+                     program, program_headers, program_log, request,
+                     server, sql_quote, unique)
 
 LOGIN = "/api/auth/login"
 REFRESH = "/api/auth/refresh-token"
@@ -550,6 +553,84 @@ def test_timing_cost(t):
          "cost 10")
 
 
+def proc_stat(pid):
+    """The state and nice value of process pid (a zombie too), or
+    (None, None)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+    except OSError:
+        return None, None
+    fields = st[st.rindex(")") + 2:].split()
+    return fields[0], int(fields[16])
+
+
+def proc_nice(pid):
+    return proc_stat(pid)[1]
+
+
+def cgi_nice(prog, extra=None):
+    """Run prog as plain CGI on an empty JSON object; its nice value as it
+    exited (read from the zombie before it is reaped) and its status."""
+    body = b"{}"
+    e = clean_env(AUTH_CONFIG=harness.env("AUTH_TEST_CONFIG"),
+                  BCRYPT_ROUNDS="10", GATEWAY_INTERFACE="CGI/1.1",
+                  REQUEST_METHOD="POST", CONTENT_TYPE="application/json",
+                  CONTENT_LENGTH=str(len(body)), REMOTE_ADDR="127.0.0.1",
+                  SCRIPT_NAME="/api/auth/" + prog[5:],
+                  REQUEST_URI="/api/auth/" + prog[5:], **(extra or {}))
+    p = subprocess.Popen([program(prog)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         env=e)
+    p.stdin.write(body)
+    p.stdin.close()
+    out = p.stdout.read()
+    # Not reaped until p.wait(): its nice value stays readable.
+    nice = None
+    for _ in range(500):
+        state, nice = proc_stat(p.pid)
+        if state == "Z":
+            break
+        time.sleep(0.01)
+    p.wait()
+    return nice, out[:16]
+
+
+def test_nice(t):
+    """The bcrypt programs lower their own priority by BCRYPT_NICE
+    (default 10) at start; the others keep the web server's (issue 13)."""
+    pids = {}
+    if server() != "apache-cgi":
+        mark = LogMark()
+        request("POST", LOGIN, {})
+        request("POST", REFRESH, {})
+        request("POST", "/api/auth/register", {})
+        got, new = mark.lines(r"^auth-(login|refresh-token|register)\[\d+\]:"
+                              r" info: request ", want=3)
+        for ln in got:
+            m = re.match(r"^auth-([a-z-]+)\[(\d+)\]", ln)
+            pids[m.group(1)] = int(m.group(2))
+        nice = {k: proc_nice(v) for k, v in pids.items()}
+        t.ok(len(nice) == 3 and None not in nice.values() and
+             nice["login"] == min(19, nice["refresh-token"] + 10) and
+             nice["register"] == nice["login"],
+             "%s: the running login and register processes are 10 nicer "
+             "than refresh-token's" % server(), repr(nice), repr(got))
+    else:
+        t.ok(True, "# SKIP %s: a CGI process is gone after its request "
+             "(the plain CGI checks below)" % server())
+    base = os.nice(0)
+    n_login, out = cgi_nice("auth-login")
+    n_refresh, _ = cgi_nice("auth-refresh-token")
+    n_off, _ = cgi_nice("auth-login", {"BCRYPT_NICE": "0"})
+    n_three, _ = cgi_nice("auth-register", {"BCRYPT_NICE": "3"})
+    t.ok(out.startswith(b"Status: 422") and n_login == min(19, base + 10)
+         and n_refresh == base and n_off == base and n_three == base + 3,
+         "plain CGI: login at +10, refresh-token at +0, BCRYPT_NICE=0 "
+         "leaves it, BCRYPT_NICE=3 is +3",
+         repr((base, n_login, n_refresh, n_off, n_three, out)))
+
+
 def test_logs(t):
     log = program_log()
     lines = [ln for ln in log.splitlines() if ln.startswith("auth-login[")]
@@ -565,7 +646,7 @@ def main():
     for fn in (test_success, test_normalised_email, test_unknown_vs_wrong,
                test_disabled, test_422, test_python_rows, test_rehash,
                test_des, test_identity, test_lookup_validation,
-               test_timing, test_timing_cost, test_logs):
+               test_timing, test_timing_cost, test_nice, test_logs):
         t.run(fn)
     t.done()
 
