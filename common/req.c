@@ -24,6 +24,7 @@
 #include "log.h"
 #include "req.h"
 #include "resp.h"
+#include "rng.h"
 #include "valid.h"
 
 static const char *
@@ -134,30 +135,19 @@ req_json_space(char c)
 }
 
 /*
- * Return the value of the hex digit c, or -1.
- */
-static int
-req_hexval(char c)
-{
-
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
  * Return 1 if the n bytes at s start with four hex digits, else 0.
  */
 static int
 req_hex4(const char *s, size_t n)
 {
+	size_t	 i;
 
-	return n >= 4 && req_hexval(s[0]) != -1 && req_hexval(s[1]) != -1 &&
-	    req_hexval(s[2]) != -1 && req_hexval(s[3]) != -1;
+	if (n < 4)
+		return 0;
+	for (i = 0; i < 4; i++)
+		if (rng_hex_value((unsigned char)s[i]) == -1)
+			return 0;
+	return 1;
 }
 
 /*
@@ -502,8 +492,9 @@ req_segment_is(const char *s, size_t n, const char *name)
 				return 0;
 			continue;
 		}
-		if (n - i < 3 || (hi = req_hexval(s[i + 1])) == -1 ||
-		    (lo = req_hexval(s[i + 2])) == -1 ||
+		if (n - i < 3 ||
+		    (hi = rng_hex_value((unsigned char)s[i + 1])) == -1 ||
+		    (lo = rng_hex_value((unsigned char)s[i + 2])) == -1 ||
 		    hi * 16 + lo != (unsigned char)*name)
 			return 0;
 		i += 2;
