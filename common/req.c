@@ -2,11 +2,20 @@
 /*
  * The request front end.  Checks run in the documented order, each
  * failure answered at once by resp.c:
- *	method (405), Content-Type (415), CONTENT_LENGTH (411, 400, 413
- *	before any byte of the body is read), the body read exactly, then
- *	strict JSON (422): UTF-8, depth, no trailing bytes, an object.
+ *	the path (404, req_route()), method (405), Content-Type (415),
+ *	CONTENT_LENGTH (411, 400, 413 before any byte of the body is
+ *	read), the body read exactly, then strict JSON (422): UTF-8, no
+ *	repeated member name, depth, no trailing bytes, an object.
  * Fields are then taken one by one with req_string(), which records a
  * FastAPI-shaped 422 detail for each missing or mistyped field.
+ *
+ * The body holds passwords, codes and tokens.  Every copy this process
+ * makes of it is wiped before it is freed (req_free(), req_tokenize()).
+ * Copies out of our reach: libfcgi reads FCGI_STDIN records into its
+ * stream's buffer (private to fcgiapp.c), where they stay until the next
+ * request's records overwrite them; the web server's own buffers; and
+ * the member names json-c duplicates while parsing, which name fields.
+ * Plain CGI reads stdin with read(2), into our buffer only.
  */
 #include "config.h"
 
