@@ -176,10 +176,11 @@ app_throttle(struct app *app, struct req *r, const struct throttle_hit *hits,
 	char			 retry[64];
 	const char		*headers[2];
 	enum auth_status	 rc;
+	enum throttle_kind	 limit;
 	long			 wait;
 
 	rc = throttle_check(app->db, &app->cfg, hits, n,
-	    (long long)time(NULL), &wait);
+	    (long long)time(NULL), &wait, &limit);
 	if (rc != AUTH_OK) {
 		/* Whatever went wrong, nothing was counted: fail closed. */
 		log_err("throttle", "cannot count status=%s client=%s",
@@ -192,8 +193,8 @@ app_throttle(struct app *app, struct req *r, const struct throttle_hit *hits,
 	(void)snprintf(retry, sizeof(retry), "Retry-After: %ld", wait);
 	headers[0] = retry;
 	headers[1] = NULL;
-	log_info("throttle", "refused limit=%d client=%s retry=%ld",
-	    (int)hits[0].kind, r->client, wait);
+	log_info("throttle", "refused limit=%s client=%s retry=%ld",
+	    throttle_name(limit), r->client, wait);
 	resp_error_headers(r, 429, "Too many requests", headers);
 	return 0;
 }

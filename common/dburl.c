@@ -24,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "client.h"
 #include "dburl.h"
 #include "status.h"
 
@@ -279,25 +280,6 @@ dburl_port(const char *s, size_t len, unsigned int *port)
 		return 0;
 	*port = (unsigned int)v;
 	return 1;
-}
-
-/*
- * Return 1 if host is this machine's loopback: "localhost", a dotted
- * quad in 127.0.0.0/8 (RFC 1122, 3.2.1.3) or ::1 (RFC 4291, 2.5.3).
- */
-static int
-dburl_loopback(const char *host)
-{
-	struct in_addr	 a4;
-	struct in6_addr	 a6;
-
-	if (strcasecmp(host, "localhost") == 0)
-		return 1;
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, host, &a6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&a6);
-	return 0;
 }
 
 /*
@@ -615,7 +597,7 @@ dburl_parse(const char *url, struct dburl *out, char *err, size_t errsz)
 			    "ssl_ca, ssl_cert and ssl_key");
 			goto out;
 		}
-	} else if (d.unix_socket != NULL || dburl_loopback(d.host)) {
+	} else if (d.unix_socket != NULL || client_host_loopback(d.host)) {
 		/* Naming a certificate says the operator wants TLS. */
 		d.tls = files ? DBURL_TLS_REQUIRED : DBURL_TLS_DISABLED;
 	} else
