@@ -37,16 +37,6 @@
 #include "user.h"
 #include "valid.h"
 
-static const enum db_q login_queries[] = {
-	DB_Q_USER_BY_EMAIL,
-	DB_Q_USER_REHASH,
-	DB_Q_SESSION_INSERT,
-	DB_Q_THROTTLE_HIT1,
-	DB_Q_THROTTLE_HIT2,
-	DB_Q_THROTTLE_HIT3,
-	DB_Q_THROTTLE_LOGIN_OK,
-};
-
 /* Made once per process: verified against when no account matches. */
 static char	 login_dummy_hash[PW_HASH_MAX];
 
@@ -187,8 +177,6 @@ main(void)
 {
 	static const struct app_endpoint ep = {
 		"auth-login",
-		login_queries,
-		sizeof(login_queries) / sizeof(login_queries[0]),
 		login_init,
 		login_handle,
 	};

@@ -22,14 +22,12 @@ struct app {
 };
 
 /*
- * An endpoint: its name, the statements it uses (prepared at connect),
- * an optional once-per-process init returning 0 or -1, and the handler,
- * which must answer the request exactly once.
+ * An endpoint: its name, an optional once-per-process init returning 0
+ * or -1, and the handler, which must answer the request exactly once.
+ * (Statements are prepared when a request first uses them: db.c.)
  */
 struct app_endpoint {
 	const char		*prog;
-	const enum db_q		*queries;
-	size_t			 nqueries;
 	int			(*init)(struct app *);
 	void			(*handle)(struct app *, struct req *);
 };

@@ -310,6 +310,27 @@ def user_row(where_sql):
     return rows
 
 
+class LockHolder:
+    """Hold the row locks of select_sql (a SELECT ... FOR UPDATE) in a
+    transaction of the admin client for seconds, in the background; wait()
+    until it has let go.  For tests of what a program does behind a stuck
+    lock."""
+
+    def __init__(self, select_sql, seconds):
+        cmd = shlex.split(env("AUTH_TEST_MARIADB")) + [
+            "--batch", "--unbuffered", "--skip-column-names", "-e",
+            "START TRANSACTION; %s; SELECT 'locked'; SELECT SLEEP(%s); "
+            "COMMIT" % (select_sql, seconds), env("AUTH_TEST_DB_NAME")]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        # The first line comes once the locks are held.
+        self.first = self.proc.stdout.readline()
+
+    def wait(self):
+        out, errout = self.proc.communicate(timeout=120)
+        return self.proc.returncode
+
+
 def shell(cmd, timeout=120):
     return subprocess.run(cmd, shell=True, capture_output=True,
                           timeout=timeout)

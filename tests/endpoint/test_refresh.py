@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: ISC
 """POST /api/auth/refresh-token through the web server: rotation, the reuse
-grace window (inside and outside), reuse detection revoking the session,
+grace window (inside and outside, three holders racing, tokens from
+before generations were in the jti), reuse detection revoking the session,
 revoked, expired and orphaned sessions, forged and malformed tokens, the
 absolute session lifetime, the 422s, and 20 concurrent refreshes with one
 token."""
@@ -10,12 +11,13 @@ import hashlib
 import hmac
 import json
 import re
+import secrets
 import threading
 import time
 
-from harness import (TAP, cgi, check_logs_clean, config_values, db_query,
-                     err, expect, expect_422, header_problems, new_user,
-                     post, program_log, request, sql_quote)
+from harness import (TAP, LockHolder, cgi, check_logs_clean, config_values,
+                     db_query, err, expect, expect_422, header_problems,
+                     new_user, post, program_log, request, sql_quote)
 
 LOGIN = "/api/auth/login"
 REFRESH = "/api/auth/refresh-token"
@@ -46,6 +48,11 @@ def secret():
 
 def b64d(s):
     return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def secrets_hex(n):
+    """n random lower-case hexadecimal digits."""
+    return secrets.token_hex((n + 1) // 2)[:n]
 
 
 def b64e(b):
@@ -244,17 +251,39 @@ def test_grace(t):
          "the revoked session did not advance")
 
 
+def cgi_refresh(tok, grace_s):
+    """One refresh through the program run as plain CGI with
+    REFRESH_REUSE_GRACE_SECONDS=grace_s (a short window for tests that
+    must outlast it)."""
+    r = cgi({"refresh_token": tok}, prog="auth-refresh-token",
+            extra_env={"REFRESH_REUSE_GRACE_SECONDS": str(grace_s)})
+    if isinstance(r.json, dict):
+        TOKENS.extend(v for k, v in r.json.items()
+                      if k.endswith("_token") and isinstance(v, str))
+    return r
+
+
 def test_reuse(t):
+    """An old generation replaced outside the grace window revokes the
+    session, also once a new burst of rotations has begun."""
+    g = 2
     user, uid, a = session_user(t, "ru")
     b = login(t, user, uid)
     a1 = a["refresh_token"]
     sid = payload(a1).get("sid", "")
-    a2 = (refresh(a1).json or {}).get("refresh_token", "")
-    r = refresh(a2)
-    check_pair(t, r, uid, "reuse: second rotation")
+    r = cgi_refresh(a1, g)
+    a2 = (r.json or {}).get("refresh_token", "")
+    t.ok(r.status == 200 and a2, "reuse: first rotation (CGI, grace %d s)"
+         % g, repr(r))
+    time.sleep(g + 1.5)
+    r = cgi_refresh(a2, g)
     a3 = (r.json or {}).get("refresh_token", "")
-    r = refresh(a1)
-    expect(t, r, 401, INVALID, "reuse: the token two rotations back: 401")
+    t.ok(r.status == 200 and a3, "reuse: second rotation %.1f s later"
+         % (g + 1.5), repr(r))
+    r = cgi_refresh(a1, g)
+    t.ok(r.status == 401 and r.json == {"detail": INVALID},
+         "reuse: the token replaced %.1f s ago (grace %d s), two "
+         "rotations back: 401" % (g + 1.5, g), repr(r))
     row = srow(sid) or {}
     t.ok(row.get("revoked") is not None and row.get("generation") == 3,
          "reuse: the session is revoked at generation 3", repr(row))
@@ -267,6 +296,152 @@ def test_reuse(t):
          "reuse: the user's other session is not revoked")
     r = refresh(b["refresh_token"])
     check_pair(t, r, uid, "reuse: the user's other session still rotates")
+
+
+def test_three_holders(t):
+    """Issue 10: B's rotation loses to A's (T1 -> T2), a T2 holder
+    rotates to T3 before B reads: B's T1 was replaced within the window
+    and gets the grace answer, not a revoked session."""
+    user, uid, pair = session_user(t, "r3")
+    t1 = pair["refresh_token"]
+    sid = payload(t1).get("sid", "")
+    r = refresh(t1)                                 # A: T1 -> T2
+    p2 = check_pair(t, r, uid, "three holders: A rotates T1")
+    t2 = (r.json or {}).get("refresh_token", "")
+    r = refresh(t2)                                 # C: T2 -> T3
+    p3 = check_pair(t, r, uid, "three holders: C rotates T2")
+    t3 = (r.json or {}).get("refresh_token", "")
+    t.eq([int(payload(x).get("jti", "0" * 8)[:8], 16) for x in
+          (t1, t2, t3)], [1, 2, 3], "each token's jti starts with its "
+         "generation in 8 hex digits")
+    r = refresh(t1)                                 # B: T1, two back
+    pb = check_pair(t, r, uid, "three holders: B's T1, two generations "
+                    "back but replaced just now: the grace answer")
+    t.ok(pb.get("jti") == p3.get("jti") and pb.get("sid") == sid,
+         "three holders: B gets the current generation (T3's)", repr(pb),
+         repr(p3))
+    r = refresh(t2)
+    pa = check_pair(t, r, uid, "three holders: T2 again: the grace answer")
+    t.eq(pa.get("jti"), p3.get("jti"), "three holders: also T3's")
+    row = srow(sid) or {}
+    t.eq((row.get("generation"), row.get("revoked")), (3, None),
+         "three holders: generation 3, not revoked")
+    del p2
+
+    # The same race for real: three holders of one token, each rotating
+    # what it got at once, then presenting the first token again.
+    user, uid, pair = session_user(t, "r3c")
+    tok = pair["refresh_token"]
+    sid = payload(tok).get("sid", "")
+    n = 3
+    results = [None] * n
+    barrier = threading.Barrier(n)
+
+    def holder(i):
+        out = []
+        try:
+            barrier.wait(timeout=20)
+            cur = tok
+            for _ in range(3):
+                r = request("POST", REFRESH, {"refresh_token": cur},
+                            timeout=20)
+                out.append(r.status)
+                if r.status == 200:
+                    cur = r.json["refresh_token"]
+                    TOKENS.append(cur)
+            r = request("POST", REFRESH, {"refresh_token": tok}, timeout=20)
+            out.append(r.status)
+        except Exception as e:
+            out.append(repr(e))
+        results[i] = out
+
+    threads = [threading.Thread(target=holder, args=(i,)) for i in range(n)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    t.diag("three concurrent holders: %r" % results)
+    t.ok(all(x == [200] * 4 for x in results),
+         "three concurrent holders, each rotating three times and then "
+         "presenting the first token again: every answer 200", repr(results))
+    row = srow(sid) or {}
+    t.ok(row.get("revoked") is None and 4 <= row.get("generation", 0) <= 10,
+         "three concurrent holders: the session is not revoked", repr(row))
+
+
+def test_legacy_tokens(t):
+    """Tokens issued before generations were written into the jti (a
+    random jti) keep working: the current one rotates, the one just
+    replaced gets the grace answer."""
+    user, uid, pair = session_user(t, "rl")
+    c = payload(pair["refresh_token"])
+    sid = c.get("sid", "")
+    old = "f" + secrets_hex(31)
+    db_query("UPDATE auth_refresh_session SET current_jti = %s, "
+             "generation = 5 WHERE id = %s" % (sql_quote(old),
+                                                sql_quote(sid)))
+    legacy = sign(dict(c, jti=old))
+    TOKENS.append(legacy)
+    r = refresh(legacy)
+    p = check_pair(t, r, uid, "a token from before (random jti) that is "
+                   "current rotates")
+    t.ok(p.get("jti", "")[:8] == "00000006" and
+         (srow(sid) or {}).get("generation") == 6,
+         "and the session goes to generation 6, written in the new jti",
+         repr(p), repr(srow(sid)))
+    r = refresh(legacy)
+    pg = check_pair(t, r, uid, "the token from before, just replaced: "
+                    "the grace answer")
+    t.eq(pg.get("jti"), p.get("jti"), "with the current generation")
+    t.eq((srow(sid) or {}).get("revoked"), None, "not revoked")
+
+
+def test_lock_waits(t):
+    """Behind a lock another session holds on the session row: a short
+    per-session wait (DB_LOCK_WAIT_TIMEOUT), and the rotation run again
+    after a lock-wait time-out instead of a 503 at the first."""
+    user, uid, pair = session_user(t, "rk")
+    tok = pair["refresh_token"]
+    sid = payload(tok).get("sid", "")
+    row = "SELECT id FROM auth_refresh_session WHERE id = %s FOR UPDATE" \
+        % sql_quote(sid)
+    # Held 1.5 s, each wait 1 s: the first run times out, the second
+    # gets the row.  (The server-wide wait is 1 s too, so that a program
+    # that neither sets its own nor runs again answers 503 here.)
+    db_query("SET GLOBAL innodb_lock_wait_timeout = 1")
+    try:
+        holder = LockHolder(row, 1.5)
+        t0 = time.monotonic()
+        r = cgi({"refresh_token": tok}, prog="auth-refresh-token",
+                extra_env={"DB_LOCK_WAIT_TIMEOUT": "1"})
+        took = time.monotonic() - t0
+        holder.wait()
+    finally:
+        db_query("SET GLOBAL innodb_lock_wait_timeout = 50")
+    t.diag("rotation behind a 1.5 s lock: %s in %.2f s" % (r.status, took))
+    t.ok(r.status == 200 and "refresh_token" in (r.json or {}),
+         "a rotation that timed out on a lock held 1.5 s runs again and "
+         "succeeds (DB_LOCK_WAIT_TIMEOUT=1)", repr(r))
+    t.ok(re.search(r"warn: db conflict, running again query=\d+ "
+                   r"errno=1205 try=2", r.stderr),
+         "log: the lock-wait time-out and the second run", r.stderr[-600:])
+    if isinstance(r.json, dict):
+        TOKENS.append(r.json.get("refresh_token", ""))
+        tok = r.json.get("refresh_token", tok)
+    # Held 5 s: two waits of 1 s, then 503 long before the lock goes.
+    holder = LockHolder(row, 5)
+    t0 = time.monotonic()
+    r = cgi({"refresh_token": tok}, prog="auth-refresh-token",
+            extra_env={"DB_LOCK_WAIT_TIMEOUT": "1"})
+    took = time.monotonic() - t0
+    holder.wait()
+    t.diag("rotation behind a 5 s lock: %s in %.2f s" % (r.status, took))
+    t.ok(r.status == 503 and r.json == {"detail": "Service temporarily "
+                                         "unavailable"},
+         "behind a lock held 5 s, DB_LOCK_WAIT_TIMEOUT=1: 503 after two "
+         "short waits, not 200 after the holder lets go", repr(r))
+    r = refresh(tok)
+    check_pair(t, r, uid, "once the lock is gone the same token rotates")
 
 
 def test_dead_sessions(t):
@@ -551,7 +726,8 @@ def test_logs(t):
 
 def main():
     t = TAP()
-    for fn in (test_rotation, test_grace, test_reuse, test_dead_sessions,
+    for fn in (test_rotation, test_grace, test_reuse, test_three_holders,
+               test_legacy_tokens, test_lock_waits, test_dead_sessions,
                test_forged, test_422, test_lifetime, test_concurrent,
                test_logs):
         t.run(fn)

@@ -42,6 +42,8 @@ struct fake {
 	unsigned int	 autocommit_err;	/* next autocommit(0) */
 	unsigned int	 commit_err;	/* next commit */
 	unsigned int	 fetch_err;	/* fetches: fail instead of rows */
+	unsigned int	 fields;	/* columns of each result */
+	unsigned int	 store_err;	/* next reading of a result */
 	int		 rows;		/* rows each result has */
 	int		 fetched;	/* of the current result */
 	unsigned int	 conn_err;	/* what mysql_errno() says */
@@ -202,6 +204,27 @@ mysql_stmt_execute(MYSQL_STMT *st)
 		err = fake.exec_errs[fake.iexec++];
 	if (err != 0) {
 		fake.stmt_err = err;
+		return 1;
+	}
+	return 0;
+}
+
+unsigned int STDCALL
+mysql_stmt_field_count(MYSQL_STMT *st)
+{
+
+	(void)st;
+	return fake.fields;
+}
+
+int STDCALL
+mysql_stmt_store_result(MYSQL_STMT *st)
+{
+
+	(void)st;
+	if (fake.store_err != 0) {
+		fake.stmt_err = fake.store_err;
+		fake.store_err = 0;
 		return 1;
 	}
 	return 0;
@@ -414,6 +437,13 @@ test_exec_conflicts(struct dburl *u)
 	tap_ok(db_exec(db, DB_Q_SESSION_ROTATE, NULL, NULL) == AUTH_OK &&
 	    fake.executes == 2, "one lock-wait time-out: run again, passes");
 	fake.executes = 0;
+	fake.fields = 3;
+	fake.store_err = ER_LOCK_WAIT_TIMEOUT;
+	tap_ok(db_exec(db, DB_Q_THROTTLE_HIT1, NULL, NULL) == AUTH_OK &&
+	    fake.executes == 2, "a lock-wait time-out while the rows come "
+	    "(INSERT ... RETURNING): the statement runs again and passes");
+	fake.fields = 0;
+	fake.executes = 0;
 	fake_exec_errors(ER_NO_SUCH_TABLE, 0, 0);
 	tap_ok(db_exec(db, DB_Q_SESSION_ROTATE, NULL, NULL) == AUTH_ERR_DB &&
 	    fake.executes == 1, "other errors run once");
@@ -471,6 +501,16 @@ test_lost(struct dburl *u)
 	tap_ok(db_exec(db, DB_Q_SESSION_GET, NULL, &st) == AUTH_OK &&
 	    db_fetch_one(db, st, r) == AUTH_ERR_NOT_FOUND,
 	    "db_fetch_one: no row");
+	fake.fields = 3;
+	fake.store_err = CR_SERVER_LOST;
+	tap_ok(db_exec(db, DB_Q_THROTTLE_HIT3, NULL, &st) ==
+	    AUTH_ERR_DB_COMMIT_UNKNOWN, "a connection lost while the rows of "
+	    "INSERT ... RETURNING come: outcome unknown");
+	fake.store_err = CR_SERVER_LOST;
+	tap_ok(db_exec(db, DB_Q_SESSION_GET, NULL, &st) ==
+	    AUTH_ERR_DB_UNAVAIL, "a connection lost while a SELECT's rows "
+	    "come: 503");
+	fake.fields = 0;
 	fake.closes = 0;
 	fake.fetch_err = CR_SERVER_LOST;
 	tap_ok(db_exec(db, DB_Q_THROTTLE_HIT3, NULL, &st) == AUTH_OK &&
