@@ -1003,6 +1003,24 @@ cfg_check_mail(const struct cfg *c, char *err, size_t errsz)
 }
 
 /*
+ * A lock wait must end before the read time-out: otherwise a statement
+ * waiting for a lock looks like a lost server (CR_SERVER_LOST after
+ * DB_TIMEOUT), a write's outcome becomes unknown, and the connection is
+ * dropped, where a lock-wait time-out would simply run it again.
+ */
+static enum auth_status
+cfg_check_db_times(const struct cfg *c, char *err, size_t errsz)
+{
+
+	if (c->db.lock_wait_timeout < c->db.io_timeout)
+		return AUTH_OK;
+	cfg_errf(err, errsz, "DB_LOCK_WAIT_TIMEOUT (%ld s) must be shorter "
+	    "than DB_TIMEOUT (%ld s)", c->db.lock_wait_timeout,
+	    c->db.io_timeout);
+	return AUTH_ERR_CONFIG;
+}
+
+/*
  * Copy each value in vals[] (or the default) into c, check it, and run
  * the key's own check; then the checks that span keys.
  */
@@ -1065,7 +1083,9 @@ cfg_apply(struct cfg *c, char *vals[CFG__MAX], char *err, size_t errsz)
 		    AUTH_OK)
 			return rc;
 	}
-	return cfg_check_mail(c, err, errsz);
+	if ((rc = cfg_check_mail(c, err, errsz)) != AUTH_OK)
+		return rc;
+	return cfg_check_db_times(c, err, errsz);
 }
 
 /*

@@ -118,6 +118,10 @@ def main():
                      ("DB_LOCK_WAIT_TIMEOUT", "3601")):
         p = write("db-time.env", lines(**{key: bad}))
         refused(t, get(p), [key], "%s=%s refused" % (key, bad))
+    p = write("db-time-wait.env", lines(DB_TIMEOUT="4",
+                                        DB_LOCK_WAIT_TIMEOUT="4"))
+    refused(t, get(p), ["DB_LOCK_WAIT_TIMEOUT", "DB_TIMEOUT"],
+            "a lock wait as long as the read time-out refused")
     p = write("db-time-ok.env", lines(DB_CONNECT_TIMEOUT="2", DB_TIMEOUT="3",
                                       DB_LOCK_WAIT_TIMEOUT="1"))
     started(t, get(p), "DB_CONNECT_TIMEOUT, DB_TIMEOUT and "

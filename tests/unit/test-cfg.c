@@ -311,8 +311,12 @@ static const struct check checks[] = {
 	    "DB_TIMEOUT: must be an integer from 1 to 3600" },
 	{ BASE "\nDB_LOCK_WAIT_TIMEOUT=x", 0,
 	    "DB_LOCK_WAIT_TIMEOUT: must be an integer from 1 to 3600" },
-	{ BASE "\nDB_CONNECT_TIMEOUT=1\nDB_TIMEOUT=1\n"
+	{ BASE "\nDB_CONNECT_TIMEOUT=1\nDB_TIMEOUT=2\n"
 	    "DB_LOCK_WAIT_TIMEOUT=1", 1, NULL },
+	{ BASE "\nDB_TIMEOUT=5", 0,
+	    "DB_LOCK_WAIT_TIMEOUT (5 s) must be shorter than DB_TIMEOUT (5 s)" },
+	{ BASE "\nDB_TIMEOUT=30\nDB_LOCK_WAIT_TIMEOUT=31", 0,
+	    "DB_LOCK_WAIT_TIMEOUT (31 s) must be shorter than DB_TIMEOUT" },
 	{ BASE "\nMAIL_PORT=0", 0,
 	    "MAIL_PORT: must be an integer from 1 to 65535" },
 	{ BASE "\nMAIL_PORT=465", 1, NULL },
