@@ -40,6 +40,7 @@ import shlex
 import socket
 import subprocess
 import sys
+import threading
 import traceback
 import urllib.parse
 
@@ -309,6 +310,27 @@ def user_row(where_sql):
                     " DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%sZ')"
                     " FROM `user` WHERE " + where_sql)
     return rows
+
+
+def race(n, fn):
+    """Run fn(i) for i in 0..n-1 in n threads released together; return
+    their results (an exception's repr in place of a result)."""
+    results = [None] * n
+    barrier = threading.Barrier(n)
+
+    def one(i):
+        try:
+            barrier.wait(timeout=30)
+            results[i] = fn(i)
+        except Exception as e:
+            results[i] = repr(e)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    return results
 
 
 class LockHolder:

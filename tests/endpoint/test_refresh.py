@@ -12,12 +12,11 @@ import hmac
 import json
 import re
 import secrets
-import threading
 import time
 
 from harness import (TAP, LockHolder, cgi, check_logs_clean, config_values,
                      db_query, err, expect, expect_422, header_problems,
-                     new_user, post, program_log, request, sql_quote)
+                     new_user, post, program_log, race, request, sql_quote)
 
 LOGIN = "/api/auth/login"
 REFRESH = "/api/auth/refresh-token"
@@ -333,33 +332,20 @@ def test_three_holders(t):
     user, uid, pair = session_user(t, "r3c")
     tok = pair["refresh_token"]
     sid = payload(tok).get("sid", "")
-    n = 3
-    results = [None] * n
-    barrier = threading.Barrier(n)
-
     def holder(i):
         out = []
-        try:
-            barrier.wait(timeout=20)
-            cur = tok
-            for _ in range(3):
-                r = request("POST", REFRESH, {"refresh_token": cur},
-                            timeout=20)
-                out.append(r.status)
-                if r.status == 200:
-                    cur = r.json["refresh_token"]
-                    TOKENS.append(cur)
-            r = request("POST", REFRESH, {"refresh_token": tok}, timeout=20)
+        cur = tok
+        for _ in range(3):
+            r = request("POST", REFRESH, {"refresh_token": cur}, timeout=20)
             out.append(r.status)
-        except Exception as e:
-            out.append(repr(e))
-        results[i] = out
+            if r.status == 200:
+                cur = r.json["refresh_token"]
+                TOKENS.append(cur)
+        r = request("POST", REFRESH, {"refresh_token": tok}, timeout=20)
+        out.append(r.status)
+        return out
 
-    threads = [threading.Thread(target=holder, args=(i,)) for i in range(n)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(60)
+    results = race(3, holder)
     t.diag("three concurrent holders: %r" % results)
     t.ok(all(x == [200] * 4 for x in results),
          "three concurrent holders, each rotating three times and then "
@@ -396,6 +382,21 @@ def test_legacy_tokens(t):
     t.eq((srow(sid) or {}).get("revoked"), None, "not revoked")
 
 
+def refresh_behind(t, row_sql, seconds, tok):
+    """Refresh tok through the program as plain CGI with
+    DB_LOCK_WAIT_TIMEOUT=1 while another session holds the locks of
+    row_sql for seconds."""
+    holder = LockHolder(row_sql, seconds)
+    t0 = time.monotonic()
+    r = cgi({"refresh_token": tok}, prog="auth-refresh-token",
+            extra_env={"DB_LOCK_WAIT_TIMEOUT": "1"})
+    took = time.monotonic() - t0
+    holder.wait()
+    t.diag("rotation behind a %s s lock: %s in %.2f s"
+           % (seconds, r.status, took))
+    return r
+
+
 def test_lock_waits(t):
     """Behind a lock another session holds on the session row: a short
     per-session wait (DB_LOCK_WAIT_TIMEOUT), and the rotation run again
@@ -410,15 +411,9 @@ def test_lock_waits(t):
     # that neither sets its own nor runs again answers 503 here.)
     db_query("SET GLOBAL innodb_lock_wait_timeout = 1")
     try:
-        holder = LockHolder(row, 1.5)
-        t0 = time.monotonic()
-        r = cgi({"refresh_token": tok}, prog="auth-refresh-token",
-                extra_env={"DB_LOCK_WAIT_TIMEOUT": "1"})
-        took = time.monotonic() - t0
-        holder.wait()
+        r = refresh_behind(t, row, 1.5, tok)
     finally:
         db_query("SET GLOBAL innodb_lock_wait_timeout = 50")
-    t.diag("rotation behind a 1.5 s lock: %s in %.2f s" % (r.status, took))
     t.ok(r.status == 200 and "refresh_token" in (r.json or {}),
          "a rotation that timed out on a lock held 1.5 s runs again and "
          "succeeds (DB_LOCK_WAIT_TIMEOUT=1)", repr(r))
@@ -429,13 +424,7 @@ def test_lock_waits(t):
         TOKENS.append(r.json.get("refresh_token", ""))
         tok = r.json.get("refresh_token", tok)
     # Held 5 s: two waits of 1 s, then 503 long before the lock goes.
-    holder = LockHolder(row, 5)
-    t0 = time.monotonic()
-    r = cgi({"refresh_token": tok}, prog="auth-refresh-token",
-            extra_env={"DB_LOCK_WAIT_TIMEOUT": "1"})
-    took = time.monotonic() - t0
-    holder.wait()
-    t.diag("rotation behind a 5 s lock: %s in %.2f s" % (r.status, took))
+    r = refresh_behind(t, row, 5, tok)
     t.ok(r.status == 503 and r.json == {"detail": "Service temporarily "
                                          "unavailable"},
          "behind a lock held 5 s, DB_LOCK_WAIT_TIMEOUT=1: 503 after two "
@@ -664,23 +653,13 @@ def test_concurrent(t):
     user, uid, pair = session_user(t, "rc")
     tok = pair["refresh_token"]
     sid = payload(tok).get("sid", "")
-    n = 20
-    results = [None] * n
-    barrier = threading.Barrier(n)
-
     def one(i):
-        try:
-            barrier.wait(timeout=20)
-            r = request("POST", REFRESH, {"refresh_token": tok}, timeout=20)
-            results[i] = (r.status, r.json)
-        except Exception as e:
-            results[i] = ("exception", repr(e))
+        r = request("POST", REFRESH, {"refresh_token": tok}, timeout=20)
+        return (r.status, r.json)
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(40)
+    results = race(20, one)
+    results = [r if isinstance(r, tuple) else ("exception", r)
+               for r in results]
     statuses = [r[0] if r else None for r in results]
     t.diag("20 concurrent refreshes: %r" % sorted(map(str, statuses)))
     t.ok(all(s in (200, 401) for s in statuses),

@@ -78,7 +78,6 @@ class Lighttpd:
 
     def start(self):
         for _ in range(3):
-            import socket
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))
                 port = s.getsockname()[1]

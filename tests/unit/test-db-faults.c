@@ -55,6 +55,21 @@ struct fake {
 
 static struct fake	 fake;
 
+/*
+ * If an error is queued in *queued, move it to *errp (what mysql_errno()
+ * or mysql_stmt_errno() will say) and return 1: the call fails.
+ */
+static int
+fake_fail(unsigned int *queued, unsigned int *errp)
+{
+
+	if (*queued == 0)
+		return 0;
+	*errp = *queued;
+	*queued = 0;
+	return 1;
+}
+
 MYSQL *STDCALL
 mysql_init(MYSQL *m)
 {
@@ -130,11 +145,8 @@ mysql_autocommit(MYSQL *m, my_bool mode)
 	(void)m;
 	if (mode == 0) {
 		fake.autocommit_off++;
-		if (fake.autocommit_err != 0) {
-			fake.conn_err = fake.autocommit_err;
-			fake.autocommit_err = 0;
+		if (fake_fail(&fake.autocommit_err, &fake.conn_err))
 			return 1;
-		}
 	}
 	return 0;
 }
@@ -145,12 +157,7 @@ mysql_commit(MYSQL *m)
 
 	(void)m;
 	fake.commits++;
-	if (fake.commit_err != 0) {
-		fake.conn_err = fake.commit_err;
-		fake.commit_err = 0;
-		return 1;
-	}
-	return 0;
+	return fake_fail(&fake.commit_err, &fake.conn_err);
 }
 
 my_bool STDCALL
@@ -176,12 +183,7 @@ mysql_stmt_prepare(MYSQL_STMT *st, const char *q, unsigned long len)
 
 	(void)st; (void)q; (void)len;
 	fake.prepares++;
-	if (fake.prepare_err != 0) {
-		fake.stmt_err = fake.prepare_err;
-		fake.prepare_err = 0;
-		return 1;
-	}
-	return 0;
+	return fake_fail(&fake.prepare_err, &fake.stmt_err);
 }
 
 my_bool STDCALL
@@ -202,11 +204,7 @@ mysql_stmt_execute(MYSQL_STMT *st)
 	fake.fetched = 0;
 	if (fake.iexec < fake.nexec)
 		err = fake.exec_errs[fake.iexec++];
-	if (err != 0) {
-		fake.stmt_err = err;
-		return 1;
-	}
-	return 0;
+	return fake_fail(&err, &fake.stmt_err);
 }
 
 unsigned int STDCALL
@@ -222,12 +220,7 @@ mysql_stmt_store_result(MYSQL_STMT *st)
 {
 
 	(void)st;
-	if (fake.store_err != 0) {
-		fake.stmt_err = fake.store_err;
-		fake.store_err = 0;
-		return 1;
-	}
-	return 0;
+	return fake_fail(&fake.store_err, &fake.stmt_err);
 }
 
 my_bool STDCALL
