@@ -12,11 +12,15 @@ import hmac
 import json
 import re
 import secrets
+import socket
+import threading
 import time
+import urllib.parse
 
 from harness import (TAP, LockHolder, cgi, check_logs_clean, config_values,
-                     db_query, err, expect, expect_422, header_problems,
-                     new_user, post, program_log, race, request, sql_quote)
+                     db_query, env, err, expect, expect_422, header_problems,
+                     new_user, post, program_log, race, request, sql_quote,
+                     write_file)
 
 LOGIN = "/api/auth/login"
 REFRESH = "/api/auth/refresh-token"
@@ -433,6 +437,152 @@ def test_lock_waits(t):
     check_pair(t, r, uid, "once the lock is gone the same token rotates")
 
 
+class CutProxy:
+    """A TCP proxy to MariaDB's unix socket that reads the client/server
+    protocol's packets (3-byte length, sequence number, payload) and, once,
+    cuts the connection around the execution of the statement whose SQL
+    starts with `target`: "before" drops the execution unsent; "after"
+    sends it, lets the server answer (an autocommit UPDATE has then
+    landed) and drops the answer.  Everything else passes through."""
+
+    COM_STMT_PREPARE = 0x16
+    COM_STMT_EXECUTE = 0x17
+
+    def __init__(self, target, mode):
+        self.target = target.encode()
+        self.mode = mode
+        self.armed = True
+        self.want_id = False        # the next prepare answer is the target's
+        self.stmt_id = None
+        self.cut_answer = False
+        self.cut_done = threading.Event()
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(8)
+        self.port = self.lsock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @staticmethod
+    def _packet(sock):
+        head = b""
+        while len(head) < 4:
+            chunk = sock.recv(4 - len(head))
+            if not chunk:
+                return None
+            head += chunk
+        n = int.from_bytes(head[:3], "little")
+        body = b""
+        while len(body) < n:
+            chunk = sock.recv(n - len(body))
+            if not chunk:
+                return None
+            body += chunk
+        return head + body
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            u = socket.socket(socket.AF_UNIX)
+            u.connect(env("AUTH_TEST_DB_SOCKET"))
+            threading.Thread(target=self._up, args=(c, u), daemon=True).start()
+            threading.Thread(target=self._down, args=(u, c),
+                             daemon=True).start()
+
+    def _cut(self, *socks):
+        for x in socks:
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            x.close()
+        self.cut_done.set()
+
+    def _up(self, c, u):
+        while True:
+            pkt = self._packet(c)
+            if pkt is None:
+                return self._cut(c, u)
+            seq, body = pkt[3], pkt[4:]
+            if seq == 0 and body[:1] == bytes([self.COM_STMT_PREPARE]) and \
+                    body[1:].startswith(self.target):
+                self.want_id = True
+            if seq == 0 and body[:1] == bytes([self.COM_STMT_EXECUTE]) and \
+                    self.armed and body[1:5] == self.stmt_id:
+                self.armed = False
+                if self.mode == "before":
+                    return self._cut(c, u)
+                self.cut_answer = True
+            u.sendall(pkt)
+
+    def _down(self, u, c):
+        while True:
+            pkt = self._packet(u)
+            if pkt is None:
+                return self._cut(c, u)
+            if self.want_id and pkt[3] == 1 and pkt[4] == 0:
+                self.want_id = False
+                self.stmt_id = pkt[5:9]
+            if self.cut_answer:
+                self.cut_answer = False
+                return self._cut(c, u)
+            c.sendall(pkt)
+
+    def close(self):
+        self.lsock.close()
+
+
+def test_rotation_outcome_lost(t):
+    """A rotation whose connection dies before its answer comes back
+    (CR_SERVER_LOST on the UPDATE): the program reads the session again on
+    a new connection and answers by it: the pair it wrote if the UPDATE
+    landed, 503 (the same token still good) if it did not."""
+    base = config_values()
+    url = urllib.parse.urlsplit(base["MYSQL_DB_URL"])
+    user, uid, pair = session_user(t, "rlost")
+    tok = pair["refresh_token"]
+    sid = payload(tok).get("sid", "")
+    for mode in ("after", "before"):
+        proxy = CutProxy("UPDATE auth_refresh_session SET grace_generation",
+                         mode)
+        conf = write_file(env("AUTH_TEST_TMPDIR"), "lost-%s.env" % mode,
+                          "".join("%s=%s\n" % (k, v) for k, v in base.items()
+                                  if k != "MYSQL_DB_URL") +
+                          "MYSQL_DB_URL=%s://%s@127.0.0.1:%d%s\n"
+                          % (url.scheme, url.netloc.rsplit("@", 1)[0],
+                             proxy.port, url.path))
+        before = srow(sid) or {}
+        r = cgi({"refresh_token": tok}, prog="auth-refresh-token",
+                config=conf)
+        cut = proxy.cut_done.wait(5)
+        proxy.close()
+        row = srow(sid) or {}
+        t.ok(cut and "rotation outcome unknown" in r.stderr,
+             "outcome lost %s the UPDATE: the connection was cut, and the "
+             "program said it would read the session again" % mode,
+             r.stderr[-600:])
+        if mode == "after":
+            p = payload((r.json or {}).get("refresh_token", ""))
+            t.ok(r.status == 200 and row.get("generation") ==
+                 before.get("generation", 0) + 1 and
+                 p.get("jti") == row.get("current"),
+                 "the UPDATE landed, its answer lost: 200 with the pair "
+                 "it wrote (the session's current generation)", repr(r),
+                 repr(row))
+            if r.status == 200:
+                tok = r.json["refresh_token"]
+                TOKENS.append(tok)
+        else:
+            t.ok(r.status == 503 and row == before,
+                 "the UPDATE never reached the server: 503, the session "
+                 "unchanged", repr(r), repr(row))
+    r = refresh(tok)
+    check_pair(t, r, uid, "afterwards the newest token rotates through the "
+               "web server")
+
+
 def test_dead_sessions(t):
     # Revoked.
     user, uid, pair = session_user(t, "rv")
@@ -706,7 +856,8 @@ def test_logs(t):
 def main():
     t = TAP()
     for fn in (test_rotation, test_grace, test_reuse, test_three_holders,
-               test_legacy_tokens, test_lock_waits, test_dead_sessions,
+               test_legacy_tokens, test_lock_waits,
+               test_rotation_outcome_lost, test_dead_sessions,
                test_forged, test_422, test_lifetime, test_concurrent,
                test_logs):
         t.run(fn)
