@@ -255,11 +255,13 @@ session_out(struct session *out, const struct jwt_claims *c,
 /*
  * The refresh that did not rotate at once: read the session and decide.
  * newjti is the generation that rotation tried to write; unknown says
- * the connection died before its outcome was known.
+ * the connection died before its outcome was known; again, that this is
+ * the second look, after a token from before lost its rotation to a
+ * concurrent one (then it is judged like any replaced token).
  */
 static enum auth_status
 session_why(struct db *db, const struct jwt_claims *c, long long now,
-    long grace, char *newjti, int unknown, struct session *out,
+    long grace, char *newjti, int unknown, int again, struct session *out,
     enum session_result *res)
 {
 	struct session_row	 row;
@@ -296,8 +298,11 @@ session_why(struct db *db, const struct jwt_claims *c, long long now,
 		if (rotated) {
 			session_out(out, c, newjti, c->exp);
 			*res = SESSION_ROTATED;
+			return AUTH_OK;
 		}
-		return AUTH_OK;		/* lost a race at the last moment */
+		/* Another holder rotated it meanwhile: look again, once. */
+		return again ? AUTH_OK : session_why(db, c, now, grace, newjti,
+		    0, 1, out, res);
 	}
 	if ((*res = session_judge(&row, c, now, grace)) == SESSION_GRACE) {
 		session_out(out, c, row.cur, row.expires_at);
@@ -341,8 +346,8 @@ session_refresh(struct db *db, const struct jwt_claims *c, long long now,
 	rc = session_rotate(db, c, gen, newjti, now, grace, &rotated);
 	if (rc == AUTH_OK && rotated) {
 		/*
-		 * The token's exp is the session's end (token_issue() makes
-		 * it so), so no read is needed.
+		 * The token's exp is the session's end (token_respond()
+		 * makes it so), so no read is needed.
 		 */
 		session_out(out, c, newjti, c->exp);
 		*res = SESSION_ROTATED;
@@ -354,7 +359,7 @@ session_refresh(struct db *db, const struct jwt_claims *c, long long now,
 		log_warn("session", "rotation outcome unknown; reading the "
 		    "session again session=%.8s", c->sid);
 	return session_why(db, c, now, grace, newjti,
-	    rc == AUTH_ERR_DB_COMMIT_UNKNOWN, out, res);
+	    rc == AUTH_ERR_DB_COMMIT_UNKNOWN, 0, out, res);
 }
 
 /*
