@@ -82,7 +82,11 @@ session_jti_gen(const char *jti)
 /*
  * Start a session for user_id at time now lasting lifetime seconds.  On
  * AUTH_OK *out holds its id, first generation and end.  Returns
- * AUTH_ERR_CRYPTO, AUTH_ERR_DB_UNAVAIL or AUTH_ERR_DB otherwise.
+ * AUTH_ERR_CRYPTO, AUTH_ERR_DB_UNAVAIL or AUTH_ERR_DB otherwise, or
+ * AUTH_ERR_DB_COMMIT_UNKNOWN when the connection died before the
+ * INSERT's outcome came back: not retried; the caller answers 503 and a
+ * row that did land is a session nobody holds a token for, harmless
+ * until auth-cleanup removes it.
  */
 enum auth_status
 session_start(struct db *db, long long user_id, long long now, long lifetime,
@@ -115,7 +119,10 @@ session_start(struct db *db, long long user_id, long long now, long lifetime,
 }
 
 /*
- * Revoke session id at time now.
+ * Revoke session id at time now.  AUTH_ERR_DB_COMMIT_UNKNOWN (the
+ * connection died before the outcome came back) goes to the caller, who
+ * answers 503: the client presents the same copied token again, which is
+ * revoked again if it was not.
  */
 static enum auth_status
 session_revoke(struct db *db, const char *id, long long now)
@@ -364,7 +371,10 @@ session_refresh(struct db *db, const struct jwt_claims *c, long long now,
 
 /*
  * Revoke every live session of user_id at time now (password reset, for
- * one).  Returns AUTH_OK, AUTH_ERR_DB_UNAVAIL or AUTH_ERR_DB.
+ * one).  Returns AUTH_OK, AUTH_ERR_DB_UNAVAIL or AUTH_ERR_DB; inside a
+ * transaction its outcome is the COMMIT's, outside it
+ * AUTH_ERR_DB_COMMIT_UNKNOWN when the connection died before the
+ * outcome came back (not retried: the caller decides).
  */
 enum auth_status
 session_revoke_all(struct db *db, long long user_id, long long now)

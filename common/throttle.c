@@ -183,7 +183,10 @@ throttle_row(void *arg)
  * the window of a limit it is over ends (the caller answers 429), and
  * *limit (may be NULL) is that limit, the one that tripped
  * (THROTTLE_NONE when none did).  A database failure is returned as is:
- * the caller answers 503 (a throttle that cannot count fails closed).
+ * the caller answers 503 (a throttle that cannot count fails closed);
+ * so is AUTH_ERR_DB_COMMIT_UNKNOWN, when the connection died before the
+ * counts came back: they may have been counted, the request is not
+ * served, and nothing is counted twice.
  */
 enum auth_status
 throttle_check(struct db *db, const struct cfg *cfg,
@@ -245,7 +248,9 @@ throttle_check(struct db *db, const struct cfg *cfg,
 /*
  * After a successful login by email from address at time now: clear the
  * account's failed-login count and take back the failure counted for the
- * address when the attempt started.
+ * address when the attempt started.  A failure, including
+ * AUTH_ERR_DB_COMMIT_UNKNOWN, is only logged by the caller: at worst a
+ * failure stays counted until its window ends.
  */
 enum auth_status
 throttle_login_ok(struct db *db, const struct cfg *cfg, const char *email,
