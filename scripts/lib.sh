@@ -48,7 +48,8 @@ THROTTLE_LOGIN_ADDRESS THROTTLE_LOGIN_ADDRESS_WINDOW THROTTLE_REGISTER_ADDRESS
 THROTTLE_REGISTER_ADDRESS_WINDOW THROTTLE_FORGOT_ADDRESS
 THROTTLE_FORGOT_ADDRESS_WINDOW THROTTLE_RESET_ADDRESS
 THROTTLE_RESET_ADDRESS_WINDOW THROTTLE_REFRESH_ADDRESS
-THROTTLE_REFRESH_ADDRESS_WINDOW LOG_FILE"
+THROTTLE_REFRESH_ADDRESS_WINDOW LOG_FILE DB_CONNECT_TIMEOUT DB_TIMEOUT
+DB_LOCK_WAIT_TIMEOUT"
 
 # Debian 12 packages: to build, and to run the private servers and tests.
 CA_BUILD_PACKAGES="autoconf automake gcc libc6-dev make pkgconf
@@ -59,7 +60,7 @@ mariadb-server"
 
 # The endpoints: cgi-bin/auth-NAME serves POST /api/auth/NAME.
 CA_ENDPOINTS="register login refresh-token forgot-password reset-password"
-CA_TEST_PACKAGES="openssl python3 python3-aiosmtpd"
+CA_TEST_PACKAGES="openssl python3 python3-aiosmtpd python3-dotenv"
 
 ca_say() {
 	printf '%s: %s\n' "$CA_PROG" "$*" >&2
