@@ -142,6 +142,10 @@ wsrep_node_address = 127.0.0.1:$(ga_port "$n" gcomm)
 wsrep_node_incoming_address = 127.0.0.1:$(ga_port "$n" client)
 wsrep_sst_method = rsync
 wsrep_sst_receive_address = 127.0.0.1:$(ga_port "$n" sst)
+# Every conflict with another node reaches the programs (the server
+# retries none of their autocommit statements for them): they must retry
+# it themselves or answer 503, never 500.
+wsrep_retry_autocommit = 0
 # Reads, UPDATEs and DELETEs first wait until this node has applied what
 # the cluster committed before them: a client moving between nodes sees
 # its own writes.
@@ -292,18 +296,12 @@ ga_db_url() {
 # ga_write_config FILE N [KEY=VALUE...]: the programs' config for node N
 # with the lines given, mode 0600.
 ga_write_config() {
-	local file=$1 n=$2 line
+	local file=$1 n=$2
 	shift 2
-	(
-		umask 077
-		{
-			echo "# Written by tests/galera/run: node $n of the test cluster."
-			echo "MYSQL_DB_URL=$(ga_db_url "$n")"
-			for line in "$@"; do
-				echo "$line"
-			done
-		} >"$file.tmp" && mv "$file.tmp" "$file"
-	) && chmod 0600 "$file"
+	(umask 077 && printf '%s\n' \
+	    "# Written by tests/galera/run: node $n of the test cluster." \
+	    "MYSQL_DB_URL=$(ga_db_url "$n")" "$@" >"$file.tmp") &&
+	    mv "$file.tmp" "$file" && chmod 0600 "$file"
 }
 
 # ga_free_port: a free loopback port, as the kernel picks one.
