@@ -204,6 +204,8 @@ ga_node_start() {
 	    --defaults-file="$(ga_cnf "$n")" "${extra[@]}" \
 	    </dev/null >>"$(ga_errlog "$n")" 2>&1 &
 	pid=$!
+	# Not this shell's job: a node killed later is not reported here.
+	disown "$pid"
 	end=$((SECONDS + ${GA_START_TIMEOUT:-120}))
 	while [ "$SECONDS" -lt "$end" ]; do
 		state=$(ga_status "$n" wsrep_local_state_comment)

@@ -414,13 +414,13 @@ def test_cleanup(t):
     users = [register(1), register(2)]
     uid = node_scalar(1, "SELECT id FROM `user` WHERE email = %s"
                       % sql_quote(users[0]["email"]))
+    # The counts below hold only if nothing adds rows meanwhile: the
+    # traffic's throttle rows are made when a window starts, and every
+    # window's length is a multiple of 300 s.
+    aligned(300, 60)
     with Traffic(users) as traffic:
         for nodes in ((3,), (3, 1)):
             tag = plant(uid)
-            # The counts below hold only if nothing adds rows meanwhile:
-            # the traffic's throttle rows are made when a window starts,
-            # and every window's length is a multiple of 300 s.
-            aligned(300, 40)
             before = table_counts()
             runs = [cleanup(n) for n in nodes]
             outs = [p.communicate(timeout=120) for p in runs]
