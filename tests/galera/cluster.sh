@@ -7,14 +7,17 @@
 # Sourcing only defines functions.  The Python tests call back into these
 # (through "bash -c") to kill a node and start it again.
 #
-# Layout under CA_VAR/galera:
+# Layout under CA_VAR/galera (GA_DIR):
+#   ports        the twelve ports of this run (client, gcomm, IST, SST of
+#                each node), so that a node started again keeps its own
+#   db-password  the programs' MariaDB password
+# and under GA_HOME, which is GA_DIR too unless the servers' account
+# cannot enter it (see ga_paths):
 #   template/    a datadir made once by mariadb-install-db and kept across
 #                runs; node 1 starts each run from a copy of it
 #   nodeN/       node N: node.cnf (its whole configuration) and data/
-#   ports        the twelve ports of this run (client, gcomm, IST, SST of
-#                each node), so that a node started again keeps its own
 #   log/nodeN.log  each node's error log (with its SST script's lines)
-# and under CA_RUN: galera-N.sock and galera-N.pid.
+# and under CA_RUN/galera: nodeN.sock and nodeN.pid.
 #
 # Each node listens on 127.0.0.1 only: its client port (and a unix socket
 # for the admin account), group communication (gcomm), incremental state
@@ -29,8 +32,6 @@ GA_PROVIDER=/usr/lib/galera/libgalera_smm.so
 # ga_paths: set the GA_* paths (after ca_paths).
 ga_paths() {
 	GA_DIR=$CA_VAR/galera
-	GA_TEMPLATE=$GA_DIR/template
-	GA_LOG=$GA_DIR/log
 	GA_PORTS=$GA_DIR/ports
 	GA_RUN=$CA_RUN/galera
 	# As root the servers run as Debian's mysql account, as they would
@@ -41,14 +42,26 @@ ga_paths() {
 	else
 		GA_USER=$(id -un)
 	fi
-	mkdir -p "$GA_DIR" "$GA_LOG" "$GA_RUN" || return 1
-	chown "$GA_USER" "$GA_LOG" "$GA_RUN" || return 1
+	mkdir -p "$GA_DIR" "$GA_RUN" || return 1
+	chown "$GA_USER" "$GA_RUN" || return 1
+	# Its datadirs, configs and logs must be where it can reach them.  A
+	# tree under /root (mode 0700) is not: then they go to the run
+	# directory, which it can enter (ca_paths makes it 0711 for root).
+	GA_HOME=$GA_DIR
+	if [ "$(id -u)" -eq 0 ] &&
+	    ! su -s /bin/sh -c 'cd "$1"' "$GA_USER" -- sh "$GA_DIR" \
+	    >/dev/null 2>&1; then
+		GA_HOME=$GA_RUN
+	fi
+	GA_TEMPLATE=$GA_HOME/template
+	GA_LOG=$GA_HOME/log
+	mkdir -p "$GA_LOG" && chown "$GA_USER" "$GA_LOG"
 }
 
 ga_sock() { printf '%s/node%s.sock\n' "$GA_RUN" "$1"; }
 ga_pidfile() { printf '%s/node%s.pid\n' "$GA_RUN" "$1"; }
-ga_datadir() { printf '%s/node%s/data\n' "$GA_DIR" "$1"; }
-ga_cnf() { printf '%s/node%s/node.cnf\n' "$GA_DIR" "$1"; }
+ga_datadir() { printf '%s/node%s/data\n' "$GA_HOME" "$1"; }
+ga_cnf() { printf '%s/node%s/node.cnf\n' "$GA_HOME" "$1"; }
 ga_errlog() { printf '%s/node%s.log\n' "$GA_LOG" "$1"; }
 
 # ga_port N KIND: node N's port for KIND (client, gcomm, ist or sst), from
@@ -253,7 +266,7 @@ ga_start() {
 	ga_template || return 1
 	ga_alloc_ports || return 1
 	for n in $GA_NODES; do
-		rm -rf "$GA_DIR/node$n"
+		rm -rf "$GA_HOME/node$n"
 		: >"$(ga_errlog "$n")" && chown "$GA_USER" "$(ga_errlog "$n")" ||
 		    return 1
 		ga_write_cnf "$n" || return 1

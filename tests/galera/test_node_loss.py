@@ -150,8 +150,8 @@ def main():
                           lighttpd_log(2))) - died_before
     t.eq(died, 0, "no program under web server 2 died meanwhile")
 
-    with open(os.path.join(GDIR, "log", "node2.log"),
-              errors="replace") as f:
+    node_log = cluster_sh("ga_errlog 2").stdout.decode().strip()
+    with open(node_log, errors="replace") as f:
         rejoin = f.read()[-200000:]
     t.ok("IST received" in rejoin, "node 2 caught up by incremental state "
          "transfer (IST), from where --wsrep-recover said it stopped")
