@@ -146,7 +146,8 @@ def claims(token):
     """The payload of a JWT, unverified (the tests compare sid and jti)."""
     try:
         seg = token.split(".")[1]
-        return json.loads(base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4)))
+        pad = "=" * (-len(seg) % 4)
+        return json.loads(base64.urlsafe_b64decode(seg + pad))
     except Exception:
         return {}
 

@@ -206,16 +206,20 @@ def test_throttle_contention(t):
          % (ROUNDS, RACERS * 2), *bad[:12])
 
 
-def reset_code(web, email, before, timeout=15):
-    """The code of the first new message in web's outbox to email."""
+def first_code(email, before, webs=(1, 2), timeout=15):
+    """The code of the first new message (not in before: (web, name)) to
+    email in the outboxes of webs, waiting for it (bounded); None if
+    none."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for name, text in outbox(web):
-            if name in before or email.lower() not in text.lower():
-                continue
-            found = CODE_RE.findall(text.split("\n\n", 1)[-1])
-            if found:
-                return found[0]
+        for web in webs:
+            for name, text in outbox(web):
+                if (web, name) in before or email.lower() not in \
+                        text.lower():
+                    continue
+                found = CODE_RE.findall(text.split("\n\n", 1)[-1])
+                if found:
+                    return found[0]
         time.sleep(0.1)
     return None
 
@@ -223,10 +227,10 @@ def reset_code(web, email, before, timeout=15):
 def test_forgot_reset(t):
     u = register(2)
     old = login(2, u).json["refresh_token"]
-    before = {name for name, _ in outbox(1)}
+    before = {(w, name) for w in (1, 2) for name, _ in outbox(w)}
     r = call(1, FORGOT, {"email": u["email"]})
     t.eq(r.status, 200, "forgot-password through web server 1", repr(r))
-    code = reset_code(1, u["email"], before)
+    code = first_code(u["email"], before, webs=(1,))
     t.ok(code is not None, "its mail is in web server 1's outbox with a "
          "code")
     new_pw = password()
@@ -248,23 +252,6 @@ def test_forgot_reset(t):
     r = call(1, REFRESH, {"refresh_token": old})
     t.eq(r.status, 401, "a session from before the reset (started through "
          "web server 2) is revoked through web server 1 too", repr(r))
-
-
-def first_code(email, before, timeout=15):
-    """The code of the first new message (not in before: (web, name)) to
-    email in either outbox, waiting for it (bounded); None if none."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for web in (1, 2):
-            for name, text in outbox(web):
-                if (web, name) in before or email.lower() not in \
-                        text.lower():
-                    continue
-                found = CODE_RE.findall(text.split("\n\n", 1)[-1])
-                if found:
-                    return found[0]
-        time.sleep(0.1)
-    return None
 
 
 def test_recovery_races(t):
@@ -312,7 +299,7 @@ def test_recovery_races(t):
          *[repr(a) for a in answers])
 
 
-# -- auth-cleanup --------------------------------------------------------------
+# -- auth-cleanup -------------------------------------------------------------
 
 # Rows planted for auth-cleanup: table -> (count, INSERT ... SELECT of
 # that many dead rows from seq, with %(uid)s the owner, %(tag)s a marker).
