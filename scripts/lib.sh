@@ -60,7 +60,7 @@ mariadb-server"
 
 # The endpoints: cgi-bin/auth-NAME serves POST /api/auth/NAME.
 CA_ENDPOINTS="register login refresh-token forgot-password reset-password"
-CA_TEST_PACKAGES="openssl python3 python3-aiosmtpd python3-dotenv"
+CA_TEST_PACKAGES="openssl python3 python3-aiosmtpd python3-dotenv galera-4 rsync"
 
 ca_say() {
 	printf '%s: %s\n' "$CA_PROG" "$*" >&2
