@@ -190,13 +190,21 @@ app_throttle(struct app *app, struct req *r, const struct throttle_hit *hits,
 	const char		*headers[2];
 	enum auth_status	 rc;
 	enum throttle_kind	 limit;
+	enum log_level		 level;
 	long			 wait;
 
 	rc = throttle_check(app->db, &app->cfg, hits, n,
 	    (long long)time(NULL), &wait, &limit);
 	if (rc != AUTH_OK) {
-		/* Whatever went wrong, nothing was counted: fail closed. */
-		log_err("throttle", "cannot count status=%s client=%s",
+		/*
+		 * Whatever went wrong, nothing was counted: fail closed.  A
+		 * database failure has its error line from db.c already
+		 * (one line per event): this one only says what it cost.
+		 */
+		level = rc == AUTH_ERR_DB_UNAVAIL || rc == AUTH_ERR_DB ||
+		    rc == AUTH_ERR_DB_COMMIT_UNKNOWN ? LOG_LEVEL_INFO :
+		    LOG_LEVEL_ERR;
+		log_msg(level, "throttle", "cannot count status=%s client=%s",
 		    auth_strerror(rc), r->client);
 		resp_error(r, 503, "Service temporarily unavailable");
 		return 0;

@@ -10,9 +10,12 @@
  * the next request connects again.
  *
  * Conflicts (LIBRARY-NOTES B7): a statement that InnoDB chose as a
- * deadlock victim (1213) or that waited DB_LOCK_WAIT_TIMEOUT seconds for
- * a lock (1205) did nothing.  Alone (autocommit) it is retried here, by
- * db_exec(); inside a transaction the whole transaction is, by db_txn().
+ * deadlock victim (1213), that lost a Galera certification to another
+ * node's write (1213 too), or that waited DB_LOCK_WAIT_TIMEOUT seconds
+ * for a lock (1205) did nothing.  Alone (autocommit) it is retried here,
+ * by db_exec(); inside a transaction the whole transaction is, by
+ * db_txn().  Whichever retries logs one line for it when it is over: a
+ * warning if a run passed, an error if the conflict outlasted the runs.
  * A write whose connection was lost before its outcome came back (a
  * COMMIT, or an autocommit write) is never retried: the caller is told
  * AUTH_ERR_DB_COMMIT_UNKNOWN and decides, reading the state again.
@@ -33,12 +36,15 @@
 #include "db.h"
 #include "dburl.h"
 #include "log.h"
+#include "rng.h"
 
 #define DB_CONNECT_TIMEOUT	5	/* seconds: DB_CONNECT_TIMEOUT default */
 #define DB_IO_TIMEOUT		10	/* seconds: DB_TIMEOUT default */
 #define DB_LOCK_WAIT_TIMEOUT	5	/* seconds: DB_LOCK_WAIT_TIMEOUT default */
-#define DB_DEADLOCK_TRIES	3	/* runs of a deadlock victim */
+#define DB_DEADLOCK_TRIES	10	/* runs of a deadlock victim */
 #define DB_LOCK_WAIT_TRIES	2	/* runs after a lock-wait timeout */
+#define DB_PAUSE_US		2000	/* most of the first pause, doubled */
+#define DB_PAUSE_MAX_US		512000	/* ... up to this */
 #define DB_SYSTEM_CA_FILE	"/etc/ssl/certs/ca-certificates.crt"
 #define DB_SYSTEM_CA_PATH	"/etc/ssl/certs"
 
@@ -50,7 +56,9 @@ struct db {
 	char			 dupkey[65];	/* after a duplicate key */
 	unsigned int		 lasterr;	/* errno of the last failure */
 	int			 in_txn;	/* between begin and end */
+	int			 txn_retried;	/* in db_txn(), which logs conflicts */
 	int			 conflict;	/* 1213 or 1205 since begin */
+	enum db_q		 conflict_q;	/* where (DB_Q__MAX: COMMIT) */
 };
 
 /*
@@ -229,11 +237,42 @@ db_err_busy(unsigned int err)
 }
 
 /*
+ * Return 1 if err is a conflict: the statement or transaction did
+ * nothing and may pass when run again.
+ */
+static int
+db_err_conflict(unsigned int err)
+{
+
+	return err == ER_LOCK_DEADLOCK || err == ER_LOCK_WAIT_TIMEOUT;
+}
+
+/*
+ * Return 1 if failure err of statement q (DB_Q__MAX: a COMMIT) is a
+ * conflict that whoever runs it again logs once it is over (db_exec()
+ * for a statement alone, db_txn() for a transaction), noting where it
+ * happened for that line.  In a transaction run by hand (db_begin())
+ * the caller decides what to do, and the conflict is logged at once.
+ */
+static int
+db_conflict_later(struct db *db, enum db_q q, unsigned int err)
+{
+
+	if (!db_err_conflict(err))
+		return 0;
+	db->conflict_q = q;
+	return !db->in_txn || db->txn_retried;
+}
+
+/*
  * Return how many times in all a statement or transaction that failed
- * with err may run: a deadlock victim was rolled back at once and may
- * well pass next time; a lock-wait timeout already cost
- * DB_LOCK_WAIT_TIMEOUT seconds, so it gets one more run only.  Anything
- * else runs once.
+ * with err may run.  A deadlock victim was rolled back at once and may
+ * well pass next time; so may the loser of a Galera certification, but
+ * a row that requests through several nodes write at once (one client's
+ * throttle counter) can make it lose several times in a row: hence
+ * DB_DEADLOCK_TRIES runs, with growing pauses between them (db_pause()).
+ * A lock-wait timeout already cost DB_LOCK_WAIT_TIMEOUT seconds, so it
+ * gets one more run only.  Anything else runs once.
  */
 static int
 db_err_tries(unsigned int err)
@@ -250,16 +289,26 @@ db_err_tries(unsigned int err)
 }
 
 /*
- * Wait a little before running a conflict's loser again, longer each
- * time, so that the winner has finished.
+ * Wait before run try + 1 of a conflict's loser, so that the winner has
+ * finished: between half and all of DB_PAUSE_US doubled try - 1 times,
+ * up to DB_PAUSE_MAX_US (at most 2, 4, 8 ... 512 ms: 0.5 to 1 s over the
+ * nine pauses of DB_DEADLOCK_TRIES runs).  Random, so that two losers
+ * (on two nodes) do not meet again at the same instant; growing, so
+ * that the loser waits out a queue of writers of the same row.
  */
 static void
 db_pause(int try)
 {
 	struct timespec	 ts;
+	unsigned int	 most = DB_PAUSE_US, extra;
+	int		 i;
 
-	ts.tv_sec = 0;
-	ts.tv_nsec = (long)try * 2 * 1000 * 1000;	/* 2, 4 ms */
+	for (i = 1; i < try && most < DB_PAUSE_MAX_US; i++)
+		most *= 2;
+	if (rng_uniform(most / 2 + 1, &extra) != AUTH_OK)
+		extra = most / 2;
+	ts.tv_sec = (time_t)((most / 2 + extra) / 1000000);
+	ts.tv_nsec = (long)((most / 2 + extra) % 1000000) * 1000;
 	(void)nanosleep(&ts, NULL);
 }
 
@@ -411,8 +460,9 @@ db_prepare(struct db *db, enum db_q q)
 		return AUTH_ERR_NOMEM;
 	if (mysql_stmt_prepare(st, db_sql[q], strlen(db_sql[q])) != 0) {
 		err = mysql_stmt_errno(st);
-		log_err("db", "prepare failed query=%d errno=%u error=%s",
-		    (int)q, err, mysql_stmt_error(st));
+		if (!db_conflict_later(db, q, err))
+			log_err("db", "prepare failed query=%d errno=%u "
+			    "error=%s", (int)q, err, mysql_stmt_error(st));
 		(void)mysql_stmt_close(st);
 		return db_classify(db, err);
 	}
@@ -535,6 +585,30 @@ db_note_dup_key(struct db *db, const char *msg)
 }
 
 /*
+ * Return the error number of statement st's last failure, with its
+ * message in *msg and its SQLSTATE in *state: the statement's own, or
+ * the connection's when the statement has none.  Connector/C 3.3 leaves
+ * an error the server sends while a result's rows are read on the
+ * connection only (LIBRARY-NOTES B7: the 1213 of an INSERT ... RETURNING
+ * that lost a Galera certification, in mysql_stmt_store_result()).
+ */
+static unsigned int
+db_stmt_err(struct db *db, MYSQL_STMT *st, const char **msg,
+    const char **state)
+{
+	unsigned int	 err;
+
+	if ((err = mysql_stmt_errno(st)) != 0) {
+		*msg = mysql_stmt_error(st);
+		*state = mysql_stmt_sqlstate(st);
+		return err;
+	}
+	*msg = mysql_error(db->conn);
+	*state = mysql_sqlstate(db->conn);
+	return mysql_errno(db->conn);
+}
+
+/*
  * One run of db_exec(): *errp is the error number of a failure.
  */
 static enum auth_status
@@ -543,6 +617,7 @@ db_exec_once(struct db *db, enum db_q q, MYSQL_BIND *params,
 {
 	enum auth_status	 rc;
 	MYSQL_STMT		*st;
+	const char		*msg, *state;
 	unsigned int		 err;
 
 	*errp = 0;
@@ -566,15 +641,15 @@ db_exec_once(struct db *db, enum db_q q, MYSQL_BIND *params,
 			*stmtp = st;
 		return AUTH_OK;
 	}
-	if ((err = mysql_stmt_errno(st)) == 0)
-		err = mysql_errno(db->conn);
+	err = db_stmt_err(db, st, &msg, &state);
 	*errp = db->lasterr = err;
 	if (err == ER_DUP_ENTRY) {
-		db_note_dup_key(db, mysql_stmt_error(st));
+		db_note_dup_key(db, msg);
 		return AUTH_ERR_DB_DUPLICATE;
 	}
-	log_err("db", "execute failed query=%d errno=%u sqlstate=%s",
-	    (int)q, err, mysql_stmt_sqlstate(st));
+	if (!db_conflict_later(db, q, err))
+		log_err("db", "execute failed query=%d errno=%u sqlstate=%s",
+		    (int)q, err, state);
 	if (!db->in_txn && db_writes(q) && db_err_unknown(err)) {
 		db_disconnect(db);
 		return AUTH_ERR_DB_COMMIT_UNKNOWN;
@@ -583,25 +658,52 @@ db_exec_once(struct db *db, enum db_q q, MYSQL_BIND *params,
 }
 
 /*
+ * Log, in one line, how a statement (or, if txn, a transaction) that
+ * met conflicts ended after runs runs, err being the last conflict's
+ * error number: an error if the conflict outlasted them (persists: the
+ * request is answered 503), else a warning (a later run passed, or
+ * failed otherwise, which has a line of its own).  The runs that lost
+ * are not logged one by one: under contention they are expected, and
+ * only the outcome says whether it hurt.
+ */
+static void
+db_log_conflict(const struct db *db, int txn, unsigned int err, int runs,
+    int persists)
+{
+	char	 at[32];
+
+	if (db->conflict_q == DB_Q__MAX)
+		(void)snprintf(at, sizeof(at), "commit");
+	else
+		(void)snprintf(at, sizeof(at), "query=%d", (int)db->conflict_q);
+	log_msg(persists ? LOG_LEVEL_ERR : LOG_LEVEL_WARN, "db",
+	    "%sconflict %s %s errno=%u runs=%d",
+	    txn ? "transaction " : "",
+	    persists ? "persists" : "retried", at, err, runs);
+}
+
+/*
  * Execute statement q with the parameters in params (NULL for none),
  * connecting and preparing first if need be.  On AUTH_OK *stmtp (if not
  * NULL) is the executed statement, owned by db, for binding and fetching
- * results.  Outside a transaction a statement chosen as a deadlock victim
- * or timed out waiting for a lock did nothing and is run again, up to
- * three runs in all (two after a lock wait).  Returns
- * AUTH_ERR_DB_UNAVAIL when the server is away or the conflict persists
- * (a lost connection is dropped and the next call reconnects),
- * AUTH_ERR_DB_DUPLICATE when a unique index refused the row (see
- * db_dup_key()), AUTH_ERR_DB_COMMIT_UNKNOWN when the connection was lost
- * while a write outside a transaction ran (it may have landed: the
- * caller reads the state again or answers 503, and never runs it blindly
- * again), or AUTH_ERR_DB.
+ * results.  Outside a transaction a statement that lost a deadlock or a
+ * Galera certification, or timed out waiting for a lock, did nothing and
+ * is run again after a pause (db_pause()), up to DB_DEADLOCK_TRIES runs
+ * in all (DB_LOCK_WAIT_TRIES after a lock wait); one line is logged for
+ * it at the end (db_log_conflict()).  Returns AUTH_ERR_DB_UNAVAIL when
+ * the server is away or the conflict persists (a lost connection is
+ * dropped and the next call reconnects), AUTH_ERR_DB_DUPLICATE when a
+ * unique index refused the row (see db_dup_key()),
+ * AUTH_ERR_DB_COMMIT_UNKNOWN when the connection was lost while a write
+ * outside a transaction ran (it may have landed: the caller reads the
+ * state again or answers 503, and never runs it blindly again), or
+ * AUTH_ERR_DB.
  */
 enum auth_status
 db_exec(struct db *db, enum db_q q, MYSQL_BIND *params, MYSQL_STMT **stmtp)
 {
 	enum auth_status	 rc;
-	unsigned int		 err;
+	unsigned int		 err, conflict = 0;
 	int			 try;
 
 	if (stmtp != NULL)
@@ -610,13 +712,16 @@ db_exec(struct db *db, enum db_q q, MYSQL_BIND *params, MYSQL_STMT **stmtp)
 		return AUTH_ERR_DB;
 	for (try = 1;; try++) {
 		rc = db_exec_once(db, q, params, stmtp, &err);
-		if (rc != AUTH_ERR_DB_UNAVAIL || db->in_txn ||
-		    try >= db_err_tries(err))
-			return rc;
-		log_warn("db", "conflict, running again query=%d errno=%u "
-		    "try=%d", (int)q, err, try + 1);
+		if (db->in_txn || !db_err_conflict(err))
+			break;
+		conflict = err;
+		if (try >= db_err_tries(err))
+			break;
 		db_pause(try);
 	}
+	if (conflict != 0)
+		db_log_conflict(db, 0, conflict, try, db_err_conflict(err));
+	return rc;
 }
 
 /*
@@ -662,12 +767,15 @@ db_commit(struct db *db)
 	enum auth_status	 rc;
 	unsigned int		 err;
 
-	db->in_txn = 0;
-	if (db->conn == NULL)
+	if (db->conn == NULL) {
+		db->in_txn = 0;
 		return AUTH_ERR_DB_UNAVAIL;	/* died: rolled back */
+	}
 	if (mysql_commit(db->conn) != 0) {
 		err = mysql_errno(db->conn);
-		log_err("db", "commit failed errno=%u", err);
+		if (!db_conflict_later(db, DB_Q__MAX, err))
+			log_err("db", "commit failed errno=%u", err);
+		db->in_txn = 0;
 		if (db_err_unknown(err)) {
 			db->lasterr = err;
 			db_disconnect(db);
@@ -677,6 +785,7 @@ db_commit(struct db *db)
 		db_rollback(db);
 		return rc;
 	}
+	db->in_txn = 0;
 	if (mysql_autocommit(db->conn, 1) != 0) {
 		log_err("db", "autocommit after commit failed errno=%u",
 		    mysql_errno(db->conn));
@@ -708,9 +817,11 @@ db_rollback(struct db *db)
  * Run body(db, arg, &commit) in a transaction: commit what it wrote if
  * it returns AUTH_OK with commit set to 1, roll back otherwise (commit
  * starts at 0 on every run).  When a statement of the body, or the
- * COMMIT, lost a deadlock or timed out waiting for a lock, nothing was
- * kept and the whole transaction runs again: up to three runs in all
- * (two after a lock wait), so body must start from scratch each time
+ * COMMIT, lost a deadlock or a Galera certification or timed out
+ * waiting for a lock, nothing was kept and the whole transaction runs
+ * again after a pause, as db_exec() runs a statement again (up to
+ * DB_DEADLOCK_TRIES runs, DB_LOCK_WAIT_TRIES after a lock wait, and one
+ * line logged at the end), so body must start from scratch each time
  * (reset its outputs) and do nothing but database work.  Returns the
  * body's status, db_commit()'s (AUTH_ERR_DB_COMMIT_UNKNOWN is returned
  * at once, never retried), or AUTH_ERR_DB_UNAVAIL when the conflict
@@ -721,24 +832,32 @@ db_txn(struct db *db, enum auth_status (*body)(struct db *, void *, int *),
     void *arg)
 {
 	enum auth_status	 rc;
-	int			 try, commit;
+	unsigned int		 conflict = 0;
+	int			 try, commit, persists = 0;
 
 	for (try = 1;; try++) {
 		commit = 0;
-		if ((rc = db_begin(db)) != AUTH_OK)
-			return rc;
+		if ((rc = db_begin(db)) != AUTH_OK) {
+			persists = 0;
+			break;
+		}
+		db->txn_retried = 1;
 		rc = body(db, arg, &commit);
 		if (rc == AUTH_OK && commit)
 			rc = db_commit(db);
 		else
 			db_rollback(db);
-		if (rc != AUTH_ERR_DB_UNAVAIL || !db->conflict ||
-		    try >= db_err_tries(db->lasterr))
-			return rc;
-		log_warn("db", "transaction conflict, running again "
-		    "errno=%u try=%d", db->lasterr, try + 1);
+		db->txn_retried = 0;
+		if ((persists = rc == AUTH_ERR_DB_UNAVAIL && db->conflict) == 0)
+			break;
+		conflict = db->lasterr;
+		if (try >= db_err_tries(db->lasterr))
+			break;
 		db_pause(try);
 	}
+	if (conflict != 0)
+		db_log_conflict(db, 1, conflict, try, persists);
+	return rc;
 }
 
 /*
@@ -764,6 +883,8 @@ db_affected(struct db *db, enum db_q q)
 static enum auth_status
 db_fetch_row(struct db *db, MYSQL_STMT *st)
 {
+	const char	*msg, *state;
+	unsigned int	 err;
 
 	switch (mysql_stmt_fetch(st)) {
 	case 0:
@@ -774,8 +895,9 @@ db_fetch_row(struct db *db, MYSQL_STMT *st)
 		log_err("db", "result truncated");
 		return AUTH_ERR_DB;
 	default:
-		log_err("db", "fetch failed errno=%u", mysql_stmt_errno(st));
-		return db_classify(db, mysql_stmt_errno(st));
+		err = db_stmt_err(db, st, &msg, &state);
+		log_err("db", "fetch failed errno=%u sqlstate=%s", err, state);
+		return db_classify(db, err);
 	}
 }
 

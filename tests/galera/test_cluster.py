@@ -450,6 +450,13 @@ def test_cleanup(t):
 
 
 def test_logs(t):
+    retried = [line for web in (1, 2) for line in
+               program_log(web).splitlines()
+               if ": warn: db " in line and "conflict retried" in line]
+    t.diag("conflicts the programs retried and got past (one warning "
+           "each): %d" % len(retried))
+    for line in retried[:5]:
+        t.diag(line)
     lines = [line for web in (1, 2) for line in
              program_log(web).splitlines() if ": error: " in line]
     t.diag("errors the programs logged (each one answered 503): %d"

@@ -4,10 +4,11 @@
  * bad luck: a SET autocommit that fails, deadlocks and lock-wait
  * time-outs on one statement or in a transaction, a connection lost
  * while a statement is prepared, executed, fetched or committed.  This
- * program defines the Connector/C functions db.c calls, so its calls
- * land here (an executable's own definitions win over the shared
- * library's); each test says which calls fail, and how.  What the real
- * server does is tested end to end in tests/endpoint.
+ * program defines the Connector/C functions db.c calls, and nanosleep(),
+ * so its calls land here (an executable's own definitions win over the
+ * shared library's); each test says which calls fail, and how.  db.c's log lines go to a
+ * file the tests read.  What the real server does is tested end to end
+ * in tests/endpoint and tests/galera.
  */
 #include "config.h"
 
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mysql.h>
@@ -23,9 +25,11 @@
 
 #include "db.h"
 #include "dburl.h"
+#include "log.h"
 #include "tap.h"
 
-#define FAKE_QUEUE	8
+#define FAKE_QUEUE	12
+#define FAKE_PAUSES	16
 
 /* The fake server: counts of calls, and the errors queued for them. */
 struct fake {
@@ -48,8 +52,12 @@ struct fake {
 	int		 fetched;	/* of the current result */
 	unsigned int	 conn_err;	/* what mysql_errno() says */
 	unsigned int	 stmt_err;	/* what mysql_stmt_errno() says */
+	unsigned int	 store_conn_err; /* next reading of a result, but
+					    said by mysql_errno() only */
 	unsigned int	 read_timeout;
 	char		 init[128];	/* MYSQL_INIT_COMMAND */
+	long		 pauses[FAKE_PAUSES];	/* nanosleep()s, microseconds */
+	size_t		 npauses;
 	int		 pipe[2];	/* an idle socket for poll() */
 };
 
@@ -104,6 +112,25 @@ mysql_real_connect(MYSQL *m, const char *host, const char *user,
 	(void)flags;
 	fake.connects++;
 	return m;
+}
+
+const char *STDCALL
+mysql_sqlstate(MYSQL *m)
+{
+
+	(void)m;
+	return "40001";
+}
+
+int
+nanosleep(const struct timespec *ts, struct timespec *rem)
+{
+
+	(void)rem;
+	if (fake.npauses < FAKE_PAUSES)
+		fake.pauses[fake.npauses++] = (long)ts->tv_sec * 1000000 +
+		    ts->tv_nsec / 1000;
+	return 0;
 }
 
 void STDCALL
@@ -202,6 +229,7 @@ mysql_stmt_execute(MYSQL_STMT *st)
 	(void)st;
 	fake.executes++;
 	fake.fetched = 0;
+	fake.stmt_err = 0;	/* as Connector/C clears it */
 	if (fake.iexec < fake.nexec)
 		err = fake.exec_errs[fake.iexec++];
 	return fake_fail(&err, &fake.stmt_err);
@@ -220,7 +248,8 @@ mysql_stmt_store_result(MYSQL_STMT *st)
 {
 
 	(void)st;
-	return fake_fail(&fake.store_err, &fake.stmt_err);
+	return fake_fail(&fake.store_err, &fake.stmt_err) ||
+	    fake_fail(&fake.store_conn_err, &fake.conn_err);
 }
 
 my_bool STDCALL
@@ -318,11 +347,85 @@ fake_exec_errors(unsigned int a, unsigned int b, unsigned int c)
 	fake.iexec = 0;
 }
 
+/* db.c's log lines, sent to a file (log_open()). */
+static char	 logpath[] = "/tmp/test-db-faults.XXXXXX";
+static char	 logbuf[8192];
+
+static void
+log_clear(void)
+{
+
+	if (truncate(logpath, 0) == -1)
+		tap_diag("cannot empty %s", logpath);
+}
+
+/*
+ * What was logged since log_clear(), or the start.
+ */
+static char *
+log_text(void)
+{
+	FILE	*f;
+	size_t	 n = 0;
+
+	if ((f = fopen(logpath, "r")) != NULL) {
+		n = fread(logbuf, 1, sizeof(logbuf) - 1, f);
+		(void)fclose(f);
+	}
+	logbuf[n] = '\0';
+	return logbuf;
+}
+
+/*
+ * Return how many times s occurs in what was logged.
+ */
+static int
+log_count(const char *s)
+{
+	const char	*p;
+	int		 n = 0;
+
+	for (p = log_text(); (p = strstr(p, s)) != NULL; p += strlen(s))
+		n++;
+	return n;
+}
+
+/*
+ * A check of what was logged: on failure, the lines are shown.
+ */
+static void
+log_ok(int cond, const char *what)
+{
+	char	*p;
+
+	tap_ok(cond, "%s", what);
+	if (cond)
+		return;
+	for (p = log_text(); (p = strchr(p, '\n')) != NULL; p++)
+		*p = ' ';
+	tap_diag("logged: %s", logbuf);
+}
+
 /* A transaction body: one write; counts its runs. */
 struct body {
 	int	 runs;
 	int	 commit;
 };
+
+/*
+ * Before a test of a transaction: no call counted, no error queued,
+ * nothing logged, a body that has not run and keeps what it wrote if
+ * commit.
+ */
+static void
+body_start(struct body *b, int commit)
+{
+
+	fake_reset();
+	log_clear();
+	memset(b, 0, sizeof(*b));
+	b->commit = commit;
+}
 
 static enum auth_status
 body_write(struct db *db, void *arg, int *commit)
@@ -404,42 +507,118 @@ test_autocommit(struct dburl *u)
 	db_free(db);
 }
 
+/*
+ * Queue n errors err for the next executions, then success.
+ */
+static void
+fake_exec_repeat(unsigned int err, size_t n)
+{
+	size_t	 i;
+
+	memset(fake.exec_errs, 0, sizeof(fake.exec_errs));
+	for (i = 0; i < n && i < FAKE_QUEUE; i++)
+		fake.exec_errs[i] = err;
+	fake.nexec = FAKE_QUEUE;
+	fake.iexec = 0;
+	fake.executes = 0;
+	fake.npauses = 0;
+}
+
+/*
+ * Return 1 if the pauses recorded are the n that db.c makes before runs
+ * 2 to n + 1: each between half and all of 2 ms doubled once per run
+ * before it.
+ */
+static int
+pauses_grow(size_t n)
+{
+	size_t	 i;
+	long	 most;
+
+	if (fake.npauses != n)
+		return 0;
+	for (i = 0; i < n; i++) {
+		most = 2000L << i;
+		if (fake.pauses[i] < most / 2 || fake.pauses[i] > most)
+			return 0;
+	}
+	return 1;
+}
+
 static void
 test_exec_conflicts(struct dburl *u)
 {
 	struct db	*db;
+	long		 first[9];
 
 	fake_reset();
 	db = db_new(u, NULL, 0);
-	fake_exec_errors(ER_LOCK_DEADLOCK, 0, 0);
+	log_clear();
+	fake_exec_repeat(ER_LOCK_DEADLOCK, 1);
 	tap_ok(db_exec(db, DB_Q_THROTTLE_HIT2, NULL, NULL) == AUTH_OK &&
 	    fake.executes == 2, "a deadlock victim outside a transaction "
 	    "runs again and passes");
-	fake.executes = 0;
-	fake_exec_errors(ER_LOCK_DEADLOCK, ER_LOCK_DEADLOCK, ER_LOCK_DEADLOCK);
-	tap_ok(db_exec(db, DB_Q_THROTTLE_HIT2, NULL, NULL) ==
-	    AUTH_ERR_DB_UNAVAIL && fake.executes == 3,
-	    "three deadlocks: 503 after three runs");
-	fake.executes = 0;
-	fake_exec_errors(ER_LOCK_WAIT_TIMEOUT, ER_LOCK_WAIT_TIMEOUT, 0);
+	log_ok(log_count(": warn: db conflict retried query=30 errno=1213 "
+	    "runs=2\n") == 1 && log_count(": error: ") == 0, "logged once, "
+	    "as a warning naming the statement and the runs; no error");
+
+	/* Issue 14: one client's counter hit through several nodes. */
+	log_clear();
+	fake_exec_repeat(ER_LOCK_DEADLOCK, 9);
+	tap_ok(db_exec(db, DB_Q_THROTTLE_HIT1, NULL, NULL) == AUTH_OK &&
+	    fake.executes == 10, "a statement that loses nine conflicts in "
+	    "a row passes on its tenth run");
+	tap_ok(pauses_grow(9), "after pauses that grow from 1-2 ms to "
+	    "256-512 ms");
+	memcpy(first, fake.pauses, sizeof(first));
+	log_ok(log_count("\n") == 1 && log_count(": warn: db conflict "
+	    "retried query=29 errno=1213 runs=10\n") == 1,
+	    "one line for the ten runs");
+
+	log_clear();
+	fake_exec_repeat(ER_LOCK_DEADLOCK, 10);
+	tap_ok(db_exec(db, DB_Q_THROTTLE_HIT1, NULL, NULL) ==
+	    AUTH_ERR_DB_UNAVAIL && fake.executes == 10 && pauses_grow(9),
+	    "ten conflicts: 503 after ten runs");
+	tap_ok(memcmp(first, fake.pauses, sizeof(first)) != 0,
+	    "the pauses are random: not the same twice");
+	log_ok(log_count("\n") == 1 && log_count(": error: db conflict "
+	    "persists query=29 errno=1213 runs=10\n") == 1,
+	    "one line, an error: the conflict outlasted the runs");
+
+	fake_exec_repeat(ER_LOCK_WAIT_TIMEOUT, 2);
 	tap_ok(db_exec(db, DB_Q_USER_INSERT, NULL, NULL) ==
 	    AUTH_ERR_DB_UNAVAIL && fake.executes == 2,
 	    "two lock-wait time-outs: 503 after two runs");
-	fake.executes = 0;
-	fake_exec_errors(ER_LOCK_WAIT_TIMEOUT, 0, 0);
+	fake_exec_repeat(ER_LOCK_WAIT_TIMEOUT, 1);
 	tap_ok(db_exec(db, DB_Q_SESSION_ROTATE, NULL, NULL) == AUTH_OK &&
 	    fake.executes == 2, "one lock-wait time-out: run again, passes");
-	fake.executes = 0;
+	fake_exec_repeat(0, 0);
 	fake.fields = 3;
 	fake.store_err = ER_LOCK_WAIT_TIMEOUT;
 	tap_ok(db_exec(db, DB_Q_THROTTLE_HIT1, NULL, NULL) == AUTH_OK &&
 	    fake.executes == 2, "a lock-wait time-out while the rows come "
 	    "(INSERT ... RETURNING): the statement runs again and passes");
+	/*
+	 * Galera: a certification conflict reported while the rows of
+	 * INSERT ... RETURNING are read, on the connection only.
+	 */
+	log_clear();
+	fake_exec_repeat(0, 0);
+	fake.store_conn_err = ER_LOCK_DEADLOCK;
+	log_ok(db_exec(db, DB_Q_THROTTLE_HIT1, NULL, NULL) == AUTH_OK &&
+	    fake.executes == 2 && log_count(": warn: db conflict retried "
+	    "query=29 errno=1213 runs=2\n") == 1, "a 1213 that only "
+	    "mysql_errno() tells, while RETURNING's rows come: a conflict, "
+	    "run again");
 	fake.fields = 0;
-	fake.executes = 0;
-	fake_exec_errors(ER_NO_SUCH_TABLE, 0, 0);
+
+	log_clear();
+	fake_exec_repeat(ER_NO_SUCH_TABLE, 1);
 	tap_ok(db_exec(db, DB_Q_SESSION_ROTATE, NULL, NULL) == AUTH_ERR_DB &&
-	    fake.executes == 1, "other errors run once");
+	    fake.executes == 1 && log_count(": error: db execute failed "
+	    "query=4 errno=1146 ") == 1, "other errors run once, logged as "
+	    "errors");
 	tap_ok(fake.closes == 0, "no conflict dropped the connection");
 	db_free(db);
 }
@@ -550,45 +729,61 @@ test_txn(struct dburl *u)
 	struct db	*db;
 	struct body	 b;
 
-	fake_reset();
 	db = db_new(u, NULL, 0);
-	memset(&b, 0, sizeof(b));
-	b.commit = 1;
+	body_start(&b, 1);
 	fake_exec_errors(ER_LOCK_DEADLOCK, 0, 0);
 	tap_ok(db_txn(db, body_write, &b) == AUTH_OK && b.runs == 2 &&
 	    fake.executes == 2 && fake.commits == 1 && fake.rollbacks == 1,
 	    "a deadlock in a transaction: rolled back, the body runs again "
 	    "and commits");
-	fake_reset();
-	memset(&b, 0, sizeof(b));
-	b.commit = 1;
+	log_ok(log_count("\n") == 1 && log_count(": warn: db transaction "
+	    "conflict retried query=6 errno=1213 runs=2\n") == 1,
+	    "one line, a warning");
+	body_start(&b, 1);
 	fake_exec_errors(ER_LOCK_WAIT_TIMEOUT, ER_LOCK_WAIT_TIMEOUT, 0);
 	tap_ok(db_txn(db, body_write, &b) == AUTH_ERR_DB_UNAVAIL &&
 	    b.runs == 2 && fake.commits == 0, "two lock-wait time-outs: "
 	    "503 after two runs, nothing committed");
-	fake_reset();
-	memset(&b, 0, sizeof(b));
-	b.commit = 1;
+	log_ok(log_count("\n") == 1 && log_count(": error: db transaction "
+	    "conflict persists query=6 errno=1205 runs=2\n") == 1,
+	    "one line, an error");
+	body_start(&b, 1);
 	fake.commit_err = ER_LOCK_DEADLOCK;
 	tap_ok(db_txn(db, body_write, &b) == AUTH_OK && b.runs == 2 &&
 	    fake.commits == 2, "a conflict at COMMIT (Galera certification) "
 	    "runs the transaction again");
+	log_ok(log_count("\n") == 1 && log_count(": warn: db transaction "
+	    "conflict retried commit errno=1213 runs=2\n") == 1,
+	    "one line, a warning naming the COMMIT");
+	/* Galera aborts a transaction while its next statement is prepared. */
+	db_free(db);
+	db = db_new(u, NULL, 0);
+	body_start(&b, 1);
+	fake.prepare_err = ER_LOCK_DEADLOCK;
+	log_ok(db_txn(db, body_write, &b) == AUTH_OK && b.runs == 2 &&
+	    fake.prepares == 2 && log_count("\n") == 1 &&
+	    log_count(": warn: db transaction conflict retried query=6 "
+	    "errno=1213 runs=2\n") == 1, "a conflict while a statement of "
+	    "the transaction is prepared: run again, one warning");
 	fake_reset();
-	memset(&b, 0, sizeof(b));
-	b.commit = 1;
+	log_clear();
+	fake_exec_errors(ER_LOCK_DEADLOCK, 0, 0);
+	tap_ok(db_begin(db) == AUTH_OK && db_exec(db, DB_Q_SESSION_REVOKE,
+	    NULL, NULL) == AUTH_ERR_DB_UNAVAIL && fake.executes == 1 &&
+	    log_count(": error: db execute failed query=6 errno=1213 ") == 1,
+	    "a transaction run by hand: the conflict is returned at once and "
+	    "logged where it happened (the caller decides)");
+	db_rollback(db);
+	body_start(&b, 1);
 	fake.commit_err = CR_SERVER_LOST;
 	tap_ok(db_txn(db, body_write, &b) == AUTH_ERR_DB_COMMIT_UNKNOWN &&
 	    b.runs == 1 && fake.closes == 1, "a connection lost during "
 	    "COMMIT: outcome unknown, never run again, connection dropped");
-	fake_reset();
-	memset(&b, 0, sizeof(b));
-	b.commit = 0;
+	body_start(&b, 0);
 	tap_ok(db_txn(db, body_write, &b) == AUTH_OK && b.runs == 1 &&
 	    fake.commits == 0 && fake.rollbacks == 1,
 	    "a body that keeps nothing is rolled back");
-	fake_reset();
-	memset(&b, 0, sizeof(b));
-	b.commit = 1;
+	body_start(&b, 1);
 	fake_exec_errors(CR_SERVER_LOST, 0, 0);
 	tap_ok(db_txn(db, body_write, &b) == AUTH_ERR_DB_UNAVAIL &&
 	    b.runs == 1 && fake.commits == 0, "a write in a transaction on a "
@@ -601,13 +796,17 @@ main(void)
 {
 	struct dburl	 u;
 	char		 err[256];
+	int		 fd;
 
-	if (pipe(fake.pipe) == -1 ||
+	if (pipe(fake.pipe) == -1 || (fd = mkstemp(logpath)) == -1 ||
+	    log_open(logpath) == -1 ||
 	    dburl_parse("mysql://u:p@localhost/db", &u, err, sizeof(err)) !=
 	    AUTH_OK) {
 		tap_ok(0, "set up");
 		return tap_done();
 	}
+	(void)close(fd);
+	log_init("test-db-faults");
 	test_prepare_when_used(&u);
 	test_options(&u);
 	test_autocommit(&u);
@@ -616,5 +815,6 @@ main(void)
 	test_fetch_all(&u);
 	test_txn(&u);
 	dburl_free(&u);
+	(void)unlink(logpath);
 	return tap_done();
 }
