@@ -45,6 +45,7 @@
 #define DB_LOCK_WAIT_TRIES	2	/* runs after a lock-wait timeout */
 #define DB_PAUSE_US		2000	/* most of the first pause, doubled */
 #define DB_PAUSE_MAX_US		512000	/* ... up to this */
+#define DB_SYNC_WAIT		3	/* wsrep_sync_wait: reads, UPDATE, DELETE */
 #define DB_SYSTEM_CA_FILE	"/etc/ssl/certs/ca-certificates.crt"
 #define DB_SYSTEM_CA_PATH	"/etc/ssl/certs"
 
@@ -371,12 +372,10 @@ db_seconds(long v, unsigned int def)
 
 /*
  * Set the connection options: no LOCAL INFILE, utf8mb4, bounded waits
- * (DB_CONNECT_TIMEOUT, DB_TIMEOUT for each read and write, and the
- * session's innodb_lock_wait_timeout, set by Connector/C as part of the
- * connect, so that no request waits the server's default 50 s behind a
- * stuck lock), TCP unless a unix socket was named (Connector/C would
- * otherwise take "localhost" to mean its default socket, unlike PyMySQL),
- * and TLS as the URL's ssl_mode says.
+ * (DB_CONNECT_TIMEOUT, DB_TIMEOUT for each read and write; the lock wait
+ * is the session's, db_session()), TCP unless a unix socket was named
+ * (Connector/C would otherwise take "localhost" to mean its default
+ * socket, unlike PyMySQL), and TLS as the URL's ssl_mode says.
  */
 static int
 db_options(MYSQL *m, const struct dburl *u)
@@ -384,13 +383,9 @@ db_options(MYSQL *m, const struct dburl *u)
 	unsigned int	 zero = 0, ctimeout, iotimeout, proto;
 	my_bool		 yes = 1, no = 0;
 	const char	*ca;
-	char		 init[64];
 
 	ctimeout = db_seconds(u->connect_timeout, DB_CONNECT_TIMEOUT);
 	iotimeout = db_seconds(u->io_timeout, DB_IO_TIMEOUT);
-	(void)snprintf(init, sizeof(init),
-	    "SET SESSION innodb_lock_wait_timeout = %u",
-	    db_seconds(u->lock_wait_timeout, DB_LOCK_WAIT_TIMEOUT));
 	proto = u->unix_socket != NULL ? MYSQL_PROTOCOL_SOCKET :
 	    MYSQL_PROTOCOL_TCP;
 	if (mysql_optionsv(m, MYSQL_OPT_LOCAL_INFILE, &zero) != 0 ||
@@ -399,8 +394,7 @@ db_options(MYSQL *m, const struct dburl *u)
 	    mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &iotimeout) != 0 ||
 	    mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &iotimeout) != 0 ||
 	    mysql_optionsv(m, MYSQL_OPT_RECONNECT, &no) != 0 ||
-	    mysql_optionsv(m, MYSQL_OPT_PROTOCOL, &proto) != 0 ||
-	    mysql_optionsv(m, MYSQL_INIT_COMMAND, init) != 0)
+	    mysql_optionsv(m, MYSQL_OPT_PROTOCOL, &proto) != 0)
 		return -1;
 	if (u->tls == DBURL_TLS_DISABLED)
 		return 0;
@@ -443,6 +437,43 @@ db_conn_err(struct db *db, const char *what)
 
 	log_err("db", "%s failed errno=%u", what, err);
 	return db_classify(db, err);
+}
+
+/*
+ * Set what every session of the suite needs, on a new connection, in one
+ * statement (one round trip, at connect only, never per request):
+ *	innodb_lock_wait_timeout = DB_LOCK_WAIT_TIMEOUT, so that no request
+ *	    waits the server's default 50 s behind a stuck lock;
+ *	wsrep_sync_wait with DB_SYNC_WAIT's bits added to the server's, so
+ *	    that on a Galera node every read, UPDATE and DELETE first waits
+ *	    until the node has applied what the cluster committed before it
+ *	    (causal reads: a refresh token rotated through one node and
+ *	    presented through another is seen rotated), whatever the nodes'
+ *	    configuration says.  Off a cluster it does nothing.
+ * A server built without Galera does not know wsrep_sync_wait (1193,
+ * ER_UNKNOWN_SYSTEM_VARIABLE): it gets the lock wait alone.  Returns
+ * AUTH_OK or a failure classified as db_exec() does.
+ */
+static enum auth_status
+db_session(struct db *db)
+{
+	char		 sql[128];
+	unsigned int	 wait;
+
+	wait = db_seconds(db->url->lock_wait_timeout, DB_LOCK_WAIT_TIMEOUT);
+	(void)snprintf(sql, sizeof(sql), "SET SESSION "
+	    "innodb_lock_wait_timeout = %u, "
+	    "wsrep_sync_wait = @@GLOBAL.wsrep_sync_wait | %d",
+	    wait, DB_SYNC_WAIT);
+	if (mysql_real_query(db->conn, sql, strlen(sql)) == 0)
+		return AUTH_OK;
+	if (mysql_errno(db->conn) == ER_UNKNOWN_SYSTEM_VARIABLE) {
+		(void)snprintf(sql, sizeof(sql), "SET SESSION "
+		    "innodb_lock_wait_timeout = %u", wait);
+		if (mysql_real_query(db->conn, sql, strlen(sql)) == 0)
+			return AUTH_OK;
+	}
+	return db_conn_err(db, "session settings");
 }
 
 /*
@@ -495,10 +526,11 @@ db_new(const struct dburl *url, const enum db_q *check, size_t n)
 }
 
 /*
- * Connect unless connected, and prepare the statements db_new() was
- * asked to check.  Returns AUTH_OK, AUTH_ERR_DB_UNAVAIL when the server
- * cannot be reached or refused us (logged, without the password), or
- * AUTH_ERR_DB.
+ * Connect unless connected, set the session up (db_session(): on every
+ * new connection, so a reconnect keeps the settings), and prepare the
+ * statements db_new() was asked to check.  Returns AUTH_OK,
+ * AUTH_ERR_DB_UNAVAIL when the server cannot be reached or refused us
+ * (logged, without the password), or AUTH_ERR_DB.
  */
 enum auth_status
 db_connect(struct db *db)
@@ -527,6 +559,8 @@ db_connect(struct db *db)
 		rc = AUTH_ERR_DB_UNAVAIL;
 		goto out;
 	}
+	if ((rc = db_session(db)) != AUTH_OK)
+		goto out;
 	for (i = 0; i < DB_Q__MAX; i++)
 		if (db->used[i] &&
 		    (rc = db_prepare(db, (enum db_q)i)) != AUTH_OK)

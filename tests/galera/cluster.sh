@@ -159,10 +159,9 @@ wsrep_sst_receive_address = 127.0.0.1:$(ga_port "$n" sst)
 # retries none of their autocommit statements for them): they must retry
 # it themselves or answer 503, never 500.
 wsrep_retry_autocommit = 0
-# Reads, UPDATEs and DELETEs first wait until this node has applied what
-# the cluster committed before them: a client moving between nodes sees
-# its own writes.
-wsrep_sync_wait = 3
+# No wsrep_sync_wait: causal reads (a client moving between nodes sees
+# its own writes) must not depend on this file.  The programs set it for
+# their sessions, and test_cluster.py checks that they do.
 # Group communication and IST on this node's own ports; a small write-set
 # cache; a dead node given up after 3 s instead of 5 (the test waits).
 wsrep_provider_options = "gmcast.listen_addr=tcp://127.0.0.1:$(ga_port "$n" gcomm);ist.recv_addr=127.0.0.1:$(ga_port "$n" ist);gcache.size=32M;evs.suspect_timeout=PT3S;evs.inactive_timeout=PT6S;evs.install_timeout=PT6S"

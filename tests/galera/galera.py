@@ -232,6 +232,23 @@ def node_status(n, name):
     return v or None
 
 
+def causal_reads(web, refreshes=5):
+    """Refresh a new session refreshes times through web server web and
+    return (how many causal reads its node made meanwhile, the answers'
+    statuses).  A causal read is a statement that first waited until the
+    node had applied what the cluster committed before it
+    (wsrep_sync_wait); the counter is the node's, read without one."""
+    u = register(web)
+    token = login(web, u).json["refresh_token"]
+    before = int(node_status(web, "wsrep_causal_reads") or 0)
+    codes = []
+    for _ in range(refreshes):
+        r = call(web, REFRESH, {"refresh_token": token})
+        codes.append(r.status)
+        token = (r.json or {}).get("refresh_token", token)
+    return int(node_status(web, "wsrep_causal_reads") or 0) - before, codes
+
+
 def sql_quote(s):
     return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
 

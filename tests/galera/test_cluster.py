@@ -27,10 +27,10 @@ import threading
 import time
 
 from galera import (FORGOT, LOGIN, NODES, REFRESH, REGISTER, RESET, TAP,
-                    UNAVAILABLE, address, at_once, call, claims, config_file,
-                    login, new_user, node_query, node_scalar, node_status,
-                    outbox, password, program_log, register, sql_quote,
-                    unique)
+                    UNAVAILABLE, address, at_once, call, causal_reads,
+                    claims, config_file, login, new_user, node_query,
+                    node_scalar, node_status, outbox, password, program_log,
+                    register, sql_quote, unique)
 
 ROUNDS = 4      # of each race
 REFRESH_ROUNDS = 10     # conflicts are rarer there: about 1 in 100
@@ -67,6 +67,23 @@ def test_cluster_up(t):
     r = call(2, LOGIN, {"email": u["email"], "password": u["password"]})
     t.eq(r.status, 200, "an account registered through web server 1 logs "
          "in through web server 2", repr(r))
+
+
+def test_causal_reads(t):
+    """Causal reads must not depend on the nodes' configuration: the
+    programs set wsrep_sync_wait for their own sessions (issue 14).  The
+    nodes leave it at 0, so a web server's requests make its node wait
+    for the cluster only if its programs asked."""
+    glob = {n: node_scalar(n, "SELECT @@GLOBAL.wsrep_sync_wait")
+            for n in NODES}
+    t.eq(glob, {n: "0" for n in NODES}, "no node asks for causal reads "
+         "in its configuration (wsrep_sync_wait = 0)")
+    for web in (1, 2):
+        waits, codes = causal_reads(web)
+        t.ok(codes == [200] * len(codes) and waits >= len(codes),
+             "web server %d: %d refreshes, each made its node wait for "
+             "the cluster first (%d causal reads): the programs set "
+             "wsrep_sync_wait" % (web, len(codes), waits), repr(codes))
 
 
 def test_refresh_race(t):
@@ -471,8 +488,8 @@ def test_logs(t):
 
 def main():
     t = TAP()
-    for fn in (test_cluster_up, test_refresh_race, test_refresh_hops,
-               test_register_race, test_throttle_shared,
+    for fn in (test_cluster_up, test_causal_reads, test_refresh_race,
+               test_refresh_hops, test_register_race, test_throttle_shared,
                test_throttle_contention, test_forgot_reset,
                test_recovery_races, test_cleanup, test_logs):
         t.run(fn)

@@ -9,7 +9,8 @@ catches up by incremental state transfer).  Meanwhile:
   - web server 2 answers the JSON 503 promptly: never a 500, never a hang;
   - web server 1 keeps serving (2xx) throughout, the two survivors being
     a majority of the cluster;
-  - web server 2 serves again once its node is back, without a restart;
+  - web server 2 serves again once its node is back, without a restart,
+    and its programs' new connections still ask for causal reads;
   - nothing answered 2xx is lost: every account and session it made is
     on all three nodes afterwards.
 """
@@ -20,8 +21,8 @@ import threading
 import time
 
 from galera import (GDIR, LOGIN, NODES, REGISTER, TAP, UNAVAILABLE, call,
-                    claims, cluster_sh, new_user, node_query, node_status,
-                    sql_quote)
+                    causal_reads, claims, cluster_sh, new_user, node_query,
+                    node_status, sql_quote)
 
 WORKERS = 2     # per web server
 DOWN = 6        # seconds node 2 stays down
@@ -145,6 +146,14 @@ def main():
     t.ok(back and not bad, "web server 2 serves again once node 2 is "
          "Synced, without a restart: %d answers, all 2xx" % len(back),
          *bad[:10])
+
+    # Its programs connected anew: their sessions must be set up again.
+    waits, codes = causal_reads(2)
+    t.ok(codes == [200] * len(codes) and waits >= len(codes),
+         "after the rejoin web server 2's programs, on new connections, "
+         "still make node 2 wait for the cluster: %d refreshes, %d causal "
+         "reads (wsrep_sync_wait set again at reconnect)"
+         % (len(codes), waits), repr(codes))
 
     died = len(re.findall(r"child (exited|signalled|died)",
                           lighttpd_log(2))) - died_before

@@ -3,10 +3,11 @@
  * Unit tests for db.c's handling of failures a real server gives only by
  * bad luck: a SET autocommit that fails, deadlocks and lock-wait
  * time-outs on one statement or in a transaction, a connection lost
- * while a statement is prepared, executed, fetched or committed.  This
- * program defines the Connector/C functions db.c calls, and nanosleep(),
- * so its calls land here (an executable's own definitions win over the
- * shared library's); each test says which calls fail, and how.  db.c's log lines go to a
+ * while a statement is prepared, executed, fetched or committed, a
+ * server without Galera's variables.  This program defines the
+ * Connector/C functions db.c calls, and nanosleep(), so its calls land
+ * here (an executable's own definitions win over the shared library's);
+ * each test says which calls fail, and how.  db.c's log lines go to a
  * file the tests read.  What the real server does is tested end to end
  * in tests/endpoint and tests/galera.
  */
@@ -55,7 +56,10 @@ struct fake {
 	unsigned int	 store_conn_err; /* next reading of a result, but
 					    said by mysql_errno() only */
 	unsigned int	 read_timeout;
-	char		 init[128];	/* MYSQL_INIT_COMMAND */
+	int		 init_commands;	/* MYSQL_INIT_COMMAND options */
+	int		 queries;	/* mysql_real_query() calls */
+	char		 query[2][160];	/* the first two of a connection */
+	unsigned int	 query_errs[2];	/* their errors: 0 is ok */
 	long		 pauses[FAKE_PAUSES];	/* nanosleep()s, microseconds */
 	size_t		 npauses;
 	int		 pipe[2];	/* an idle socket for poll() */
@@ -96,8 +100,7 @@ mysql_optionsv(MYSQL *m, enum mysql_option opt, ...)
 	if (opt == MYSQL_OPT_READ_TIMEOUT)
 		fake.read_timeout = *va_arg(ap, unsigned int *);
 	else if (opt == MYSQL_INIT_COMMAND)
-		(void)snprintf(fake.init, sizeof(fake.init), "%s",
-		    va_arg(ap, const char *));
+		fake.init_commands++;
 	va_end(ap);
 	return 0;
 }
@@ -111,7 +114,24 @@ mysql_real_connect(MYSQL *m, const char *host, const char *user,
 	(void)host; (void)user; (void)pw; (void)db; (void)port; (void)sock;
 	(void)flags;
 	fake.connects++;
+	fake.queries = 0;
 	return m;
+}
+
+int STDCALL
+mysql_real_query(MYSQL *m, const char *q, unsigned long len)
+{
+	unsigned int	 err = 0;
+	int		 i = fake.queries++;
+
+	(void)m;
+	if (i < 2) {
+		(void)snprintf(fake.query[i], sizeof(fake.query[i]), "%.*s",
+		    (int)len, q);
+		err = fake.query_errs[i];
+		fake.query_errs[i] = 0;
+	}
+	return fake_fail(&err, &fake.conn_err);
 }
 
 const char *STDCALL
@@ -463,6 +483,10 @@ test_prepare_when_used(struct dburl *u)
 	db_free(db);
 }
 
+/* The session settings db.c sends on each new connection. */
+#define SESSION_SQL(w) "SET SESSION innodb_lock_wait_timeout = " w ", " \
+	"wsrep_sync_wait = @@GLOBAL.wsrep_sync_wait | 3"
+
 static void
 test_options(struct dburl *u)
 {
@@ -471,20 +495,74 @@ test_options(struct dburl *u)
 	fake_reset();
 	db = db_new(u, NULL, 0);
 	(void)db_connect(db);
-	tap_ok(strcmp(fake.init, "SET SESSION innodb_lock_wait_timeout = 5")
-	    == 0 && fake.read_timeout == 10, "defaults: lock wait 5 s, "
-	    "each read 10 s");
+	tap_ok(strcmp(fake.query[0], SESSION_SQL("5")) == 0 &&
+	    fake.queries == 1 && fake.init_commands == 0 &&
+	    fake.read_timeout == 10, "defaults: lock wait 5 s and causal "
+	    "reads (wsrep_sync_wait) in one statement at connect, each read "
+	    "10 s");
 	db_free(db);
 	u->io_timeout = 3;
 	u->lock_wait_timeout = 2;
 	fake_reset();
 	db = db_new(u, NULL, 0);
 	(void)db_connect(db);
-	tap_ok(strcmp(fake.init, "SET SESSION innodb_lock_wait_timeout = 2")
-	    == 0 && fake.read_timeout == 3, "DB_LOCK_WAIT_TIMEOUT and "
-	    "DB_TIMEOUT reach the connection");
+	tap_ok(strcmp(fake.query[0], SESSION_SQL("2")) == 0 &&
+	    fake.read_timeout == 3, "DB_LOCK_WAIT_TIMEOUT and DB_TIMEOUT "
+	    "reach the connection");
 	db_free(db);
 	u->io_timeout = u->lock_wait_timeout = 0;
+}
+
+/*
+ * The session settings on servers that lack one, that refuse them, and
+ * after a reconnect.
+ */
+static void
+test_session(struct dburl *u)
+{
+	struct db	*db;
+	char		 c;
+	int		 ok;
+
+	fake_reset();
+	db = db_new(u, NULL, 0);
+	fake.query_errs[0] = ER_UNKNOWN_SYSTEM_VARIABLE;
+	tap_ok(db_connect(db) == AUTH_OK && fake.queries == 2 &&
+	    strcmp(fake.query[1], "SET SESSION innodb_lock_wait_timeout = 5")
+	    == 0 && fake.closes == 0, "a server without wsrep_sync_wait "
+	    "(1193) gets the lock wait alone, and is used");
+	db_free(db);
+
+	fake_reset();
+	db = db_new(u, NULL, 0);
+	fake.query_errs[0] = ER_SPECIFIC_ACCESS_DENIED_ERROR;
+	tap_ok(db_connect(db) == AUTH_ERR_DB && fake.queries == 1 &&
+	    fake.closes == 1, "a server that refuses the settings: not "
+	    "used (500), the connection closed");
+	fake.query_errs[0] = CR_SERVER_LOST;
+	tap_ok(db_connect(db) == AUTH_ERR_DB_UNAVAIL && fake.closes == 2,
+	    "a connection lost while setting them: 503, closed");
+	tap_ok(db_connect(db) == AUTH_OK && fake.connects == 3,
+	    "the next call connects again");
+
+	/* Issue 14: every new connection gets the settings again. */
+	fake.queries = 0;
+	fake.query[0][0] = '\0';
+	fake_exec_errors(CR_SERVER_LOST, 0, 0);
+	(void)db_exec(db, DB_Q_SESSION_GET, NULL, NULL);
+	tap_ok(db_exec(db, DB_Q_SESSION_GET, NULL, NULL) == AUTH_OK &&
+	    fake.connects == 4 && fake.queries == 1 &&
+	    strcmp(fake.query[0], SESSION_SQL("5")) == 0,
+	    "after a lost connection the reconnect sets both again");
+	fake.queries = 0;
+	/* The server hung up: the idle socket is readable. */
+	ok = write(fake.pipe[1], "x", 1) == 1;
+	ok = ok && db_exec(db, DB_Q_SESSION_GET, NULL, NULL) == AUTH_OK &&
+	    fake.connects == 5 && fake.queries == 1;
+	ok = read(fake.pipe[0], &c, 1) == 1 && ok;
+	tap_ok(ok, "and so does the reconnect after an idle connection "
+	    "closed");
+	db_free(db);
 }
 
 static void
@@ -809,6 +887,7 @@ main(void)
 	log_init("test-db-faults");
 	test_prepare_when_used(&u);
 	test_options(&u);
+	test_session(&u);
 	test_autocommit(&u);
 	test_exec_conflicts(&u);
 	test_lost(&u);
