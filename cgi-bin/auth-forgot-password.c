@@ -171,6 +171,8 @@ main(void)
 		sizeof(forgot_queries) / sizeof(forgot_queries[0]),
 		forgot_init,
 		forgot_handle,
+		NULL,		/* POST with a JSON body */
+		0,
 	};
 
 	return app_main(&ep);

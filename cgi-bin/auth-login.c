@@ -191,6 +191,8 @@ main(void)
 		sizeof(login_queries) / sizeof(login_queries[0]),
 		login_init,
 		login_handle,
+		NULL,		/* POST with a JSON body */
+		0,
 	};
 
 	return app_main(&ep);

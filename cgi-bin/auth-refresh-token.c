@@ -102,6 +102,8 @@ main(void)
 		sizeof(refresh_queries) / sizeof(refresh_queries[0]),
 		NULL,
 		refresh_handle,
+		NULL,		/* POST with a JSON body */
+		0,
 	};
 
 	return app_main(&ep);

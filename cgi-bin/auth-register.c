@@ -142,6 +142,8 @@ main(void)
 		sizeof(register_queries) / sizeof(register_queries[0]),
 		NULL,
 		register_handle,
+		NULL,		/* POST with a JSON body */
+		0,
 	};
 
 	return app_main(&ep);

@@ -129,6 +129,8 @@ main(void)
 		sizeof(resetpw_queries) / sizeof(resetpw_queries[0]),
 		resetpw_init,
 		resetpw_handle,
+		NULL,		/* POST with a JSON body */
+		0,
 	};
 
 	return app_main(&ep);

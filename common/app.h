@@ -24,7 +24,9 @@ struct app {
 /*
  * An endpoint: its name, the statements it uses (prepared at connect),
  * an optional once-per-process init returning 0 or -1, and the handler,
- * which must answer the request exactly once.
+ * which must answer the request exactly once.  The last two fields are
+ * for programs that take no JSON body; left zero, the endpoint takes
+ * POST with a JSON body (req_read_json()) and logs every request.
  */
 struct app_endpoint {
 	const char		*prog;
@@ -32,7 +34,13 @@ struct app_endpoint {
 	size_t			 nqueries;
 	int			(*init)(struct app *);
 	void			(*handle)(struct app *, struct req *);
+	const char		*allow;		/* no body: "GET, HEAD", "*" */
+	unsigned int		 flags;		/* APP_* below */
 };
+
+#define APP_ANY_PATH	0x01	/* a path below the program is no 404 */
+#define APP_QUIET	0x02	/* no request line for an answer below 400 */
+#define APP_LAZY_DB	0x04	/* connect at the first statement, not start */
 
 struct throttle_hit;
 

@@ -88,6 +88,7 @@ enum cfg_key {
 	CFG_THROTTLE_RESET_ADDRESS_WINDOW,
 	CFG_THROTTLE_REFRESH_ADDRESS,
 	CFG_THROTTLE_REFRESH_ADDRESS_WINDOW,
+	CFG_VERIFY_CHECK_ACCOUNT,
 	CFG__MAX
 };
 
@@ -239,6 +240,9 @@ static const struct cfg_def cfg_defs[CFG__MAX] = {
 	{ "THROTTLE_REFRESH_ADDRESS_WINDOW", CFG_TYPE_INT,
 	  offsetof(struct cfg, throttle_window[THROTTLE_REFRESH_ADDRESS]), "300", 1,
 	  86400, 0, NULL }, /* CFG_THROTTLE_REFRESH_ADDRESS_WINDOW */
+	{ "VERIFY_CHECK_ACCOUNT", CFG_TYPE_BOOL,
+	  offsetof(struct cfg, verify_check_account), "false", 0, 1,
+	  0, NULL }, /* CFG_VERIFY_CHECK_ACCOUNT */
 };
 
 static const char *const cfg_syntax_msgs[CFG_SYNTAX__MAX] = {

@@ -46,11 +46,46 @@ resp_reason(int status)
 }
 
 /*
+ * Send the answer of status whose first header lines are the hlen bytes
+ * in head (RESP_HEAD_MAX bytes): add the header lines extra (may be
+ * NULL), the blank line, and the tlen bytes of text.
+ */
+static void
+resp_send(struct req *r, int status, char *head, size_t hlen,
+    const char *const *extra, const char *text, size_t tlen)
+{
+	int	 n;
+
+	for (; extra != NULL && *extra != NULL; extra++) {
+		n = snprintf(head + hlen, RESP_HEAD_MAX - hlen, "%s\r\n",
+		    *extra);
+		if (n < 0 || (size_t)n >= RESP_HEAD_MAX - hlen) {
+			log_err("response", "headers too long status=%d",
+			    status);
+			return;
+		}
+		hlen += (size_t)n;
+	}
+	if (hlen + 2 >= RESP_HEAD_MAX)
+		return;
+	head[hlen++] = '\r';
+	head[hlen++] = '\n';
+	/* RFC 9110, 9.3.2: HEAD gets GET's headers and no content. */
+	if (r->method != NULL && strcmp(r->method, "HEAD") == 0)
+		tlen = 0;
+	if (r->io.write(r->io.arg, head, hlen) == -1 ||
+	    (tlen > 0 && r->io.write(r->io.arg, text, tlen) == -1))
+		log_warn("response", "write failed status=%d client=%s",
+		    status, r->client);
+}
+
+/*
  * Answer r with status and the JSON value body (borrowed; NULL, used
- * only when memory ran out, sends 500 "Internal server error"), adding the NULL-terminated list of header lines
- * extra (may be NULL).  Every answer says Content-Type application/json,
- * Cache-Control no-store and X-Content-Type-Options nosniff.  A second
- * answer to one request is refused and logged.
+ * only when memory ran out, sends 500 "Internal server error"), adding
+ * the NULL-terminated list of header lines extra (may be NULL).  Every
+ * answer says Content-Type application/json, Cache-Control no-store and
+ * X-Content-Type-Options nosniff.  A second answer to one request is
+ * refused and logged.
  */
 void
 resp_json(struct req *r, int status, struct json_object *body,
@@ -58,7 +93,7 @@ resp_json(struct req *r, int status, struct json_object *body,
 {
 	char		 head[RESP_HEAD_MAX];
 	const char	*text;
-	size_t		 tlen, hlen;
+	size_t		 tlen;
 	int		 n;
 
 	if (r->status != 0) {
@@ -83,25 +118,33 @@ resp_json(struct req *r, int status, struct json_object *body,
 	    status, resp_reason(status), tlen);
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return;
-	hlen = (size_t)n;
-	for (; extra != NULL && *extra != NULL; extra++) {
-		n = snprintf(head + hlen, sizeof(head) - hlen, "%s\r\n",
-		    *extra);
-		if (n < 0 || (size_t)n >= sizeof(head) - hlen) {
-			log_err("response", "headers too long status=%d",
-			    status);
-			return;
-		}
-		hlen += (size_t)n;
-	}
-	if (hlen + 2 >= sizeof(head))
+	resp_send(r, status, head, (size_t)n, extra, text, tlen);
+}
+
+/*
+ * Answer r with status and the header lines extra only: no body and no
+ * header of our own.  This is a FastCGI authorizer's yes (FastCGI 1.0,
+ * 6.3): the server passes its Variable-* headers to the program it
+ * guards, and some (mod_authnz_fcgi) pass any other header on to the
+ * client's answer too.  A second answer is refused as by resp_json().
+ */
+void
+resp_bare(struct req *r, int status, const char *const *extra)
+{
+	char	 head[RESP_HEAD_MAX];
+	int	 n;
+
+	if (r->status != 0) {
+		log_err("response", "second answer refused status=%d first=%d",
+		    status, r->status);
 		return;
-	head[hlen++] = '\r';
-	head[hlen++] = '\n';
-	if (r->io.write(r->io.arg, head, hlen) == -1 ||
-	    r->io.write(r->io.arg, text, tlen) == -1)
-		log_warn("response", "write failed status=%d client=%s",
-		    status, r->client);
+	}
+	r->status = status;
+	n = snprintf(head, sizeof(head), "Status: %d %s\r\n", status,
+	    resp_reason(status));
+	if (n < 0 || (size_t)n >= sizeof(head))
+		return;
+	resp_send(r, status, head, (size_t)n, extra, NULL, 0);
 }
 
 /*
@@ -122,6 +165,26 @@ resp_error_headers(struct req *r, int status, const char *detail,
 		return;
 	}
 	resp_json(r, status, o, extra);
+	json_object_put(o);
+}
+
+/*
+ * Answer r with status and the object of one string field {name: value}
+ * ({"message": ...}, {"status": ...}).
+ */
+void
+resp_field(struct req *r, int status, const char *name, const char *value)
+{
+	struct json_object	*o;
+
+	if ((o = json_object_new_object()) == NULL ||
+	    json_object_object_add(o, name,
+	    json_object_new_string(value)) != 0) {
+		json_object_put(o);
+		resp_json(r, 500, NULL, NULL);
+		return;
+	}
+	resp_json(r, status, o, NULL);
 	json_object_put(o);
 }
 

@@ -184,3 +184,73 @@ session_revoke_all(struct db *db, long long user_id, long long now)
 	db_bind_llong(&p[1], &user_id);
 	return db_exec(db, DB_Q_SESSION_REVOKE_USER, p, NULL);
 }
+
+/*
+ * One try of session_end(), inside a transaction.
+ */
+static enum auth_status
+session_end_once(struct db *db, const struct jwt_claims *c, int all,
+    long long now, long grace, enum session_end_result *res)
+{
+	MYSQL_BIND		 p[7];
+	MYSQL_TIME		 tnow, since;
+	unsigned long		 sidlen = strlen(c->sid), jtilen = strlen(c->jti);
+	long long		 uid = c->sub;
+	enum auth_status	 rc;
+
+	db_time_from_epoch(&tnow, now);
+	db_time_from_epoch(&since, now - grace);
+	db_bind_time(&p[0], &tnow);
+	db_bind_str(&p[1], c->sid, &sidlen);
+	db_bind_llong(&p[2], &uid);
+	db_bind_time(&p[3], &tnow);
+	db_bind_str(&p[4], c->jti, &jtilen);
+	db_bind_str(&p[5], c->jti, &jtilen);
+	db_bind_time(&p[6], &since);
+	if ((rc = db_exec(db, DB_Q_SESSION_END, p, NULL)) != AUTH_OK)
+		return rc;
+	if (db_affected(db, DB_Q_SESSION_END) == 1) {
+		*res = SESSION_END_DONE;
+		return all ? session_revoke_all(db, uid, now) : AUTH_OK;
+	}
+
+	/*
+	 * Not a generation that may end the session.  If the session still
+	 * lives, an older generation came back: the token was copied, and
+	 * the session ends as refresh-token would end it.
+	 */
+	if ((rc = db_exec(db, DB_Q_SESSION_REVOKE_LIVE, p, NULL)) != AUTH_OK)
+		return rc;
+	*res = db_affected(db, DB_Q_SESSION_REVOKE_LIVE) == 1 ?
+	    SESSION_END_REUSED : SESSION_END_GONE;
+	return AUTH_OK;
+}
+
+/*
+ * Log out with the refresh token of verified claims c at time now, with
+ * a reuse grace window of grace seconds.  The session's current
+ * generation (or the one replaced within the grace window) ends the
+ * session and, if all, every live session of its user, in one
+ * transaction, so that a retry after a failure finds either nothing or
+ * everything done.  A session already ended is left as it is, and all
+ * then ends nothing else: a stale token must not log its user out
+ * everywhere.  *res says which; returns AUTH_OK, AUTH_ERR_DB_UNAVAIL or
+ * AUTH_ERR_DB (nothing was changed then).
+ */
+enum auth_status
+session_end(struct db *db, const struct jwt_claims *c, int all,
+    long long now, long grace, enum session_end_result *res)
+{
+	enum auth_status	 rc;
+
+	*res = SESSION_END_GONE;
+	if ((rc = db_begin(db)) != AUTH_OK)
+		return rc;
+	if ((rc = session_end_once(db, c, all, now, grace, res)) == AUTH_OK)
+		rc = db_commit(db);
+	else
+		db_rollback(db);
+	if (rc != AUTH_OK)
+		*res = SESSION_END_GONE;
+	return rc;
+}

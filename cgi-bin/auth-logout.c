@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * POST /api/auth/logout: end the refresh session a refresh token names,
+ * or, with "all": true, every session of its user.
+ *
+ * Body {"refresh_token", "all" (optional, false)}.  Answers
+ *	200 {"message": "Logged out"} when the session ended now, and also
+ *	    when it had ended already (revoked, expired, deleted), so that a
+ *	    retried logout is harmless; "all" then ends nothing more;
+ *	401 {"detail": "Invalid refresh token"} for a token that does not
+ *	    verify (bad signature, expired, not a refresh token), and for an
+ *	    older generation of a live session, which ends that session as
+ *	    refresh-token would (the token was copied);
+ *	422 for a missing or mistyped field ("all" must be true or false);
+ *	429 with Retry-After past THROTTLE_REFRESH_ADDRESS, which logout
+ *	    and refresh-token count together;
+ *	404, 405, 411, 413, 415, 400 from the front end (req.c);
+ *	503 when the database is away, 500 on internal failure.
+ * Access tokens stay valid until they expire (they are checked without
+ * the database): clients drop theirs at logout.
+ */
+#include "config.h"
+
+#include <time.h>
+
+#include "app.h"
+#include "jwt.h"
+#include "log.h"
+#include "req.h"
+#include "resp.h"
+#include "session.h"
+#include "throttle.h"
+
+static const enum db_q logout_queries[] = {
+	DB_Q_SESSION_END,
+	DB_Q_SESSION_REVOKE_LIVE,
+	DB_Q_SESSION_REVOKE_USER,
+	DB_Q_THROTTLE_HIT1,
+};
+
+static const char *const logout_results[SESSION_END__MAX] = {
+	"ended", /* SESSION_END_DONE */
+	"already-ended", /* SESSION_END_GONE */
+	"reuse", /* SESSION_END_REUSED */
+};
+
+static void
+logout_handle(struct app *app, struct req *r)
+{
+	const char		*token;
+	size_t			 len;
+	int			 all;
+	struct jwt_claims	 c;
+	struct throttle_hit	 hit;
+	enum session_end_result	 res;
+	enum auth_status	 rc;
+	long long		 now;
+
+	token = req_string(r, "refresh_token", &len);
+	(void)req_bool(r, "all", 0, &all);
+	if (req_has_errors(r)) {
+		resp_invalid(r);
+		return;
+	}
+	hit.kind = THROTTLE_REFRESH_ADDRESS;
+	hit.key = r->client;
+	if (!app_throttle(app, r, &hit, 1))
+		return;
+	now = (long long)time(NULL);
+	if (jwt_verify((const unsigned char *)app->cfg.jwt_secret_key,
+	    app->cfg.jwt_secret_len, token, len, JWT_REFRESH, now, &c) !=
+	    AUTH_OK) {
+		log_info("logout", "failure reason=token client=%s", r->client);
+		resp_error(r, 401, "Invalid refresh token");
+		return;
+	}
+	if ((rc = session_end(app->db, &c, all, now,
+	    app->cfg.refresh_reuse_grace_seconds, &res)) != AUTH_OK) {
+		app_fail(r, rc);
+		return;
+	}
+	if (res == SESSION_END_REUSED)
+		log_warn("logout", "reuse detected, session revoked "
+		    "user=%lld session=%.8s client=%s", c.sub, c.sid,
+		    r->client);
+	else
+		log_info("logout", "%s user=%lld session=%.8s all=%s "
+		    "client=%s", logout_results[res], c.sub, c.sid,
+		    all ? "yes" : "no", r->client);
+	if (res == SESSION_END_REUSED)
+		resp_error(r, 401, "Invalid refresh token");
+	else
+		resp_field(r, 200, "message", "Logged out");
+}
+
+int
+main(void)
+{
+	static const struct app_endpoint ep = {
+		"auth-logout",
+		logout_queries,
+		sizeof(logout_queries) / sizeof(logout_queries[0]),
+		NULL,
+		logout_handle,
+		NULL,
+		0,
+	};
+
+	return app_main(&ep);
+}
