@@ -17,10 +17,10 @@
  *	    guards), or {"user_id": N} with "X-Auth-User-Id: N" as a
  *	    responder (for nginx's auth_request_set);
  *	401 {"detail": "Not authenticated"} with "WWW-Authenticate: Bearer"
- *	    without a bearer token, and {"detail": "Could not validate
+ *	    without bearer credentials, and {"detail": "Could not validate
  *	    credentials"} with 'WWW-Authenticate: Bearer
- *	    error="invalid_token"' for one that does not verify or whose
- *	    account is gone or disabled (RFC 6750, 3);
+ *	    error="invalid_token"' for a token that is malformed, does not
+ *	    verify, or whose account is gone or disabled (RFC 6750, 3);
  *	503 when VERIFY_CHECK_ACCOUNT is set and the database is away (the
  *	    check fails closed), 500 on internal failure.
  * A yes writes no log line; a no writes its reason.
@@ -111,7 +111,13 @@ verify_handle(struct app *app, struct req *r)
 	enum auth_status	 rc;
 	int			 active;
 
-	if (!bearer_token(req_param(r, "HTTP_AUTHORIZATION"), &tok, &len)) {
+	switch (bearer_token(req_param(r, "HTTP_AUTHORIZATION"), &tok, &len)) {
+	case BEARER_TOKEN:
+		break;
+	case BEARER_MALFORMED:
+		verify_deny(r, 1, "malformed");
+		return;
+	default:
 		verify_deny(r, 0, "no-bearer-token");
 		return;
 	}

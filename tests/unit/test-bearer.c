@@ -28,51 +28,73 @@ static const struct valid valids[] = {
 	{ "Bearer eyJ0.eyJ1.c2ln", "eyJ0.eyJ1.c2ln" },
 };
 
-static const char *const invalids[] = {
+/* No bearer credentials presented at all. */
+static const char *const nones[] = {
 	"",
 	"Bearer",
 	"Bearer ",
-	"Bearer  ",
+	"Bearer  \t",
 	"Bearerabc",
-	"Bearer\tabc",
+	"Bearer-x abc",
 	"Basic dXNlcjpwYXNz",
 	"Token abc",
 	" Bearer abc",
+	"abc.def.ghi",
+};
+
+/* The Bearer scheme, and something that is not one b64token. */
+static const char *const malformed[] = {
+	"Bearer\tabc",
 	"Bearer abc def",
 	"Bearer abc,def",
 	"Bearer abc=def",
 	"Bearer =abc",
 	"Bearer abc\"",
 	"Bearer abc\r\nX-Evil: 1",
+	"Bearer abc\n",
 	"Bearer ab\x01" "c",
 	"Bearer \xc3\xa9t\xc3\xa9",
 	"Bearer realm=\"x\"",
+	"Bearer token=\"abc\"",
 	"Bearer abc, Basic xyz",
+	"Bearer Bearer abc",
+	"Bearer,abc",
 };
+
+static void
+check_refused(const char *const *vals, size_t n, enum bearer_kind want,
+    const char *what)
+{
+	const char	*tok;
+	size_t		 i, len;
+
+	for (i = 0; i < n; i++) {
+		tok = "x";
+		len = 7;
+		tap_ok(bearer_token(vals[i], &tok, &len) == want &&
+		    tok == NULL && len == 0, "%s: value %zu", what, i);
+	}
+}
 
 int
 main(void)
 {
 	const char	*tok;
 	size_t		 i, len;
-	int		 ok;
 
 	for (i = 0; i < sizeof(valids) / sizeof(valids[0]); i++) {
-		ok = bearer_token(valids[i].hdr, &tok, &len);
-		tap_ok(ok && len == strlen(valids[i].tok) &&
+		tap_ok(bearer_token(valids[i].hdr, &tok, &len) ==
+		    BEARER_TOKEN && len == strlen(valids[i].tok) &&
 		    strncmp(tok, valids[i].tok, len) == 0,
 		    "bearer token in \"%s\"", valids[i].hdr);
 	}
-	for (i = 0; i < sizeof(invalids) / sizeof(invalids[0]); i++) {
-		tok = "x";
-		len = 7;
-		ok = bearer_token(invalids[i], &tok, &len);
-		tap_ok(!ok && tok == NULL && len == 0,
-		    "no bearer token in invalid value %zu", i);
-	}
+	check_refused(nones, sizeof(nones) / sizeof(nones[0]), BEARER_NONE,
+	    "no bearer credentials");
+	check_refused(malformed, sizeof(malformed) / sizeof(malformed[0]),
+	    BEARER_MALFORMED, "malformed bearer credentials");
 	tok = "x";
 	len = 7;
-	tap_ok(!bearer_token(NULL, &tok, &len) && tok == NULL && len == 0,
-	    "no header: no token");
+	tap_ok(bearer_token(NULL, &tok, &len) == BEARER_NONE && tok == NULL &&
+	    len == 0, "no header: no credentials");
 	return tap_done();
 }
