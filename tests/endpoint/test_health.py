@@ -53,7 +53,10 @@ def test_up(t):
     for _ in range(5):
         request("GET", HEALTH)
     time.sleep(0.5)
-    lines = health_lines(program_log()[before:])
+    # (A line of the database layer, such as a reconnection after an
+    # earlier test restarted MariaDB, is an event, not a probe's line.)
+    lines = [ln for ln in health_lines(program_log()[before:])
+             if ": db " not in ln]
     t.eq(lines, [], "passing probes write no log line")
 
 
