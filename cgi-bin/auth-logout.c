@@ -29,7 +29,7 @@
 #include "req.h"
 #include "resp.h"
 #include "session.h"
-#include "throttle.h"
+#include "token.h"
 
 static const enum db_q logout_queries[] = {
 	DB_Q_SESSION_END,
@@ -51,7 +51,6 @@ logout_handle(struct app *app, struct req *r)
 	size_t			 len;
 	int			 all;
 	struct jwt_claims	 c;
-	struct throttle_hit	 hit;
 	enum session_end_result	 res;
 	enum auth_status	 rc;
 	long long		 now;
@@ -62,18 +61,9 @@ logout_handle(struct app *app, struct req *r)
 		resp_invalid(r);
 		return;
 	}
-	hit.kind = THROTTLE_REFRESH_ADDRESS;
-	hit.key = r->client;
-	if (!app_throttle(app, r, &hit, 1))
-		return;
 	now = (long long)time(NULL);
-	if (jwt_verify((const unsigned char *)app->cfg.jwt_secret_key,
-	    app->cfg.jwt_secret_len, token, len, JWT_REFRESH, now, &c) !=
-	    AUTH_OK) {
-		log_info("logout", "failure reason=token client=%s", r->client);
-		resp_error(r, 401, "Invalid refresh token");
+	if (!token_refresh_claims(app, r, "logout", token, len, now, &c))
 		return;
-	}
 	if ((rc = session_end(app->db, &c, all, now,
 	    app->cfg.refresh_reuse_grace_seconds, &res)) != AUTH_OK) {
 		app_fail(r, rc);

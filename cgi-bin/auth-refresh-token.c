@@ -27,7 +27,6 @@
 #include "req.h"
 #include "resp.h"
 #include "session.h"
-#include "throttle.h"
 #include "token.h"
 
 static const enum db_q refresh_queries[] = {
@@ -45,7 +44,6 @@ refresh_handle(struct app *app, struct req *r)
 	struct jwt_claims	 c;
 	struct session		 s;
 	enum session_result	 res;
-	struct throttle_hit	 hit;
 	enum auth_status	 rc;
 	long long		 now;
 
@@ -53,19 +51,9 @@ refresh_handle(struct app *app, struct req *r)
 		resp_invalid(r);
 		return;
 	}
-	hit.kind = THROTTLE_REFRESH_ADDRESS;
-	hit.key = r->client;
-	if (!app_throttle(app, r, &hit, 1))
-		return;
 	now = (long long)time(NULL);
-	if (jwt_verify((const unsigned char *)app->cfg.jwt_secret_key,
-	    app->cfg.jwt_secret_len, token, len, JWT_REFRESH, now, &c) !=
-	    AUTH_OK) {
-		log_info("refresh", "failure reason=token client=%s",
-		    r->client);
-		resp_error(r, 401, "Invalid refresh token");
+	if (!token_refresh_claims(app, r, "refresh", token, len, now, &c))
 		return;
-	}
 	if ((rc = session_refresh(app->db, &c, now,
 	    app->cfg.refresh_reuse_grace_seconds, &s, &res)) != AUTH_OK) {
 		app_fail(r, rc);

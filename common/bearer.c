@@ -17,31 +17,20 @@
 
 #include "bearer.h"
 
+#define BEARER_B64TOKEN	"-._~+/"		/* and ALPHA, DIGIT */
+#define BEARER_TCHAR	"!#$%&'*+-.^_`|~"	/* RFC 9110, 5.6.2 */
+
 /*
- * Return 1 if c may appear in a b64token before its padding.
+ * Return 1 if c is a letter, a digit or one of the characters in more.
  */
 static int
-bearer_char(unsigned char c)
+bearer_char(unsigned char c, const char *more)
 {
 
 	if (c == '\0')
 		return 0;
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	    (c >= '0' && c <= '9') || strchr("-._~+/", c) != NULL;
-}
-
-/*
- * Return 1 if c is a tchar of RFC 9110, 5.6.2: one that continues an
- * auth-scheme name.
- */
-static int
-bearer_tchar(unsigned char c)
-{
-
-	if (c == '\0')
-		return 0;
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	    (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c) != NULL;
+	    (c >= '0' && c <= '9') || strchr(more, c) != NULL;
 }
 
 /*
@@ -64,7 +53,7 @@ bearer_token(const char *hdr, const char **tok, size_t *len)
 	*len = 0;
 	/* "Bearerx" is another scheme (a token character follows). */
 	if (hdr == NULL || strncasecmp(hdr, "Bearer", 6) != 0 ||
-	    (hdr[6] != '\0' && bearer_tchar((unsigned char)hdr[6])))
+	    bearer_char((unsigned char)hdr[6], BEARER_TCHAR))
 		return BEARER_NONE;
 	p = hdr + 6;
 	if (p[strspn(p, " \t")] == '\0')
@@ -73,7 +62,7 @@ bearer_token(const char *hdr, const char **tok, size_t *len)
 		return BEARER_MALFORMED;
 	for (p++; *p == ' '; p++)
 		continue;
-	for (t = p; bearer_char((unsigned char)*p); p++)
+	for (t = p; bearer_char((unsigned char)*p, BEARER_B64TOKEN); p++)
 		continue;
 	if (p == t)
 		return BEARER_MALFORMED;

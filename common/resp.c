@@ -46,6 +46,23 @@ resp_reason(int status)
 }
 
 /*
+ * Claim request r for an answer of status.  Returns 0, or -1 (logged)
+ * if r has been answered already: a request is answered once only.
+ */
+static int
+resp_claim(struct req *r, int status)
+{
+
+	if (r->status != 0) {
+		log_err("response", "second answer refused status=%d first=%d",
+		    status, r->status);
+		return -1;
+	}
+	r->status = status;
+	return 0;
+}
+
+/*
  * Send the answer of status whose first header lines are the hlen bytes
  * in head (RESP_HEAD_MAX bytes): add the header lines extra (may be
  * NULL), the blank line, and the tlen bytes of text.
@@ -96,12 +113,8 @@ resp_json(struct req *r, int status, struct json_object *body,
 	size_t		 tlen;
 	int		 n;
 
-	if (r->status != 0) {
-		log_err("response", "second answer refused status=%d first=%d",
-		    status, r->status);
+	if (resp_claim(r, status) == -1)
 		return;
-	}
-	r->status = status;
 	text = body == NULL ? NULL : json_object_to_json_string_ext(body,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (text == NULL) {
@@ -134,12 +147,8 @@ resp_bare(struct req *r, int status, const char *const *extra)
 	char	 head[RESP_HEAD_MAX];
 	int	 n;
 
-	if (r->status != 0) {
-		log_err("response", "second answer refused status=%d first=%d",
-		    status, r->status);
+	if (resp_claim(r, status) == -1)
 		return;
-	}
-	r->status = status;
 	n = snprintf(head, sizeof(head), "Status: %d %s\r\n", status,
 	    resp_reason(status));
 	if (n < 0 || (size_t)n >= sizeof(head))

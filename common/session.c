@@ -194,7 +194,8 @@ session_end_once(struct db *db, const struct jwt_claims *c, int all,
 {
 	MYSQL_BIND		 p[7];
 	MYSQL_TIME		 tnow, since;
-	unsigned long		 sidlen = strlen(c->sid), jtilen = strlen(c->jti);
+	unsigned long		 sidlen = strlen(c->sid);
+	unsigned long		 jtilen = strlen(c->jti);
 	long long		 uid = c->sub;
 	enum auth_status	 rc;
 

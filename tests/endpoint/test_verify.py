@@ -203,7 +203,7 @@ def test_cgi_database(t):
          repr(r))
 
 
-# -- behind the web server ------------------------------------------------------
+# -- behind the web server ----------------------------------------------------
 
 def whoami_lines():
     try:

@@ -361,6 +361,118 @@ test_fields(void)
 	free(f);
 }
 
+/*
+ * Run req_check_line() on one request; return its result, the answer
+ * (if any) in f->out.
+ */
+static int
+run_line(struct fake *f, struct req *r, const char *allow, int anypath)
+{
+	struct req_io	 io = { fake_param, fake_read, fake_write, f };
+
+	f->pos = f->reads = f->outlen = 0;
+	f->out[0] = '\0';
+	req_init(r, &io, NULL);
+	return req_check_line(r, allow, anypath);
+}
+
+struct case_line {
+	const char	*method;
+	const char	*allow;
+	const char	*pathinfo;
+	int		 anypath;
+	int		 status;	/* 0: accepted */
+};
+
+static const struct case_line lines[] = {
+	{ "GET", "GET, HEAD", NULL, 0, 0 },
+	{ "HEAD", "GET, HEAD", NULL, 0, 0 },
+	{ "GET", "GET, HEAD", "", 0, 0 },
+	{ "POST", "GET, HEAD", NULL, 0, 405 },
+	{ "get", "GET, HEAD", NULL, 0, 405 },
+	{ "GE", "GET, HEAD", NULL, 0, 405 },
+	{ "GETS", "GET, HEAD", NULL, 0, 405 },
+	{ "HEAD,", "GET, HEAD", NULL, 0, 405 },
+	{ "", "GET, HEAD", NULL, 0, 405 },
+	{ "GET", "GET, HEAD", "/x", 0, 404 },
+	{ "POST", "GET, HEAD", "/x", 0, 404 },
+	{ "DELETE", "*", NULL, 0, 0 },
+	{ "DELETE", "*", "/x/y", 1, 0 },
+	{ "GET", "GET, HEAD", "/x", 1, 0 },
+};
+
+static void
+test_line(void)
+{
+	struct fake	*f;
+	struct req	 r;
+	size_t		 i;
+	int		 ok;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		abort();
+	/* A body that must never be read. */
+	f->ctype = "text/plain";
+	f->clen = "5";
+	f->body = "hello";
+	f->bodylen = 5;
+	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		f->method = lines[i].method;
+		f->pathinfo = lines[i].pathinfo;
+		ok = run_line(f, &r, lines[i].allow, lines[i].anypath);
+		tap_ok(lines[i].status == 0 ? ok == 1 && f->outlen == 0 :
+		    ok == 0 && answered(f, lines[i].status, NULL),
+		    "line: %s \"%s\" path \"%s\"%s allowing \"%s\": %d",
+		    lines[i].method, lines[i].method,
+		    lines[i].pathinfo != NULL ? lines[i].pathinfo : "",
+		    lines[i].anypath ? " (any path)" : "", lines[i].allow,
+		    lines[i].status);
+		if (lines[i].status == 405)
+			tap_ok(strstr(f->out, "\r\nAllow: GET, HEAD\r\n") !=
+			    NULL, "line: 405 names Allow: GET, HEAD");
+		tap_ok(f->reads == 0, "line: no byte of the body read");
+		req_free(&r);
+	}
+	free(f);
+}
+
+static void
+test_bool(void)
+{
+	struct fake	*f;
+	struct req	 r;
+	char		 clen[16];
+	int		 v;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		abort();
+	f->method = "POST";
+	f->ctype = "application/json";
+	f->body = "{\"t\":true,\"f\":false,\"s\":\"true\",\"n\":1,"
+	    "\"z\":null,\"a\":[]}";
+	f->bodylen = strlen(f->body);
+	(void)snprintf(clen, sizeof(clen), "%zu", f->bodylen);
+	f->clen = clen;
+	tap_ok(run(f, &r) == 1, "bool: body accepted");
+	tap_ok(req_bool(&r, "t", 0, &v) == 0 && v == 1, "bool: true is 1");
+	tap_ok(req_bool(&r, "f", 1, &v) == 0 && v == 0, "bool: false is 0");
+	tap_ok(req_bool(&r, "missing", 1, &v) == 0 && v == 1 &&
+	    req_bool(&r, "missing", 0, &v) == 0 && v == 0,
+	    "bool: a missing field is the default");
+	tap_ok(!req_has_errors(&r), "bool: no error yet");
+	tap_ok(req_bool(&r, "s", 0, &v) == -1 && v == 0 &&
+	    req_bool(&r, "n", 0, &v) == -1 && req_bool(&r, "z", 0, &v) == -1 &&
+	    req_bool(&r, "a", 0, &v) == -1,
+	    "bool: \"true\", 1, null and [] are refused");
+	tap_ok(json_object_array_length(r.errors) == 4 &&
+	    strstr(json_object_to_json_string_ext(r.errors,
+	    JSON_C_TO_STRING_PLAIN), "{\"loc\":[\"body\",\"s\"],\"msg\":"
+	    "\"Input should be a valid boolean\",\"type\":\"bool_type\"}") !=
+	    NULL, "bool: pydantic's bool_type detail, one per field");
+	req_free(&r);
+	free(f);
+}
+
 int
 main(void)
 {
@@ -368,5 +480,7 @@ main(void)
 	test_fronts();
 	test_limits();
 	test_fields();
+	test_line();
+	test_bool();
 	return tap_done();
 }
