@@ -406,7 +406,7 @@ ca_sed_repl() {
 # ca_lighttpd_conf PORT CONFIG: generate CA_LIGHTTPD_DIR/lighttpd.conf for
 # 127.0.0.1:PORT, which includes the shipped snippet with its install paths
 # replaced by this tree's (sed, paths only: what runs is the shipped file),
-# and the shipped auth-verify example guarding tests/endpoint/whoami, which
+# and the shipped auth-verify example guarding tests/whoami/whoami, which
 # logs each request it gets to CA_WHOAMI_LOG.
 ca_lighttpd_conf() {
 	local port=$1 config=$2 snippet=$CA_TOP/httpd-conf/lighttpd-collab-auth.conf
@@ -421,7 +421,7 @@ ca_lighttpd_conf() {
 "*) ca_say "$config: a path with \" or \\ is not supported"; return 1 ;;
 	esac
 	CA_WHOAMI_LOG=$CA_RUN/whoami.log
-	whoami="\"bin-path\" => \"$(ca_sed_repl "$CA_TOP")/tests/endpoint/whoami\",\\
+	whoami="\"bin-path\" => \"$(ca_sed_repl "$CA_TOP")/tests/whoami/whoami\",\\
 			\"bin-environment\" => ( \"WHOAMI_LOG\" => \"$(ca_sed_repl "$CA_WHOAMI_LOG")\" ),"
 	ca_lighttpd_sed "$config" "$snippet" >"$out" || return 1
 	ca_lighttpd_sed "$config" "$verify" | sed \
@@ -598,7 +598,7 @@ ca_apache_unsubstituted() {
 
 # ca_apache_stage MODE CONFIG: make CA_APACHE_STAGE anew: the programs
 # (libexec/ for fcgid, htdocs/cgi-bin/ for cgi, mode 0755; for fcgid also
-# auth-verify and tests/endpoint/whoami, which the auth-verify example
+# auth-verify and tests/whoami/whoami, which the auth-verify example
 # guards), the API document (share/ for fcgid, htdocs/api/auth/ for cgi),
 # CONFIG copied to collab-auth.env (mode 0600, owned by Apache's user),
 # run/ for Apache's runtime files, fcgid/ for mod_fcgid's sockets, and
@@ -629,7 +629,7 @@ ca_apache_stage() {
 			install -m 0755 "$CA_TOP/cgi-bin/auth-$e" "$dir/" ||
 			    return 1
 		done
-		install -m 0755 "$CA_TOP/tests/endpoint/whoami" "$dir/" ||
+		install -m 0755 "$CA_TOP/tests/whoami/whoami" "$dir/" ||
 		    return 1
 		;;
 	cgi)

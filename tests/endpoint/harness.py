@@ -29,7 +29,7 @@ sets the environment these read:
                            each message as N.json
   AUTH_TEST_SMTP_PORT      its port on 127.0.0.1
   AUTH_TEST_CLEANUP        the built cron/auth-cleanup
-  AUTH_TEST_WHOAMI_LOG     where tests/endpoint/whoami, the program that the
+  AUTH_TEST_WHOAMI_LOG     where tests/whoami/whoami, the program that the
                            auth-verify examples guard, logs each request
   AUTH_TEST_WEBROOT        apache-cgi: the web root holding the .htaccess
   AUTH_TEST_WHOLE_SUITE    1 when every test file runs (test_openapi.py)

@@ -8,7 +8,7 @@ method and path, without the database unless VERIFY_CHECK_ACCOUNT is set.
 
 Behind the web server (lighttpd: mod_fastcgi "mode" => "authorizer";
 Apache: mod_authnz_fcgi with auth-verify on loopback TCP), through the
-shipped example configs guarding /api/profiles/ for tests/endpoint/whoami:
+shipped example configs guarding /api/profiles/ for tests/whoami/whoami:
 a valid token reaches whoami with the right AUTH_USER_ID; a missing,
 garbage, expired, refresh or alg-none token gets a 401 JSON answer with
 WWW-Authenticate and never reaches it.  Under plain CGI (.htaccess), what
