@@ -21,6 +21,7 @@
 #include "session.h"
 
 #define SESSION_ID_BYTES	(JWT_ID_LEN / 2)
+#define SESSION_END_TRIES	3	/* a logout's transaction, at most */
 
 /*
  * Start a session for user_id at time now lasting lifetime seconds.  On
@@ -242,15 +243,25 @@ enum auth_status
 session_end(struct db *db, const struct jwt_claims *c, int all,
     long long now, long grace, enum session_end_result *res)
 {
-	enum auth_status	 rc;
+	enum auth_status	 rc = AUTH_ERR_DB_UNAVAIL;
+	int			 i;
 
-	*res = SESSION_END_GONE;
-	if ((rc = db_begin(db)) != AUTH_OK)
-		return rc;
-	if ((rc = session_end_once(db, c, all, now, grace, res)) == AUTH_OK)
-		rc = db_commit(db);
-	else
-		db_rollback(db);
+	/*
+	 * Ending "all" locks the user's rows by their index, where a login
+	 * inserts: a deadlock (or a lost connection) is retried, which is
+	 * safe, since a transaction that did commit leaves a session that
+	 * has ended, and the retry changes nothing.
+	 */
+	for (i = 0; i < SESSION_END_TRIES && rc == AUTH_ERR_DB_UNAVAIL; i++) {
+		*res = SESSION_END_GONE;
+		if ((rc = db_begin(db)) != AUTH_OK)
+			continue;
+		if ((rc = session_end_once(db, c, all, now, grace, res)) ==
+		    AUTH_OK)
+			rc = db_commit(db);
+		else
+			db_rollback(db);
+	}
 	if (rc != AUTH_OK)
 		*res = SESSION_END_GONE;
 	return rc;
