@@ -58,13 +58,12 @@ int
 main(void)
 {
 	static const struct app_endpoint ep = {
-		"auth-health",
-		health_queries,
-		sizeof(health_queries) / sizeof(health_queries[0]),
-		NULL,
-		health_handle,
-		"GET, HEAD",
-		APP_QUIET,
+		.prog = "auth-health",
+		.queries = health_queries,
+		.nqueries = sizeof(health_queries) / sizeof(health_queries[0]),
+		.handle = health_handle,
+		.allow = "GET, HEAD",
+		.flags = APP_QUIET,
 	};
 
 	return app_main(&ep);

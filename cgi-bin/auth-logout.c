@@ -87,13 +87,10 @@ int
 main(void)
 {
 	static const struct app_endpoint ep = {
-		"auth-logout",
-		logout_queries,
-		sizeof(logout_queries) / sizeof(logout_queries[0]),
-		NULL,
-		logout_handle,
-		NULL,
-		0,
+		.prog = "auth-logout",
+		.queries = logout_queries,
+		.nqueries = sizeof(logout_queries) / sizeof(logout_queries[0]),
+		.handle = logout_handle,
 	};
 
 	return app_main(&ep);

@@ -144,13 +144,12 @@ int
 main(void)
 {
 	static const struct app_endpoint ep = {
-		"auth-verify",
-		verify_queries,
-		sizeof(verify_queries) / sizeof(verify_queries[0]),
-		NULL,
-		verify_handle,
-		"*",
-		APP_ANY_PATH | APP_QUIET | APP_LAZY_DB,
+		.prog = "auth-verify",
+		.queries = verify_queries,
+		.nqueries = sizeof(verify_queries) / sizeof(verify_queries[0]),
+		.handle = verify_handle,
+		.allow = "*",
+		.flags = APP_ANY_PATH | APP_QUIET | APP_LAZY_DB,
 	};
 
 	return app_main(&ep);

@@ -21,12 +21,20 @@ struct app {
 	void		*data;		/* the endpoint's own state */
 };
 
+/* struct app_endpoint flags */
+#define APP_BCRYPT	0x01	/* spends bcrypt: runs at BCRYPT_NICE */
+#define APP_ANY_PATH	0x02	/* answers for any path: no req_route() */
+#define APP_QUIET	0x04	/* no request line for an answer below 400 */
+#define APP_LAZY_DB	0x08	/* connect at the first statement, not start */
+
 /*
- * An endpoint: its name, the statements it uses (prepared at connect),
- * an optional once-per-process init returning 0 or -1, and the handler,
- * which must answer the request exactly once.  The last two fields are
- * for programs that take no JSON body; left zero, the endpoint takes
- * POST with a JSON body (req_read_json()) and logs every request.
+ * An endpoint: its program's name (auth-NAME answers the URL path that
+ * ends in NAME, see req_route()), the statements it uses (prepared at
+ * connect), an optional once-per-process init returning 0 or -1, the
+ * handler, which must answer the request exactly once, the methods of a
+ * program that takes no body (NULL: POST with a JSON body, read by
+ * req_read_json()), and flags.  Programs fill it with designated
+ * initializers, so that a new field needs no edit where it is not used.
  */
 struct app_endpoint {
 	const char		*prog;
@@ -35,12 +43,8 @@ struct app_endpoint {
 	int			(*init)(struct app *);
 	void			(*handle)(struct app *, struct req *);
 	const char		*allow;		/* no body: "GET, HEAD", "*" */
-	unsigned int		 flags;		/* APP_* below */
+	unsigned int		 flags;		/* APP_* */
 };
-
-#define APP_ANY_PATH	0x01	/* a path below the program is no 404 */
-#define APP_QUIET	0x02	/* no request line for an answer below 400 */
-#define APP_LAZY_DB	0x04	/* connect at the first statement, not start */
 
 struct throttle_hit;
 

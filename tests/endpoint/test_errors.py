@@ -58,11 +58,7 @@ def test_front_end(t):
              isinstance((r.json or {}).get("detail"), list),
              "%s with malformed JSON: 422" % ep, repr(r))
         r = request("POST", path(ep) + "/x", b"{}", headers=JSON_CT)
-        if server() == "lighttpd":
-            expect(t, r, 404, "Not Found", "%s/x: the program's 404" % ep)
-        else:
-            t.ok(r.status in (403, 404), "%s/x: Apache's own answer, no "
-                 "program's" % ep, repr(r))
+        expect(t, r, 404, "Not Found", "%s/x: the programs' 404" % ep)
 
 
 def test_length_required(t):

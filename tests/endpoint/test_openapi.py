@@ -59,8 +59,6 @@ UNREACHABLE = [
     (ANY, ["/api/auth/forgot-password"], "post", 500,
      "forgot-password answers before it runs a statement; its throttle "
      "fails closed with 503"),
-    (APACHE, ["*"], "*", 404, "Apache answers a path it does not map with "
-     "its own page (until a catch-all route sends those to a program)"),
 ]
 
 
