@@ -92,8 +92,7 @@ verify_allow(struct req *r, long long uid)
 	}
 	(void)snprintf(hdr, sizeof(hdr), "X-Auth-User-Id: %lld", uid);
 	if ((o = json_object_new_object()) == NULL ||
-	    json_object_object_add(o, "user_id",
-	    json_object_new_int64(uid)) != 0) {
+	    resp_add(o, "user_id", json_object_new_int64(uid)) == -1) {
 		json_object_put(o);
 		resp_error(r, 500, "Internal server error");
 		return;

@@ -8,7 +8,9 @@ AUTH_TEST_TMPDIR/answers.jsonl) and checks
   JSON Schema (draft 2020-12, which OpenAPI 3.1 uses), its paths are the
   programs' (scripts/lib.sh, CA_ENDPOINTS) and itself, and the web server
   serves it at /api/auth/openapi.json as application/json;
-- every answer below /api/auth/: its status is documented for that path
+- every answer below /api/auth/, and every refusal auth-verify makes in
+  front of the path the shipped examples guard (/api/profiles/, against
+  the document's x-auth-verify): its status is documented for that path
   and method (another method: the path's x-method-not-allowed; another
   path: the document's x-not-found), its Content-Type is the documented
   one, its body validates against the documented schema, and every
@@ -34,6 +36,7 @@ from jsonschema import Draft202012Validator
 from harness import TAP, env, request, server
 
 DOC_PATH = "/api/auth/openapi.json"
+GUARDED = "/api/profiles/"     # the shipped auth-verify examples
 ANY = ("lighttpd", "apache-fcgid", "apache-cgi")
 APACHE = ("apache-fcgid", "apache-cgi")
 POSTS = ["/api/auth/" + e for e in ("register", "login", "refresh-token",
@@ -59,6 +62,8 @@ UNREACHABLE = [
     (ANY, ["/api/auth/forgot-password"], "post", 500,
      "forgot-password answers before it runs a statement; its throttle "
      "fails closed with 503"),
+    (("apache-cgi",), ["x-auth-verify"], "*", 401, "plain CGI has no "
+     "authorizer phase: nothing guards /api/profiles/ there"),
 ]
 
 
@@ -191,6 +196,12 @@ class Checker:
             headers[k.lower()] = v
         body = base64.b64decode(a["body"])
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+        if path.startswith(GUARDED) and status == 401:
+            # auth-verify's refusal; what the guarded program answers
+            # is its own business.
+            return self.check_spec(("x-auth-verify", "*", 401), method,
+                                   self.doc["x-auth-verify"]["responses"]
+                                   ["401"], headers, ctype, body)
         if not path.startswith("/api/auth/"):
             return None, []
         if ctype != "application/json":
@@ -223,6 +234,11 @@ class Checker:
                 (path, method, status), status
         if status != want:
             return None, ["status %d, want %d" % (status, want)]
+        return self.check_spec(key, method, spec, headers, ctype, body)
+
+    def check_spec(self, key, method, spec, headers, ctype, body):
+        """Return (key, problems) of an answer against the response
+        object spec."""
         spec = resolve(self.doc, spec)
         bad = self.check_headers(spec, headers)
         content = spec.get("content")
@@ -268,10 +284,11 @@ def test_answers(t, doc, checker):
         else:
             keys[key] = keys.get(key, 0) + 1
     t.diag("%d answers checked against the document, %d outside it (the "
-           "web server's own pages, or paths outside /api/auth/)"
+           "web server's own pages, or the guarded program's answers)"
            % (len(got) - outside - len(bad), outside))
-    t.ok(not bad, "%s: every answer below /api/auth/ validates against "
-         "openapi.json (status, Content-Type, body, headers): %d problems"
+    t.ok(not bad, "%s: every answer below /api/auth/ and every refusal of "
+         "auth-verify validates against openapi.json (status, "
+         "Content-Type, body, headers): %d problems"
          % (server(), len(bad)), *bad[:40])
     return keys
 
@@ -285,6 +302,7 @@ def documented(doc):
         if "x-method-not-allowed" in item:
             out.add((path, "*", 405))
     out.add(("*", "*", 404))
+    out.add(("x-auth-verify", "*", 401))
     return out
 
 
