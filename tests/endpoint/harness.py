@@ -16,6 +16,11 @@ sets the environment these read:
   AUTH_TEST_TZ             TZ of the servers (not UTC on purpose)
   AUTH_TEST_DB_NAME        the database
   AUTH_TEST_DB_SOCKET      MariaDB's unix socket
+  AUTH_TEST_DB_PORT        its loopback TCP port, with TLS
+  AUTH_TEST_DB_TLS_DIR     its certificates: ca.pem is the test CA
+                           (scripts/lib.sh, ca_db_tls_certs)
+  AUTH_TEST_DB_PID_FILE    its pid file
+  AUTH_TEST_VAR            the run's var directory (scripts/lib.sh ca_paths)
   AUTH_TEST_DB_PASSWORD_FILE  the app user's password, which no log may show
   AUTH_TEST_MARIADB        admin client command line (shell words)
   AUTH_TEST_DB_STOP        shell command stopping MariaDB (bounded)
@@ -147,17 +152,19 @@ class Response:
                                   self.body[:600])
 
 
-def base_url():
-    u = urllib.parse.urlsplit(env("AUTH_TEST_URL"))
+def base_url(url=None):
+    u = urllib.parse.urlsplit(url or env("AUTH_TEST_URL"))
     return u.hostname, u.port
 
 
-def request(method, path=REGISTER, body=None, headers=None, timeout=TIMEOUT):
+def request(method, path=REGISTER, body=None, headers=None, timeout=TIMEOUT,
+            url=None):
     """One HTTP/1.1 request on a new connection.  body: bytes, str or a
     JSON-able object (then Content-Type: application/json is set unless
     headers says otherwise; pass headers={"Content-Type": None} for no
-    Content-Type at all)."""
-    host, port = base_url()
+    Content-Type at all).  url: another web server than the suite's
+    (http://127.0.0.1:PORT)."""
+    host, port = base_url(url)
     hdrs = {}
     if body is not None and not isinstance(body, (bytes, str)):
         body = json.dumps(body)
@@ -313,6 +320,68 @@ def user_row(where_sql):
 def shell(cmd, timeout=120):
     return subprocess.run(cmd, shell=True, capture_output=True,
                           timeout=timeout)
+
+
+# -- Servers of a test's own, through scripts/lib.sh --------------------------
+
+def lib_sh(var, script, timeout=90, **extra):
+    """Run bash script after sourcing scripts/lib.sh and ca_paths var
+    (a directory of the test's own), with extra in its environment."""
+    e = dict(os.environ)
+    e.update(CA_TOP=env("AUTH_TEST_TOP"), CA_VAR_DIR=var, **extra)
+    return subprocess.run(
+        ["bash", "-c", 'CA_PROG=test; . "$CA_TOP/scripts/lib.sh" && '
+         'ca_paths "$CA_VAR_DIR" && ' + script],
+        env=e, capture_output=True, timeout=timeout)
+
+
+def free_port():
+    """A loopback port nobody listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Lighttpd:
+    """A private lighttpd from the shipped snippet, via scripts/lib.sh,
+    with the programs reading config."""
+
+    def __init__(self, name, config):
+        self.var = os.path.join(env("AUTH_TEST_TMPDIR"), name)
+        self.config = config
+        self.port = None
+
+    def _bash(self, script, **extra):
+        return lib_sh(self.var, script, CA_CONFIG_FILE=self.config, **extra)
+
+    def start(self):
+        for _ in range(3):
+            port = free_port()
+            p = self._bash('ca_lighttpd_conf "$PORT" "$CA_CONFIG_FILE" && '
+                           'ca_lighttpd_start "$PORT" TZ="$TZ_SERVICE" '
+                           'BCRYPT_ROUNDS=10',
+                           PORT=str(port),
+                           TZ_SERVICE=os.environ.get("AUTH_TEST_TZ", "UTC"))
+            if p.returncode == 0:
+                self.port = port
+                return True
+        raise RuntimeError("lighttpd did not start: %s"
+                           % p.stderr.decode(errors="replace")[-2000:])
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def stop(self):
+        self._bash("ca_lighttpd_stop")
+
+    def log(self):
+        try:
+            with open(os.path.join(self.var, "log", "collab-auth.log"),
+                      "rb") as f:
+                return f.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
 
 
 # -- The programs as plain CGI -------------------------------------------------
