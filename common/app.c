@@ -244,7 +244,13 @@ app_main(const struct app_endpoint *ep)
 		log_err("startup", "out of memory");
 		goto fail;
 	}
-	switch (db_connect(app.db)) {
+	/*
+	 * A FastCGI process connects now, so that its first request does
+	 * not wait.  As plain CGI the one request connects when it needs
+	 * the database: connecting here as well would, with the database
+	 * away, wait out the connect timeout twice and log it twice.
+	 */
+	switch (cgi ? AUTH_OK : db_connect(app.db)) {
 	case AUTH_OK:
 		break;
 	case AUTH_ERR_DB_UNAVAIL:

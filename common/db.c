@@ -281,6 +281,20 @@ db_conn_err(struct db *db, const char *what)
 	return db_err_busy(err) ? AUTH_ERR_DB_UNAVAIL : AUTH_ERR_DB;
 }
 
+/*
+ * Log a connection that failed or was refused: where to (never who or
+ * the password), the TLS mode, and why.
+ */
+static void
+db_connect_failed(const struct dburl *u, unsigned int err, const char *why)
+{
+
+	log_err("db", "connect failed host=%s port=%u socket=%s tls=%s "
+	    "errno=%u error=%s", u->host != NULL ? u->host : "-", u->port,
+	    u->unix_socket != NULL ? u->unix_socket : "-",
+	    dburl_tls_name(u->tls), err, why);
+}
+
 static enum auth_status
 db_prepare(struct db *db, enum db_q q)
 {
@@ -342,12 +356,21 @@ db_connect(struct db *db)
 	}
 	if (mysql_real_connect(db->conn, u->host, u->user, u->password,
 	    u->database, u->port, u->unix_socket, 0) == NULL) {
-		log_err("db", "connect failed host=%s port=%u socket=%s "
-		    "tls=%s errno=%u error=%s",
-		    u->host != NULL ? u->host : "-", u->port,
-		    u->unix_socket != NULL ? u->unix_socket : "-",
-		    dburl_tls_name(u->tls), mysql_errno(db->conn),
+		db_connect_failed(u, mysql_errno(db->conn),
 		    mysql_error(db->conn));
+		rc = AUTH_ERR_DB_UNAVAIL;
+		goto out;
+	}
+	/*
+	 * Connector/C 3.3 refuses a server that offers no TLS before
+	 * logging in only when it also checks the host name: under
+	 * REQUIRED and VERIFY_CA it goes on in plain text (MDEV-28634).
+	 * Refuse that connection before it carries a statement.
+	 */
+	if (u->tls != DBURL_TLS_DISABLED &&
+	    mysql_get_ssl_cipher(db->conn) == NULL) {
+		db_connect_failed(u, CR_SSL_CONNECTION_ERROR,
+		    "TLS required, but the connection is not encrypted");
 		rc = AUTH_ERR_DB_UNAVAIL;
 		goto out;
 	}
