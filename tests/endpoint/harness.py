@@ -41,10 +41,12 @@ import json
 import os
 import re
 import secrets
+import select
 import shlex
 import socket
 import subprocess
 import sys
+import time
 import traceback
 import urllib.parse
 
@@ -317,6 +319,51 @@ def user_row(where_sql):
     return rows
 
 
+class AdminSession:
+    """An admin client session that stays open (the mariadb client reading
+    statements from a pipe), to hold a transaction and its locks while
+    requests run."""
+
+    def __init__(self):
+        self.p = subprocess.Popen(
+            shlex.split(env("AUTH_TEST_MARIADB")) + [
+                "--batch", "--skip-column-names", "--unbuffered",
+                env("AUTH_TEST_DB_NAME")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT)
+        self.out = b""
+
+    def run(self, sql, timeout=30):
+        """Send sql (statements ending in ";") and wait until the client
+        has run them; return what it printed.  Raises on a time-out."""
+        marker = "done-%s" % secrets.token_hex(4)
+        self.p.stdin.write(("%s\nSELECT '%s';\n" % (sql, marker)).encode())
+        self.p.stdin.flush()
+        deadline = time.monotonic() + timeout
+        while marker.encode() not in self.out:
+            left = deadline - time.monotonic()
+            if left <= 0 or self.p.poll() is not None:
+                raise RuntimeError("mariadb did not run %r: %r"
+                                   % (sql, self.out[-500:]))
+            ready, _, _ = select.select([self.p.stdout], [], [], left)
+            if ready:
+                self.out += os.read(self.p.stdout.fileno(), 65536)
+        out, self.out = self.out.split(marker.encode(), 1)
+        return out.decode(errors="replace")
+
+    def close(self):
+        """End the session (its transaction rolls back); bounded."""
+        try:
+            self.p.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.p.wait(10)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait(10)
+
+
 def shell(cmd, timeout=120):
     return subprocess.run(cmd, shell=True, capture_output=True,
                           timeout=timeout)
@@ -489,6 +536,26 @@ def read_log(var):
 def error_log():
     """The web server's own error log."""
     return read_log("AUTH_TEST_ERROR_LOG")
+
+
+# What each server logs when a program exits or dies under it (mod_fcgid's
+# at LogLevel fcgid:info, which scripts/test sets).
+_DIED = {
+    "lighttpd": r"child (exited|signalled|died)",
+    "apache-fcgid": r"mod_fcgid: process \S+\(\d+\) exit",
+    "apache-cgi": r"End of script output before headers|"
+                  r"Premature end of script headers",
+}
+
+
+def died_pattern():
+    return _DIED[server()]
+
+
+def died_count():
+    """How often the web server's error log says a program exited or
+    died."""
+    return len(re.findall(died_pattern(), error_log()))
 
 
 # mod_cgi logs each line a program writes to stderr as one error-log line
