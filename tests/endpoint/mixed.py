@@ -409,3 +409,69 @@ class Mixed:
             by[a.op][a.status] += 1
         return ", ".join("%s %s" % (op, dict(sorted(
             by.get(op, {}).items(), key=lambda kv: str(kv[0])))) for op in OPS)
+
+
+# -- After a fault ------------------------------------------------------------
+
+def _probes(user, url, timeout):
+    """One request per program that needs the database, each a function
+    returning whether the answer was the one it gives when all is well:
+    user is an account that logs in (its password never changes)."""
+    def post(op, body):
+        return request("POST", PATHS[op], body, timeout=timeout, url=url)
+
+    def nobody():
+        return "nobody-%s@example.com" % new_user("nb")["username"]
+
+    def login():
+        return post("login", {"email": user["email"],
+                              "password": user["password"]})
+
+    def refresh():
+        r = login()
+        return r.status == 200 and post("refresh", {
+            "refresh_token": r.json["refresh_token"]}).status == 200
+
+    return {
+        "register": lambda: post("register", new_user("pr")).status == 201,
+        "login": lambda: login().status == 200,
+        "refresh": refresh,
+        "forgot": lambda: post("forgot", {"email": nobody()}).status == 200,
+        "reset": lambda: post("reset", {
+            "email": nobody(), "otp": "123456",
+            "new_password": "Another-good-pw-1"}).status == 400,
+    }
+
+
+def probe_round(user, url=None, width=4, timeout=30):
+    """width probes of every program at once (so that each of a
+    program's processes is likely to get one): op -> all answered
+    well."""
+    probes = _probes(user, url, timeout)
+    ok = {op: [False] * width for op in probes}
+
+    def one(op, i):
+        try:
+            ok[op][i] = probes[op]()
+        except Exception:
+            ok[op][i] = False
+
+    threads = [threading.Thread(target=one, args=(op, i))
+               for op in probes for i in range(width)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(2 * timeout + 10)
+    return {op: all(v) for op, v in ok.items()}
+
+
+def recovered(user, url=None, rounds=8, timeout=30):
+    """Probe rounds, a second apart, until one is all well (at most
+    rounds of them); returns them all, the last one last."""
+    seen = []
+    for _ in range(rounds):
+        seen.append(probe_round(user, url, timeout=timeout))
+        if all(seen[-1].values()):
+            break
+        time.sleep(1)
+    return seen

@@ -35,13 +35,12 @@ depend on the web server at all."""
 import os
 import re
 import signal
-import threading
 import time
 
 from harness import (TAP, AdminSession, check_logs_clean, config_values,
-                     died_count, died_pattern, env, new_user, program_log,
+                     died_count, died_pattern, env, program_log,
                      request, server, shell, sql_quote)
-from mixed import Mixed, PATHS
+from mixed import Mixed, PATHS, recovered
 
 # How long one request may take here: a program waits at most the I/O
 # time-out for a statement and, for a transaction tried three times, a
@@ -77,68 +76,6 @@ def kill_db():
     while not gone(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     return gone(pid)
-
-
-# One request per program that needs the database, and the answer it
-# gets when all is well.
-def probe_register(mx):
-    return request("POST", PATHS["register"], new_user("pr"),
-                   timeout=BOUND).status == 201
-
-
-def probe_login(mx):
-    u = mx.logins[0]
-    return request("POST", PATHS["login"], {
-        "email": u["email"], "password": u["password"]},
-        timeout=BOUND).status == 200
-
-
-def probe_refresh(mx):
-    u = mx.logins[0]
-    r = request("POST", PATHS["login"], {
-        "email": u["email"], "password": u["password"]}, timeout=BOUND)
-    if r.status != 200:
-        return False
-    return request("POST", PATHS["refresh"], {
-        "refresh_token": r.json["refresh_token"]},
-        timeout=BOUND).status == 200
-
-
-def probe_forgot(mx):
-    return request("POST", PATHS["forgot"], {
-        "email": "nobody-%s@example.com" % new_user("nb")["username"]},
-        timeout=BOUND).status == 200
-
-
-def probe_reset(mx):
-    return request("POST", PATHS["reset"], {
-        "email": "nobody-%s@example.com" % new_user("nb")["username"],
-        "otp": "123456", "new_password": "Another-good-pw-1"},
-        timeout=BOUND).status == 400
-
-
-PROBES = {"register": probe_register, "login": probe_login,
-          "refresh": probe_refresh, "forgot": probe_forgot,
-          "reset": probe_reset}
-
-
-def probe_round(mx, width=4):
-    """width probes of every program at once: op -> all answered well."""
-    ok = {op: [False] * width for op in PROBES}
-
-    def one(op, i):
-        try:
-            ok[op][i] = PROBES[op](mx)
-        except Exception:
-            ok[op][i] = False
-
-    threads = [threading.Thread(target=one, args=(op, i))
-               for op in PROBES for i in range(width)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(2 * BOUND + 10)
-    return {op: all(v) for op, v in ok.items()}
 
 
 def login_status(user, pw):
@@ -203,12 +140,7 @@ def main():
          "forgot-password answers 200 before it needs the database)"
          % len(down), *[repr(a) for a in down if a.status != 503][:10])
 
-    rounds = []
-    for _ in range(8):
-        rounds.append(probe_round(mx))
-        if all(rounds[-1].values()):
-            break
-        time.sleep(1)
+    rounds = recovered(mx.logins[0], timeout=BOUND)
     t.ok(all(rounds[-1].values()), "afterwards every program answers "
          "normally again, the web server untouched (rounds: %d)"
          % len(rounds), repr(rounds))
