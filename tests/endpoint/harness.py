@@ -21,6 +21,8 @@ sets the environment these read:
                            (scripts/lib.sh, ca_db_tls_certs)
   AUTH_TEST_DB_PID_FILE    its pid file
   AUTH_TEST_VAR            the run's var directory (scripts/lib.sh ca_paths)
+  AUTH_TEST_RUN_DIR        its run directory (sockets, Apache's staged files)
+  AUTH_TEST_LIGHTTPD_CONF  the shipped lighttpd snippet as this run uses it
   AUTH_TEST_DB_PASSWORD_FILE  the app user's password, which no log may show
   AUTH_TEST_MARIADB        admin client command line (shell words)
   AUTH_TEST_DB_STOP        shell command stopping MariaDB (bounded)
@@ -429,6 +431,55 @@ class Lighttpd:
                 return f.read().decode("utf-8", errors="replace")
         except OSError:
             return ""
+
+
+# -- The programs' processes ---------------------------------------------------
+
+def program_dirs():
+    """Where this run's web servers start the programs from: the build's
+    cgi-bin/, and the copies Apache's user runs (scripts/lib.sh,
+    ca_apache_stage)."""
+    return {os.path.realpath(env("AUTH_TEST_BINDIR")),
+            os.path.realpath(os.path.join(env("AUTH_TEST_RUN_DIR"),
+                                          "apache", "libexec"))}
+
+
+def program_pids(prog):
+    """The pids of this run's processes of program prog (such as
+    "auth-register"), sorted; other worktrees' are not ours."""
+    dirs = program_dirs()
+    pids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            exe = os.readlink("/proc/%s/exe" % name)
+        except OSError:
+            continue
+        if exe.endswith(" (deleted)"):
+            exe = exe[:-len(" (deleted)")]
+        if (os.path.basename(exe) == prog and
+                os.path.dirname(exe) in dirs):
+            pids.append(int(name))
+    return sorted(pids)
+
+
+def listen_socket(pid):
+    """The path of the unix socket a FastCGI process pid accepts on (its
+    descriptor 0, as lighttpd and mod_fcgid hand it over), or None."""
+    try:
+        link = os.readlink("/proc/%d/fd/0" % pid)
+    except OSError:
+        return None
+    m = re.match(r"socket:\[(\d+)\]$", link)
+    if not m:
+        return None
+    with open("/proc/net/unix") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) >= 8 and fields[6] == m.group(1):
+                return fields[7]
+    return None
 
 
 # -- The programs as plain CGI -------------------------------------------------
