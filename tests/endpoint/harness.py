@@ -439,9 +439,10 @@ def program_dirs():
     """Where this run's web servers start the programs from: the build's
     cgi-bin/, and the copies Apache's user runs (scripts/lib.sh,
     ca_apache_stage)."""
+    stage = os.path.join(env("AUTH_TEST_RUN_DIR"), "apache")
     return {os.path.realpath(env("AUTH_TEST_BINDIR")),
-            os.path.realpath(os.path.join(env("AUTH_TEST_RUN_DIR"),
-                                          "apache", "libexec"))}
+            os.path.realpath(os.path.join(stage, "libexec")),
+            os.path.realpath(os.path.join(stage, "htdocs", "cgi-bin"))}
 
 
 def program_pids(prog):
