@@ -559,13 +559,15 @@ db_affected(struct db *db, enum db_q q)
 /*
  * Fetch the first row of executed statement st into the result buffers
  * res, then discard any further rows.  Returns AUTH_OK, AUTH_ERR_NOT_FOUND
- * when there is no row, or AUTH_ERR_DB (a value did not fit its buffer,
- * or the fetch failed; logged).
+ * when there is no row, AUTH_ERR_DB_UNAVAIL when the server is away or
+ * busy (as db_exec() does), or AUTH_ERR_DB (a value did not fit its
+ * buffer, or the fetch failed; logged).
  */
 enum auth_status
 db_fetch_one(struct db *db, MYSQL_STMT *st, MYSQL_BIND *res)
 {
 	enum auth_status	 rc;
+	unsigned int		 err;
 	int			 n;
 
 	if (mysql_stmt_bind_result(st, res) != 0) {
@@ -586,12 +588,20 @@ db_fetch_one(struct db *db, MYSQL_STMT *st, MYSQL_BIND *res)
 		rc = AUTH_ERR_DB;
 		break;
 	default:
-		log_err("db", "fetch failed errno=%u", mysql_stmt_errno(st));
-		if (db_err_gone(mysql_stmt_errno(st))) {
+		/*
+		 * An error that comes with the rows (a lock wait or deadlock
+		 * met while reading them, the connection lost) is set on the
+		 * connection, not on the statement (Connector/C).
+		 */
+		if ((err = mysql_stmt_errno(st)) == 0)
+			err = mysql_errno(db->conn);
+		db->lasterr = err;
+		log_err("db", "fetch failed errno=%u", err);
+		if (db_err_gone(err)) {
 			db_disconnect(db);
 			return AUTH_ERR_DB_UNAVAIL;
 		}
-		rc = AUTH_ERR_DB;
+		rc = db_err_busy(err) ? AUTH_ERR_DB_UNAVAIL : AUTH_ERR_DB;
 		break;
 	}
 out:
