@@ -121,7 +121,7 @@ def configured_socket():
     snippet, as this run uses it."""
     with open(env("AUTH_TEST_LIGHTTPD_CONF")) as f:
         text = f.read()
-    i = text.index('"%s"' % PATH)
+    i = text.index('"%s" =>' % PATH, text.index("fastcgi.server"))
     j = text.index('"socket" => "', i) + len('"socket" => "')
     return text[j:text.index('"', j)]
 

@@ -42,7 +42,7 @@ def processes():
     if server() == "lighttpd":
         with open(env("AUTH_TEST_LIGHTTPD_CONF")) as f:
             text = f.read()
-        i = text.index('"%s"' % PATH)
+        i = text.index('"%s" =>' % PATH, text.index("fastcgi.server"))
         return int(re.search(r'"max-procs" => (\d+)', text[i:]).group(1))
     if server() == "apache-fcgid":
         with open(os.path.join(env("AUTH_TEST_TOP"), "httpd-conf",
