@@ -24,7 +24,7 @@ import threading
 import time
 
 from harness import (db_query, env, header_problems, new_user, password,
-                     request, sql_quote)
+                     race, request, sql_quote)
 
 PATHS = {
     "register": "/api/auth/register",
@@ -448,21 +448,10 @@ def probe_round(user, url=None, width=4, timeout=30):
     program's processes is likely to get one): op -> all answered
     well."""
     probes = _probes(user, url, timeout)
-    ok = {op: [False] * width for op in probes}
-
-    def one(op, i):
-        try:
-            ok[op][i] = probes[op]()
-        except Exception:
-            ok[op][i] = False
-
-    threads = [threading.Thread(target=one, args=(op, i))
-               for op in probes for i in range(width)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(2 * timeout + 10)
-    return {op: all(v) for op, v in ok.items()}
+    jobs = [op for op in probes for _ in range(width)]
+    got = race(len(jobs), lambda i: probes[jobs[i]]())
+    return {op: all(g is True for j, g in zip(jobs, got) if j == op)
+            for op in probes}
 
 
 def recovered(user, url=None, rounds=8, timeout=30):

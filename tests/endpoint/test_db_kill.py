@@ -37,9 +37,9 @@ import re
 import signal
 import time
 
-from harness import (TAP, AdminSession, check_logs_clean, config_values,
-                     died_count, died_pattern, env, program_log,
-                     request, server, shell, sql_quote)
+from harness import (TAP, LockHolder, check_logs_clean, config_values,
+                     died_count, died_pattern, env, program_log, request,
+                     server, shell, sql_quote)
 from mixed import Mixed, PATHS, recovered
 
 # How long one request may take here: a program waits at most the I/O
@@ -103,16 +103,15 @@ def main():
         # Requests waiting inside MariaDB when it dies: the rows of the
         # refresh sessions and of the accounts with codes are locked for
         # a moment, so that refreshes and resets queue up behind them.
-        holder = AdminSession()
-        holder.run("START TRANSACTION; SELECT id FROM auth_refresh_session "
-                   "WHERE id IN (%s) FOR UPDATE; SELECT id FROM `user` "
-                   "WHERE email IN (%s) FOR UPDATE;" % (
-                       ",".join(sql_quote(c.sid) for c in mx.all_chains),
-                       ",".join(sql_quote(a.user["email"])
-                                for a in mx.accounts)))
+        holder = LockHolder(
+            "SELECT id FROM auth_refresh_session WHERE id IN (%s) FOR "
+            "UPDATE; SELECT id FROM `user` WHERE email IN (%s) FOR UPDATE"
+            % (",".join(sql_quote(c.sid) for c in mx.all_chains),
+               ",".join(sql_quote(a.user["email"]) for a in mx.accounts)),
+            LOCKED + 60)
         time.sleep(LOCKED)
         killed = kill_db()
-        holder.close()
+        holder.wait()               # its server is gone: it ends
         killed_at = time.monotonic() - mx.t0
         t.ok(killed, "MariaDB killed (SIGKILL) under load")
         time.sleep(DOWN)

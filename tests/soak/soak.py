@@ -33,13 +33,13 @@ import re
 import shlex
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "endpoint"))
 
-from harness import TAP, env, program_log, program_pids  # noqa: E402
+from harness import (TAP, env, program_log, program_pids,  # noqa: E402
+                     race)
 from mixed import Mixed  # noqa: E402
 
 PROGRAMS = ("auth-register", "auth-login", "auth-refresh-token",
@@ -109,24 +109,6 @@ def warm(k, counts):
     return req >= 6 and (k[0] != "auth-forgot-password" or mails >= 2)
 
 
-def burst(fn, n):
-    """n calls of fn at once (behind a barrier)."""
-    barrier = threading.Barrier(n)
-
-    def one():
-        try:
-            barrier.wait(30)
-        except threading.BrokenBarrierError:
-            pass
-        fn()
-
-    threads = [threading.Thread(target=one) for _ in range(n)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(2 * BOUND)
-
-
 def warm_up(mx, pids, least, longest):
     """Warm up until every process has done its work a few times (a
     program sets some things up on first use: OpenSSL's HMAC, libcurl,
@@ -144,7 +126,7 @@ def warm_up(mx, pids, least, longest):
         if cold:
             for fn in (mx.do_register, mx.do_login, mx.do_refresh,
                        mx.do_forgot, mx.do_reset):
-                burst(fn, 6)
+                race(6, lambda i, fn=fn: fn())
         time.sleep(1)
 
 
