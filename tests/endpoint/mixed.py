@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: ISC
 """Mixed traffic for the fault tests and the soak: register, login,
-refresh-token, forgot-password and reset-password at once, from several
-threads, through a web server, with every answer recorded, and what each
-answer claims checked against the database afterwards.
+refresh-token, forgot-password, reset-password, logout and health at
+once, from several threads, through a web server, with every answer
+recorded, and what each answer claims checked against the database
+afterwards.
 
 The clients behave as real ones do: a refresh session is used by one
 client at a time, which sends the token of the last 200 it got; a reset
@@ -32,6 +33,8 @@ PATHS = {
     "refresh": "/api/auth/refresh-token",
     "forgot": "/api/auth/forgot-password",
     "reset": "/api/auth/reset-password",
+    "logout": "/api/auth/logout",
+    "health": "/api/auth/health",
 }
 OPS = tuple(PATHS)
 # What each program may answer under this load, the database coming and
@@ -46,6 +49,8 @@ ALLOWED = {
     "refresh": {200, 401, 503},
     "forgot": {200, 503},
     "reset": {200, 400, 503},
+    "logout": {200, 503},
+    "health": {200, 503},
 }
 CODE_RE = re.compile(r"\b(\d{6})\b")
 
@@ -85,6 +90,7 @@ class Chain:
         self.sid = c["sid"]
         self.jti = c["jti"]
         self.since_200 = []      # statuses after the last 200
+        self.logged_out = False  # logout answered 200
 
 
 class Account:
@@ -136,9 +142,9 @@ class Spool:
 
 class Mixed:
     """The traffic.  prepare() makes accounts with refresh sessions and
-    reset codes; run() sends requests from `workers` threads, each
-    taking the five requests in turn, until stop is set (or `seconds`
-    passed); then the *_problems() methods say what went wrong."""
+    reset codes; start() sends requests from `workers` threads, each
+    taking the programs in turn, until stop() is called; then the
+    *_problems() methods say what went wrong."""
 
     def __init__(self, url=None, workers=8, timeout=30, pause=0.0):
         self.url = url
@@ -164,8 +170,8 @@ class Mixed:
         a = Answer(op, time.monotonic() - self.t0)
         t = time.monotonic()
         try:
-            r = request("POST", PATHS[op], body, timeout=self.timeout,
-                        url=self.url)
+            r = request("GET" if body is None else "POST", PATHS[op], body,
+                        timeout=self.timeout, url=self.url)
             a.status = r.status
             a.json = r.json
             a.problems = header_problems(r)
@@ -221,6 +227,26 @@ class Mixed:
         if a.status != 401:
             self.chains.put(chain)
 
+    def maybe_logout(self):
+        """Log out one time in four (so that most sessions go on)."""
+        if random.random() < 0.25:
+            self.do_logout()
+
+    def do_logout(self):
+        try:
+            chain = self.chains.get_nowait()
+        except queue.Empty:
+            return
+        a = self.call("logout", {"refresh_token": chain.token})
+        if a.status == 200:
+            chain.logged_out = True
+        else:
+            chain.since_200.append(a.status)
+            self.chains.put(chain)
+
+    def do_health(self):
+        self.call("health", None)
+
     def do_forgot(self):
         try:
             acct = self.fresh.get_nowait()
@@ -255,7 +281,8 @@ class Mixed:
 
     def worker(self, stop, n):
         ops = [self.do_register, self.do_login, self.do_refresh,
-               self.do_forgot, self.do_reset]
+               self.do_forgot, self.do_reset, self.maybe_logout,
+               self.do_health]
         i = n
         while not stop.is_set():
             ops[i % len(ops)]()
@@ -353,6 +380,11 @@ class Mixed:
             _, cur, prev, revoked = r
             after = c.since_200
             lost = 503 in after
+            if c.logged_out:
+                if revoked != "1":
+                    bad.append("session %s: logged out (200), not revoked"
+                               % c.sid[:8])
+                continue
             if cur == c.jti:
                 continue
             if prev == c.jti and lost:
@@ -432,7 +464,18 @@ def _probes(user, url, timeout):
         return r.status == 200 and post("refresh", {
             "refresh_token": r.json["refresh_token"]}).status == 200
 
+    def logout():
+        r = login()
+        return r.status == 200 and post("logout", {
+            "refresh_token": r.json["refresh_token"]}).status == 200
+
+    def health():
+        return request("GET", PATHS["health"], timeout=timeout,
+                       url=url).status == 200
+
     return {
+        "logout": logout,
+        "health": health,
         "register": lambda: post("register", new_user("pr")).status == 201,
         "login": lambda: login().status == 200,
         "refresh": refresh,

@@ -2,10 +2,11 @@
 """MariaDB killed (SIGKILL) under mixed load, then started again, with the
 web server left running.
 
-Eight clients send register, login, refresh-token, forgot-password and
-reset-password at once (mixed.py) for a few seconds; MariaDB is then
-killed, in the middle of whatever it was doing, left dead for a few
-seconds and started again (crash recovery), while the clients go on.
+Eight clients send register, login, refresh-token, forgot-password,
+reset-password, logout and health at once (mixed.py) for a few seconds;
+MariaDB is then killed, in the middle of whatever it was doing, left
+dead for a few seconds and started again (crash recovery), while the
+clients go on.
 So that the kill surely cuts off requests inside the server (most of a
 request's time is bcrypt, in the program), an admin session holds the
 rows of the refresh sessions and of the accounts with codes for a moment

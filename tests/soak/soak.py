@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: ISC
-"""The soak: mixed traffic (register, login, refresh-token, forgot-password
-and reset-password at once, tests/endpoint/mixed.py) through the suite's
+"""The soak: mixed traffic (register, login, refresh-token, forgot-password,
+reset-password, logout and health at once, tests/endpoint/mixed.py) through the suite's
 web server for AUTH_TEST_SOAK_SECONDS (60 by default), sampling each
 program process, and the database, as it goes:
 
@@ -43,7 +43,8 @@ from harness import (TAP, env, program_log, program_pids,  # noqa: E402
 from mixed import Mixed  # noqa: E402
 
 PROGRAMS = ("auth-register", "auth-login", "auth-refresh-token",
-            "auth-forgot-password", "auth-reset-password")
+            "auth-forgot-password", "auth-reset-password", "auth-logout",
+            "auth-health")
 MEMORY_MARGIN_KIB = 256
 STEADY_KIB = 32
 WORKERS = 4
@@ -91,22 +92,36 @@ def sample(pids):
     return s
 
 
-def served():
-    """pid -> how many requests it answered, and how many codes it mailed
-    (forgot-password's work after the answer), from the programs' log."""
+def read_bytes(pid):
+    """What pid has read so far (rchar of /proc/PID/io: requests, and the
+    database's and mail server's answers), or 0 once it is gone."""
+    try:
+        with open("/proc/%d/io" % pid) as f:
+            for line in f:
+                if line.startswith("rchar:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def mails_sent():
+    """pid -> the codes it mailed (forgot-password's work after the
+    answer), from the programs' log."""
     counts = {}
-    for m in re.finditer(r"^auth-[a-z-]+\[(\d+)\]: info: "
-                         r"(request status=|forgot code sent)",
-                         program_log(), re.M):
-        c = counts.setdefault(int(m.group(1)), [0, 0])
-        c[m.group(2) != "request status="] += 1
+    for m in re.finditer(r"^auth-forgot-password\[(\d+)\]: info: forgot "
+                         r"code sent", program_log(), re.M):
+        pid = int(m.group(1))
+        counts[pid] = counts.get(pid, 0) + 1
     return counts
 
 
-def warm(k, counts):
-    """Has process k done its work a few times?"""
-    req, mails = counts.get(k[1], (0, 0))
-    return req >= 6 and (k[0] != "auth-forgot-password" or mails >= 2)
+def warm(k, start, mails):
+    """Has process k done its work a few times since the soak started
+    (start: what it had read then)?  Requests of this traffic read a few
+    kB each; forgot-password must have mailed codes too."""
+    return (read_bytes(k[1]) - start[k] >= 4096 and
+            (k[0] != "auth-forgot-password" or mails.get(k[1], 0) >= 2))
 
 
 def warm_up(mx, pids, least, longest):
@@ -118,14 +133,17 @@ def warm_up(mx, pids, least, longest):
     process, and the traffic alone seldom keeps it busy.  Returns the
     processes still cold."""
     t0 = time.monotonic()
+    start = {k: read_bytes(k[1]) for k in pids}
     while True:
-        cold = [k for k in pids if not warm(k, served())]
+        mails = mails_sent()
+        cold = [k for k in pids if not warm(k, start, mails)]
         now = time.monotonic() - t0
         if now >= longest or (not cold and now >= least):
             return cold
         if cold:
             for fn in (mx.do_register, mx.do_login, mx.do_refresh,
-                       mx.do_forgot, mx.do_reset):
+                       mx.do_forgot, mx.do_reset, mx.do_logout,
+                       mx.do_health):
                 race(6, lambda i, fn=fn: fn())
         time.sleep(1)
 
