@@ -498,7 +498,7 @@ class Lighttpd:
             return ""
 
 
-# -- The programs' processes ---------------------------------------------------
+# -- The programs' processes --------------------------------------------------
 
 def program_dirs():
     """Where this run's web servers start the programs from: the build's

@@ -212,10 +212,15 @@ class Mixed:
                 self.all_chains.append(chain)
             self.chains.put(chain)
 
-    def do_refresh(self):
+    def idle_chain(self):
+        """A refresh session no client uses now, or None."""
         try:
-            chain = self.chains.get_nowait()
+            return self.chains.get_nowait()
         except queue.Empty:
+            return None
+
+    def do_refresh(self):
+        if (chain := self.idle_chain()) is None:
             return
         a = self.call("refresh", {"refresh_token": chain.token})
         if a.status == 200:
@@ -233,9 +238,7 @@ class Mixed:
             self.do_logout()
 
     def do_logout(self):
-        try:
-            chain = self.chains.get_nowait()
-        except queue.Empty:
+        if (chain := self.idle_chain()) is None:
             return
         a = self.call("logout", {"refresh_token": chain.token})
         if a.status == 200:

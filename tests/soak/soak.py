@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: ISC
-"""The soak: mixed traffic (register, login, refresh-token, forgot-password,
-reset-password, logout and health at once, tests/endpoint/mixed.py) through the suite's
-web server for AUTH_TEST_SOAK_SECONDS (60 by default), sampling each
-program process, and the database, as it goes:
+"""The soak: mixed traffic (register, login, refresh-token,
+forgot-password, reset-password, logout and health at once,
+tests/endpoint/mixed.py) through the suite's web server for
+AUTH_TEST_SOAK_SECONDS (60 by default), sampling each program process,
+and the database, as it goes:
 
   memory       Pss and Pss_Anon of /proc/PID/smaps_rollup
   descriptors  the entries of /proc/PID/fd
@@ -19,9 +20,10 @@ MEMORY_MARGIN_KIB in all, or by more than STEADY_KIB while rising in
 most intervals (a steady leak, seen in a short run; malloc growing its
 heap once is not one).  Memory is judged on Pss_Anon, the process's own
 heap and stack: Pss also holds its share of libraries mapped by every
-process on the machine, which moves when other programs start and stop.  Besides: no process was replaced during
-the run, there is never more than one connection per process, and every
-answer was one its program may give (no 500, no time-out).
+process on the machine, which moves when other programs start and stop.
+Besides: no process was replaced during the run, there is never more
+than one connection per process, and every answer was one its program
+may give (no 500, no time-out).
 
 Run by scripts/test, through lighttpd (whose processes live as long as
 it does: each can be watched from start to end) like an endpoint test
@@ -30,16 +32,14 @@ longer.  Prints TAP, and the figures as comments."""
 
 import os
 import re
-import shlex
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "endpoint"))
 
-from harness import (TAP, env, program_log, program_pids,  # noqa: E402
-                     race)
+from harness import (TAP, db_scalar, program_log,  # noqa: E402
+                     program_pids, race)
 from mixed import Mixed  # noqa: E402
 
 PROGRAMS = ("auth-register", "auth-login", "auth-refresh-token",
@@ -73,16 +73,11 @@ def fds(pid):
 
 
 def connections():
-    """The app user's connections to MariaDB now."""
-    p = subprocess.run(
-        shlex.split(env("AUTH_TEST_MARIADB")) + [
-            "--skip-ssl", "--batch", "--skip-column-names", "-e",
-            "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
-            "WHERE USER = 'collab_auth'"],
-        capture_output=True, timeout=30)
-    if p.returncode != 0:
-        raise RuntimeError("mariadb: %s" % p.stderr.decode(errors="replace"))
-    return int(p.stdout)
+    """The app user's connections to MariaDB now (the admin client's own
+    is another user's)."""
+    return int(db_scalar("SELECT COUNT(*) FROM "
+                         "information_schema.PROCESSLIST "
+                         "WHERE USER = 'collab_auth'"))
 
 
 def sample(pids):
