@@ -15,8 +15,8 @@ from harness import (TAP, cgi, check_logs_clean, config_values, db_query,
                      err, expect, expect_422, header_problems, request,
                      server, sql_quote)
 from test_refresh import (INVALID, TOKENS, LogMark, check_pair, forgeries,
-                          login, payload, refresh, session_user, sign,
-                          srow)
+                          grace, login, payload, refresh, session_user,
+                          sign, srow)
 
 LOGOUT = "/api/auth/logout"
 REFRESH = "/api/auth/refresh-token"
@@ -94,15 +94,27 @@ def test_generations(t):
     t.ok(revoked(t2), "... the session is revoked")
     expect(t, refresh(t2), 401, INVALID, "... its current token is dead")
 
-    # An older generation of a live session: a copied token.
+    # Two rotations back, both inside the grace window: a burst of
+    # concurrent holders, judged as refresh-token judges it.
+    pair = login(t, user, uid)
+    b1 = pair["refresh_token"]
+    b2 = refresh(b1).json["refresh_token"]
+    b3 = refresh(b2).json["refresh_token"]
+    expect_out(t, logout(b1), "the token two rotations back, replaced "
+               "inside the grace window: 200")
+    t.ok(revoked(b3), "... the session is revoked")
+
+    # An older generation of a live session, replaced outside the grace
+    # window: a copied token.
     pair = login(t, user, uid)
     a1 = pair["refresh_token"]
     a2 = refresh(a1).json["refresh_token"]
+    time.sleep(grace() + 1.5)
     a3 = refresh(a2).json["refresh_token"]
     mark = LogMark()
     r = logout(a1)
-    expect(t, r, 401, INVALID, "logout with the token two rotations back: "
-           "401")
+    expect(t, r, 401, INVALID, "logout with the token two rotations back, "
+           "replaced outside the grace window: 401")
     t.ok(revoked(a3), "... and the session is revoked, as refresh-token "
          "would revoke it")
     t.ok(mark.lines(r"^auth-logout\[\d+\]: warn: logout reuse detected, "
@@ -192,10 +204,11 @@ def test_all(t):
     # Nor an older generation of a live session.
     f1 = login(t, user, uid)["refresh_token"]
     f2 = refresh(f1).json["refresh_token"]
+    time.sleep(grace() + 1.5)
     refresh(f2)
     g = login(t, user, uid)
     expect(t, logout(f1, True), 401, INVALID, "\"all\" with a token two "
-           "rotations back: 401")
+           "rotations back, outside the grace window: 401")
     t.ok(not revoked(g["refresh_token"]), "... the user's other session "
          "lives")
     t.ok(revoked(f1), "... its own session is revoked (reuse)")
