@@ -12,12 +12,13 @@ import re
 import threading
 import time
 
-from harness import (TAP, check_logs_clean, env, error_log, header_problems,
-                     new_user, post, server, shell)
+from harness import (TAP, check_logs_clean, env, header_problems,
+                     manager_log, new_user, pooled, post, server, shell)
 
 # What each server logs when a program exits or dies under it (mod_fcgid's
-# at LogLevel fcgid:info, which scripts/test sets).
-DIED = re.compile({
+# at LogLevel fcgid:info, which scripts/test sets; in the pool, multiwatch).
+DIED = re.compile(r"Child\[\d+\] died|Spawning child\[\d+\] failed"
+                  if pooled() else {
     "lighttpd": r"child (exited|signalled|died)",
     "apache-fcgid": r"mod_fcgid: process \S+\(\d+\) exit",
     "apache-cgi": r"End of script output before headers|"
@@ -57,7 +58,7 @@ def main():
     t = TAP()
     res = batch()
     t.eq(statuses(res), [201] * BATCH, "before: a batch of registers, all 201")
-    died_before = len(DIED.findall(error_log()))
+    died_before = len(DIED.findall(manager_log()))
 
     p = shell(env("AUTH_TEST_DB_STOP"))
     t.ok(p.returncode == 0, "MariaDB stopped", p.stderr[-500:])
@@ -88,9 +89,9 @@ def main():
          "batches: %r" % seen)
     t.ok(all(s in (201, 503) for b in seen for s in b),
          "after: nothing but 201 and 503 meanwhile", "batches: %r" % seen)
-    died_after = len(DIED.findall(error_log()))
+    died_after = len(DIED.findall(manager_log()))
     t.eq(died_after, died_before, "no program exited or died meanwhile "
-         "(the %s error log says so: %r)" % (server(), DIED.pattern))
+         "(the %s log says so: %r)" % (server(), DIED.pattern))
     check_logs_clean(t, "outage")
     t.done()
 
