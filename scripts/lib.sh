@@ -818,6 +818,39 @@ ca_apache_stop() {
 	rm -f "$CA_APACHE_PID"
 }
 
+# ca_wait_port PID PORT LOG NAME: wait (bounded, 30 s) until PID, server
+# NAME just started in the background, answers on 127.0.0.1:PORT; if it
+# ends or does not answer, show the end of LOG, stop it and fail.
+ca_wait_port() {
+	local pid=$1 port=$2 i
+	for ((i = 0; i < 300; i++)); do
+		ca_pid_alive "$pid" || break
+		ca_port_open "$port" && return 0
+		sleep 0.1
+	done
+	tail -n 20 "$3" >&2
+	ca_say "$4 did not start on 127.0.0.1:$port within 30 s"
+	ca_stop_pid "$pid" 5
+	return 1
+}
+
+# ca_stop_server PID PIDFILE COMM: stop server PID (this run's), or else
+# the one PIDFILE names if it runs COMM (one an interrupted run left
+# behind), and remove PIDFILE.
+ca_stop_server() {
+	local pid=$1
+	if [ -z "$pid" ]; then
+		pid=$(cat "$2" 2>/dev/null) || pid=
+		if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" != "$3" ]; then
+			pid=
+		fi
+	fi
+	if [ -n "$pid" ]; then
+		ca_stop_pid "$pid" 15
+	fi
+	rm -f "$2"
+}
+
 # -- The process pool (for nginx, and Apache with mod_proxy_fcgi) -------------
 #
 # Each program of CA_POOL_PROGRAMS runs as a pool of processes sharing one
@@ -922,17 +955,23 @@ ca_pool_start() {
 		    </dev/null >>"$CA_POOL_LOG" 2>&1 &
 		echo "$!" >"$CA_RUN/pool-$name.pid"
 	done
+	# Ready once every pool is multiwatch (env, setsid and spawn-fcgi
+	# exec one another on the way) and its socket is there.
 	for ((i = 0; i < 300; i++)); do
 		ready=1
 		for name in $CA_POOL_PROGRAMS; do
-			if ! pid=$(ca_pool_pid "$name"); then
+			pid=$(cat "$CA_RUN/pool-$name.pid")
+			if ! ca_pid_alive "$pid"; then
 				tail -n 20 "$CA_POOL_LOG" >&2
 				ca_say "the pool of auth-$name did not start; see $CA_POOL_LOG"
 				# shellcheck disable=SC2086
 				ca_pool_stop $CA_POOL_PROGRAMS
 				return 1
 			fi
-			[ -S "$CA_RUN/auth-$name.sock" ] || ready=0
+			if [ ! -S "$CA_RUN/auth-$name.sock" ] ||
+			    [ "$(cat "/proc/$pid/comm")" != multiwatch ]; then
+				ready=0
+			fi
 		done
 		[ "$ready" = 1 ] && return 0
 		sleep 0.1
@@ -1060,7 +1099,7 @@ EOF
 # ca_nginx_start PORT: check and start nginx with the generated config,
 # and wait (bounded) until the port answers.  Sets CA_NGINX_RUNNING_PID.
 ca_nginx_start() {
-	local port=$1 conf=$CA_NGINX_DIR/nginx.conf i pid
+	local port=$1 conf=$CA_NGINX_DIR/nginx.conf pid
 	local -a args
 	args=(-p "$CA_NGINX_DIR/" -e "$CA_NGINX_LOG" -c "$conf")
 	ca_nginx_stop
@@ -1073,37 +1112,13 @@ ca_nginx_start() {
 	rm -f "$CA_NGINX_LOG.check"
 	setsid "$(ca_nginx)" "${args[@]}" </dev/null >>"$CA_NGINX_LOG" 2>&1 &
 	pid=$!
-	for ((i = 0; i < 300; i++)); do
-		if ! ca_pid_alive "$pid"; then
-			break
-		fi
-		if ca_port_open "$port"; then
-			CA_NGINX_RUNNING_PID=$pid
-			return 0
-		fi
-		sleep 0.1
-	done
-	tail -n 20 "$CA_NGINX_LOG" >&2
-	ca_say "nginx did not start on 127.0.0.1:$port within 30 s"
-	ca_stop_pid "$pid" 5
-	return 1
+	ca_wait_port "$pid" "$port" "$CA_NGINX_LOG" nginx || return 1
+	CA_NGINX_RUNNING_PID=$pid
 }
 
 # ca_nginx_stop: stop the nginx of this var directory (this run's, or one
 # an interrupted run left behind).  The pool is stopped on its own.
 ca_nginx_stop() {
-	local pid
-	pid=${CA_NGINX_RUNNING_PID:-}
-	if [ -z "$pid" ]; then
-		pid=$(cat "$CA_NGINX_PID" 2>/dev/null) || pid=
-		case $(cat "/proc/$pid/comm" 2>/dev/null) in
-		nginx) ;;
-		*) pid= ;;
-		esac
-	fi
-	if [ -n "$pid" ]; then
-		ca_stop_pid "$pid" 15
-	fi
+	ca_stop_server "${CA_NGINX_RUNNING_PID:-}" "$CA_NGINX_PID" nginx
 	CA_NGINX_RUNNING_PID=
-	rm -f "$CA_NGINX_PID"
 }

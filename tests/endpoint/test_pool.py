@@ -4,7 +4,8 @@ systemd-analyze verify; every program runs as the number of processes its
 unit gives, on a unix socket only the web server's user may open; a
 process killed by a crafted FastCGI record (libfcgi 2.4.2 aborts on it) is
 replaced and the others answer meanwhile; a pool that is down is a JSON
-503 from nginx, and stopping a pool needs no SIGKILL; nginx's own 413 is
+503 from nginx, and stopping a pool needs no SIGKILL and lets the request
+in hand finish; nginx's own 413 is
 the programs' JSON; every endpoint reaches its own program, and other
 paths below /api/auth/ a JSON 404; and Apache with mod_proxy_fcgi and the
 shipped httpd-conf/apache-collab-auth-proxy-fcgi.conf serves every
@@ -16,6 +17,7 @@ the shipped unit's command line, with spawn-fcgi making the socket in
 systemd's place, since no systemd runs here."""
 
 import os
+import json
 import pwd
 import re
 import shutil
@@ -80,32 +82,30 @@ def pool_pid(name):
 
 
 def children(pid):
-    """The pids of pid's children that run a program of ours."""
+    """(pid, program) of pid's children that run a program of ours."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            kids = [int(k) for k in f.read().split()]
+    except OSError:
+        return []
     out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
+    for k in kids:
         try:
-            with open("/proc/%s/stat" % d) as f:
-                st = f.read()
-            ppid = int(st[st.rindex(")") + 2:].split()[1])
-            if ppid != pid:
-                continue
-            exe = os.path.basename(os.readlink("/proc/%s/exe" % d))
-        except (OSError, ValueError):
+            exe = os.path.basename(os.readlink("/proc/%d/exe" % k))
+        except OSError:
             continue
         if exe.startswith("auth-"):
-            out.append((int(d), exe))
+            out.append((k, exe))
     return out
 
 
-def wait_for(pred, seconds):
+def wait_for(pred, seconds, step=0.1):
     end = time.monotonic() + seconds
     while True:
         v = pred()
         if v or time.monotonic() > end:
             return v
-        time.sleep(0.1)
+        time.sleep(step)
 
 
 def test_units(t):
@@ -161,12 +161,27 @@ def test_shape(t):
              "running: %r" % got)
 
 
+def record(kind, content):
+    """A FastCGI record of request 1."""
+    return struct.pack(">BBHHBx", 1, kind, 1, len(content), 0) + content
+
+
+def fcgi_params(pairs):
+    """FCGI_BEGIN_REQUEST (responder) and the FCGI_PARAMS stream."""
+    out = b""
+    for k, v in pairs:
+        k, v = k.encode(), v.encode()
+        for n in (len(k), len(v)):
+            out += bytes([n]) if n < 128 else struct.pack(">I", n | 1 << 31)
+        out += k + v
+    return (record(1, struct.pack(">HB5x", 1, 0)) + record(4, out) +
+            record(4, b""))
+
+
 def crafted_record(path):
     """Send the FastCGI record that makes libfcgi 2.4.2 abort (two
     parameter lengths of 0x7FFFFFFE, LIBRARY-NOTES B1); return what came
     back (nothing: the process died)."""
-    def record(kind, content):
-        return struct.pack(">BBHHBx", 1, kind, 1, len(content), 0) + content
     s = socket.socket(socket.AF_UNIX)
     s.settimeout(10)
     try:
@@ -235,6 +250,107 @@ def test_down(t):
     r = request("POST", path, {})
     t.ok(r.status == 422 and not header_problems(r),
          "%s back: the program answers (422 for {})" % name, repr(r))
+
+
+def proc_state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+        return st[st.rindex(")") + 2]
+    except (OSError, ValueError):
+        return None
+
+
+def test_graceful(t):
+    """Stopping a pool lets the request in hand finish: a login whose
+    process is inside bcrypt when the pool is told to stop still gets
+    the program's answer."""
+    name = "login"
+    pid = pool_pid(name)
+    box = {}
+
+    def one():
+        box["r"] = request("POST", "/api/auth/login", {
+            "email": "nobody-%s@example.com" % harness.unique(),
+            "password": harness.password()}, timeout=30)
+    th = threading.Thread(target=one)
+    th.start()
+    # A process that runs (state R) rather than waits is in bcrypt.
+    busy = wait_for(lambda: [p for p, _ in children(pid)
+                             if proc_state(p) == "R"], 5, step=0.002)
+    p = lib("ca_pool_stop " + name)
+    th.join(30)
+    r = box.get("r")
+    t.ok(busy and r is not None and r.status == 401 and
+         not header_problems(r),
+         "%s stopped while a login is in bcrypt: that login still gets "
+         "the program's 401" % name, "busy %r" % busy, repr(r),
+         p.stderr.decode(errors="replace")[-500:])
+    p = lib('CA_POOL_PROGRAMS=%s && ca_pool_start "$AUTH_TEST_CONFIG" '
+            'TZ="$AUTH_TEST_TZ" BCRYPT_ROUNDS="$AUTH_TEST_BCRYPT_ROUNDS"'
+            % name)
+    t.ok(p.returncode == 0, "%s started again" % name,
+         p.stderr.decode(errors="replace")[-800:])
+
+
+def fd_count(pid):
+    try:
+        return len(os.listdir("/proc/%d/fd" % pid))
+    except OSError:
+        return 0
+
+
+def test_graceful_body(t):
+    """Stopping a pool while a process waits for the rest of a request's
+    body (the web server still sending it): the request is answered in
+    full once the body comes, not cut short.  Spoken FastCGI directly
+    on the socket, to hold the body back."""
+    name = "login"
+    pid = pool_pid(name)
+    before = {k: fd_count(k) for k, _ in children(pid)}
+    body = json.dumps({"email": "nobody-%s@example.com" % harness.unique(),
+                       "password": harness.password()}).encode()
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(30)
+    s.connect(os.path.join(run_dir(), "auth-%s.sock" % name))
+    s.sendall(fcgi_params([
+        ("REQUEST_METHOD", "POST"), ("CONTENT_TYPE", "application/json"),
+        ("CONTENT_LENGTH", str(len(body))), ("REMOTE_ADDR", "127.0.0.1"),
+        ("SCRIPT_NAME", "/api/auth/login")]))
+    # The process that accepted the connection holds one more descriptor.
+    busy = wait_for(lambda: [k for k, n in before.items()
+                             if fd_count(k) > n], 10)
+    box = {}
+    th = threading.Thread(target=lambda: box.update(
+        p=lib("ca_pool_stop " + name)))
+    th.start()
+    time.sleep(0.5)
+    reply = b""
+    try:
+        s.sendall(record(5, body) + record(5, b""))
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    except OSError as e:
+        reply += b"[%r]" % e
+    finally:
+        s.close()
+    th.join(60)
+    p = box.get("p")
+    t.ok(busy and b"Status: 401 " in reply,
+         "%s stopped while a process waits for a request's body: the "
+         "request is answered in full (the program's 401)" % name,
+         "busy %r" % busy, reply[:300])
+    t.ok(p is not None and b"SIGKILL" not in p.stderr,
+         "and the pool then ends without SIGKILL",
+         p.stderr[-500:] if p else "")
+    p = lib('CA_POOL_PROGRAMS=%s && ca_pool_start "$AUTH_TEST_CONFIG" '
+            'TZ="$AUTH_TEST_TZ" BCRYPT_ROUNDS="$AUTH_TEST_BCRYPT_ROUNDS"'
+            % name)
+    t.ok(p.returncode == 0, "%s started again" % name,
+         p.stderr.decode(errors="replace")[-800:])
 
 
 def test_nginx_answers(t):
@@ -320,7 +436,8 @@ def main():
     for fn in (test_units, test_shape, test_nginx_answers):
         t.run(fn)
     t.run(check_routes, "nginx")
-    for fn in (test_crash, test_down, test_apache_proxy):
+    for fn in (test_crash, test_down, test_graceful, test_graceful_body,
+               test_apache_proxy):
         t.run(fn)
     t.done()
 
