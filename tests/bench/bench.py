@@ -19,7 +19,6 @@ import resource
 import secrets
 import shlex
 import socket
-import statistics
 import subprocess
 import sys
 import threading
