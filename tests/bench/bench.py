@@ -304,7 +304,8 @@ def ceiling_sessions(n):
     uid = sql("SELECT id FROM `user` WHERE email = 'bench0@example.com'")[0][0]
     rows, lines = [], []
     for _ in range(n):
-        sid, jti = secrets.token_hex(16), secrets.token_hex(16)
+        # A token id starts with its generation (session.c).
+        sid, jti = secrets.token_hex(16), "00000001" + secrets.token_hex(12)
         rows.append("('%s', %s, 1, '%s', UTC_TIMESTAMP(), "
                     "UTC_TIMESTAMP() + INTERVAL 21 DAY)" % (sid, uid, jti))
         lines.append("%s %s %s" % (sid, uid, jti))

@@ -2,13 +2,14 @@
 /*
  * The benchmark's second ceiling: a FastCGI responder that does nothing
  * but a refresh's one database statement, the session rotation
- * (DB_Q_SESSION_ROTATE of common/db.c, prepared once, through db.c as the
- * programs do).  Each request names the session and its current
- * generation in its query string, "sid=HEX32&uid=N&jti=HEX32", and gets
- * the new generation back as its body, so that a client can chain its
- * requests exactly as refresh-token's clients chain their tokens.  No
- * JSON, no token, no log line: what a refresh could reach if all but the
- * database round trip cost nothing.
+ * (DB_Q_SESSION_ROTATE of common/db.c, through db.c as the programs do).
+ * Each request names the session and its current token id in its query
+ * string, "sid=HEX32&uid=N&jti=HEX32", and gets the next token id back as
+ * its body, so that a client can chain its requests exactly as
+ * refresh-token's clients chain their tokens.  As in session.c, a token
+ * id is its generation in 8 hex digits and 96 random bits.  No JSON, no
+ * token, no log line: what a refresh could reach if all but the database
+ * round trip cost nothing.
  *
  * Answers 200 with the new jti, 409 when the row did not change (not the
  * current generation), 400 for a malformed query, 503 when the database
@@ -92,33 +93,45 @@ ceiling_answer(FCGX_Request *r, int status, const char *body)
 	(void)FCGX_PutStr(body, (int)strlen(body), r->out);
 }
 
-/* One rotation: the programs' statement with the programs' parameters. */
+/*
+ * One rotation: the programs' statement with the programs' parameters
+ * (session.c's session_rotate()), grace the config's.
+ */
 static void
-ceiling_rotate(struct db *db, FCGX_Request *r)
+ceiling_rotate(struct db *db, long grace, FCGX_Request *r)
 {
 	struct ceiling_query	 q;
-	char			 newjti[JWT_ID_LEN + 1];
-	MYSQL_BIND		 p[6];
-	MYSQL_TIME		 now;
+	char			 newjti[JWT_ID_LEN + 1], gen[9];
+	MYSQL_BIND		 p[8];
+	MYSQL_TIME		 now, since;
 	MYSQL_STMT		*st;
 	unsigned long		 newlen = JWT_ID_LEN, sidlen = JWT_ID_LEN;
 	unsigned long		 jtilen = JWT_ID_LEN;
+	long long		 g, t = (long long)time(NULL);
 
 	if (ceiling_parse(FCGX_GetParam("QUERY_STRING", r->envp), &q) == -1) {
 		ceiling_answer(r, 400, "");
 		return;
 	}
-	if (rng_hex(newjti, sizeof(newjti), JWT_ID_LEN / 2) != AUTH_OK) {
+	memcpy(gen, q.jti, 8);
+	gen[8] = '\0';
+	g = strtoll(gen, NULL, 16);
+	(void)snprintf(newjti, 9, "%08llx", (unsigned long long)(g + 1));
+	if (rng_hex(newjti + 8, sizeof(newjti) - 8, (JWT_ID_LEN - 8) / 2) !=
+	    AUTH_OK) {
 		ceiling_answer(r, 503, "");
 		return;
 	}
-	db_time_from_epoch(&now, (long long)time(NULL));
-	db_bind_str(&p[0], newjti, &newlen);
-	db_bind_time(&p[1], &now);
-	db_bind_str(&p[2], q.sid, &sidlen);
-	db_bind_llong(&p[3], &q.uid);
-	db_bind_str(&p[4], q.jti, &jtilen);
-	db_bind_time(&p[5], &now);
+	db_time_from_epoch(&since, t - grace);
+	db_time_from_epoch(&now, t);
+	db_bind_time(&p[0], &since);
+	db_bind_str(&p[1], newjti, &newlen);
+	db_bind_time(&p[2], &now);
+	db_bind_str(&p[3], q.sid, &sidlen);
+	db_bind_llong(&p[4], &q.uid);
+	db_bind_str(&p[5], q.jti, &jtilen);
+	db_bind_llong(&p[6], &g);
+	db_bind_time(&p[7], &now);
 	if (db_exec(db, DB_Q_SESSION_ROTATE, p, &st) != AUTH_OK)
 		ceiling_answer(r, 503, "");
 	else if (mysql_stmt_affected_rows(st) != 1)
@@ -130,7 +143,6 @@ ceiling_rotate(struct db *db, FCGX_Request *r)
 int
 main(void)
 {
-	static const enum db_q	 queries[] = { DB_Q_SESSION_ROTATE };
 	struct cfg		 cfg;
 	struct db		*db = NULL;
 	FCGX_Request		 r;
@@ -143,7 +155,7 @@ main(void)
 		log_err("config", "%s", err);
 		goto out;
 	}
-	if ((db = db_new(&cfg.db, queries, 1)) == NULL ||
+	if ((db = db_new(&cfg.db, NULL, 0)) == NULL ||
 	    db_connect(db) != AUTH_OK) {
 		log_err("startup", "no database");
 		goto out;
@@ -151,7 +163,7 @@ main(void)
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, 0, 0) != 0)
 		goto out;
 	while (FCGX_Accept_r(&r) >= 0) {
-		ceiling_rotate(db, &r);
+		ceiling_rotate(db, cfg.refresh_reuse_grace_seconds, &r);
 		FCGX_Finish_r(&r);
 	}
 	FCGX_Free(&r, 1);
