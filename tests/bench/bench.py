@@ -86,7 +86,7 @@ def read_pid(path):
         return None
 
 
-# -- Processes -----------------------------------------------------------------
+# -- Processes ----------------------------------------------------------------
 
 def proc_table():
     """pid -> (ppid, exe) of every process we may look at."""
@@ -161,7 +161,7 @@ def cpu_ms(before, after, role, requests):
     return 1000.0 * ticks / TICK / requests
 
 
-# -- Load ----------------------------------------------------------------------
+# -- Load ---------------------------------------------------------------------
 
 def wrk(url, mode, conc, seconds, infile=None):
     """One wrk run; returns its RESULT fields (dict of numbers)."""
@@ -220,7 +220,7 @@ def measure(name, url, mode, conc, seconds, roles, infile=None):
     return row
 
 
-# -- Data ----------------------------------------------------------------------
+# -- Data ---------------------------------------------------------------------
 
 def seed_users():
     """USERS accounts with one password (one bcrypt hash of COST, made
@@ -340,7 +340,7 @@ def cleanup(limit=None):
     return rows, float(m.group(1))
 
 
-# -- Servers -------------------------------------------------------------------
+# -- Servers ------------------------------------------------------------------
 
 def shipped_procs(endpoint):
     """max-procs of endpoint in the shipped lighttpd snippet."""
@@ -415,7 +415,7 @@ def prog(name):
     return os.path.join(TOP, "cgi-bin", "auth-" + name)
 
 
-# -- Plain CGI -----------------------------------------------------------------
+# -- Plain CGI ----------------------------------------------------------------
 
 def cgi_refresh(token, n):
     """CPU per request of auth-refresh-token as plain CGI: n chained
@@ -445,7 +445,7 @@ def cgi_refresh(token, n):
             "rps": n / took, "cpu_prog": 1000 * cpu / n, "bad": n - ok}
 
 
-# -- The run -------------------------------------------------------------------
+# -- The run ------------------------------------------------------------------
 
 def fmt(v, spec):
     return "-" if v is None else spec % v
