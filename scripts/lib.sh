@@ -603,8 +603,8 @@ ca_apache_user() {
 # substitution missed.
 ca_apache_unsubstituted() {
 	grep -v '^[[:space:]]*#' "$1" |
-	    grep -oE '(^|[[:space:]"])/[^"[:space:]]*' |
-	    sed -E 's/^[[:space:]"]//' | while IFS= read -r path; do
+	    grep -oE '(^|[[:space:]":])/[^";[:space:]|]*' |
+	    sed -E 's/^[[:space:]":]//' | while IFS= read -r path; do
 		case $path in
 		"$CA_TOP"/* | "$CA_VAR"/* | "$CA_RUN"/* | "$2") ;;
 		/usr/* | /etc/* | /run/* | /var/* | /opt/* | /srv/* | /home/* | \
@@ -966,6 +966,18 @@ ca_wait_port() {
 	return 1
 }
 
+# ca_conf_ok MESSAGE COMMAND...: run COMMAND, a server's check of its
+# config; if it fails, show what it said and MESSAGE, and fail.
+ca_conf_ok() {
+	local msg=$1 out
+	shift
+	if ! out=$("$@" 2>&1); then
+		printf '%s\n' "$out" >&2
+		ca_say "$msg"
+		return 1
+	fi
+}
+
 # ca_stop_server PID PIDFILE COMM: stop server PID (this run's), or else
 # the one PIDFILE names if it runs COMM (one an interrupted run left
 # behind), and remove PIDFILE.
@@ -1157,12 +1169,10 @@ ca_pool_stop() {
 # replaced by this run's (sed, paths only), in front of the pool above.
 # Its workers run as the user running this, or as www-data for root.
 
-ca_nginx() {
-	if command -v nginx >/dev/null 2>&1; then
-		command -v nginx
-	else
-		echo /usr/sbin/nginx
-	fi
+# ca_sbin NAME: the path of program NAME, /usr/sbin/NAME if PATH has none
+# (a user's PATH on Debian holds no /usr/sbin).
+ca_sbin() {
+	command -v "$1" 2>/dev/null || echo "/usr/sbin/$1"
 }
 
 # ca_nginx_conf PORT: generate CA_NGINX_DIR/nginx.conf for 127.0.0.1:PORT,
@@ -1195,15 +1205,8 @@ ca_nginx_conf() {
 	    >"$vserver" || return 1
 	# Every path left must be one of ours: the snippet holds no install
 	# path that this function does not know how to replace.
-	left=$(cat "$out" "$vhttp" "$vserver" | grep -v '^[[:space:]]*#' |
-	    grep -oE '(^|[[:space:]:"])/[^";[:space:]]*' |
-	    sed -E 's/^[[:space:]:"]//' | while IFS= read -r path; do
-		case $path in
-		"$CA_RUN"/*) ;;
-		/usr/* | /etc/* | /run/* | /var/* | /opt/* | /srv/* | /home/* | \
-		    /tmp/* | /root/* | /lib*/*)
-			printf '%s\n' "$path" ;;
-		esac	# (the others are URL paths)
+	left=$(for f in "$out" "$vhttp" "$vserver"; do
+		ca_apache_unsubstituted "$f" "$CA_RUN"
 	done)
 	if [ -n "$left" ]; then
 		ca_say "$snippet, $verify: a path that $CA_PROG does not substitute:"
@@ -1278,13 +1281,9 @@ ca_nginx_start() {
 		[ -S "$CA_RUN/profiles.sock" ] && break
 		sleep 0.1
 	done
-	if ! "$(ca_nginx)" -t -q "${args[@]}" >"$CA_NGINX_LOG.check" 2>&1; then
-		cat "$CA_NGINX_LOG.check" >&2
-		ca_say "nginx rejected $conf"
-		return 1
-	fi
-	rm -f "$CA_NGINX_LOG.check"
-	setsid "$(ca_nginx)" "${args[@]}" </dev/null >>"$CA_NGINX_LOG" 2>&1 &
+	ca_conf_ok "nginx rejected $conf" "$(ca_sbin nginx)" -t -q \
+	    "${args[@]}" || return 1
+	setsid "$(ca_sbin nginx)" "${args[@]}" </dev/null >>"$CA_NGINX_LOG" 2>&1 &
 	pid=$!
 	ca_wait_port "$pid" "$port" "$CA_NGINX_LOG" nginx || return 1
 	CA_NGINX_RUNNING_PID=$pid

@@ -229,6 +229,15 @@ def test_crash(t):
          "multiwatch says so in the pool's log")
 
 
+def restart(t, name):
+    """Start the pool of auth-NAME again, as scripts/test started it."""
+    p = lib('CA_POOL_PROGRAMS=%s && ca_pool_start "$AUTH_TEST_CONFIG" '
+            'TZ="$AUTH_TEST_TZ" BCRYPT_ROUNDS="$AUTH_TEST_BCRYPT_ROUNDS"'
+            % name)
+    t.ok(p.returncode == 0, "%s started again" % name,
+         p.stderr.decode(errors="replace")[-800:])
+
+
 def test_down(t):
     """A pool that is down: nginx's JSON 503; back once started again."""
     name = "forgot-password"
@@ -242,11 +251,7 @@ def test_down(t):
          "no SIGKILL (%.1f s)" % took, err[-500:])
     r = request("POST", path, {})
     expect(t, r, 503, UNAVAILABLE, "%s down: nginx answers JSON 503" % name)
-    p = lib('CA_POOL_PROGRAMS=%s && ca_pool_start "$AUTH_TEST_CONFIG" '
-            'TZ="$AUTH_TEST_TZ" BCRYPT_ROUNDS="$AUTH_TEST_BCRYPT_ROUNDS"'
-            % name)
-    t.ok(p.returncode == 0, "%s started again" % name,
-         p.stderr.decode(errors="replace")[-800:])
+    restart(t, name)
     r = request("POST", path, {})
     t.ok(r.status == 422 and not header_problems(r),
          "%s back: the program answers (422 for {})" % name, repr(r))
@@ -286,11 +291,7 @@ def test_graceful(t):
          "%s stopped while a login is in bcrypt: that login still gets "
          "the program's 401" % name, "busy %r" % busy, repr(r),
          p.stderr.decode(errors="replace")[-500:])
-    p = lib('CA_POOL_PROGRAMS=%s && ca_pool_start "$AUTH_TEST_CONFIG" '
-            'TZ="$AUTH_TEST_TZ" BCRYPT_ROUNDS="$AUTH_TEST_BCRYPT_ROUNDS"'
-            % name)
-    t.ok(p.returncode == 0, "%s started again" % name,
-         p.stderr.decode(errors="replace")[-800:])
+    restart(t, name)
 
 
 def fd_count(pid):
@@ -346,11 +347,7 @@ def test_graceful_body(t):
     t.ok(p is not None and b"SIGKILL" not in p.stderr,
          "and the pool then ends without SIGKILL",
          p.stderr[-500:] if p else "")
-    p = lib('CA_POOL_PROGRAMS=%s && ca_pool_start "$AUTH_TEST_CONFIG" '
-            'TZ="$AUTH_TEST_TZ" BCRYPT_ROUNDS="$AUTH_TEST_BCRYPT_ROUNDS"'
-            % name)
-    t.ok(p.returncode == 0, "%s started again" % name,
-         p.stderr.decode(errors="replace")[-800:])
+    restart(t, name)
 
 
 def test_nginx_answers(t):
