@@ -35,7 +35,7 @@ static volatile sig_atomic_t app_stopping;
 
 /*
  * SIGUSR1 is FastCGI's "finish and leave" (multiwatch sends it to stop a
- * pool, see systemd/collab-auth@.service).  Installed before FCGX_Init,
+ * pool, see httpd-conf/systemd/collab-auth@.service).  Installed before FCGX_Init,
  * which then leaves it in place of its own; like libfcgi's, it tells
  * FCGX_Accept_r to give up waiting.  It is only let through while the
  * process waits for a request (app_run_fcgi blocks it meanwhile): arriving in

@@ -73,7 +73,7 @@ CA_AUTHORIZERS="verify"
 # cgi-bin/auth-NAME on the socket auth-NAME.sock, one pool each.
 CA_POOL_PROGRAMS="$CA_ENDPOINTS $CA_AUTHORIZERS"
 # The API document, served as a file at /api/auth/openapi.json.
-CA_OPENAPI=openapi.json
+CA_OPENAPI=httpd-conf/openapi.json
 CA_TEST_PACKAGES="openssl python3 python3-aiosmtpd python3-jsonschema python3-dotenv
 systemd"
 
@@ -535,7 +535,7 @@ EOF
 # lighttpd snippets replaced by this tree's and this run's.
 ca_lighttpd_sed() {
 	sed -e "s|/usr/local/libexec/collab-auth/|$(ca_sed_repl "$CA_TOP")/cgi-bin/|g" \
-	    -e "s|/usr/local/share/collab-auth/|$(ca_sed_repl "$CA_TOP")/|g" \
+	    -e "s|/usr/local/share/collab-auth/|$(ca_sed_repl "$CA_TOP")/httpd-conf/|g" \
 	    -e "s|/usr/local/etc/collab-auth\\.env|$(ca_sed_repl "$1")|g" \
 	    -e "s|/run/collab-auth/|$(ca_sed_repl "$CA_RUN")/|g" \
 	    -e "s|/var/log/lighttpd/collab-auth\\.log|$(ca_sed_repl "$CA_PROGRAM_LOG")|g" \
@@ -711,7 +711,7 @@ ca_apache_stage() {
 		dir=$stage/htdocs/cgi-bin
 		mkdir -m 0755 "$dir" || return 1
 		install -D -m 0644 "$CA_TOP/$CA_OPENAPI" \
-		    "$stage/htdocs/api/auth/$CA_OPENAPI" || return 1
+		    "$stage/htdocs/api/auth/openapi.json" || return 1
 		;;
 	proxy)
 		# The pool runs the programs; only the API document here.
@@ -1055,7 +1055,7 @@ ca_stop_server() {
 #
 # Each program of CA_POOL_PROGRAMS runs as a pool of processes sharing one
 # listening unix socket, CA_RUN/auth-NAME.sock: as the shipped
-# systemd/collab-auth@.service runs it, multiwatch forking WORKERS copies
+# httpd-conf/systemd/collab-auth@.service runs it, multiwatch forking WORKERS copies
 # of the program, with spawn-fcgi in systemd's place making the socket
 # (mode 0660, owned by the web server's user when run as root) and handing
 # it over as standard input.  The command line, WORKERS and the programs'
@@ -1075,7 +1075,7 @@ ca_web_user() {
 # to the environment and command line the shipped unit gives program
 # auth-NAME, with CONFIG as its config file.
 ca_pool_command() {
-	local name=$1 config=$2 dir=$CA_TOP/systemd f line key value exec=
+	local name=$1 config=$2 dir=$CA_TOP/httpd-conf/systemd f line key value exec=
 	local -A vars=()
 	local -a order=()
 	CA_POOL_ENV=()

@@ -69,7 +69,7 @@ UNREACHABLE = [
 
 
 def load_doc():
-    with open(os.path.join(env("AUTH_TEST_TOP"), "openapi.json")) as f:
+    with open(os.path.join(env("AUTH_TEST_TOP"), "httpd-conf", "openapi.json")) as f:
         return json.load(f)
 
 

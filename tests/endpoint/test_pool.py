@@ -33,7 +33,7 @@ import harness
 from harness import (TAP, env, expect, header_problems, program_log, request,
                      server)
 
-UNIT_DIR = os.path.join(env("AUTH_TEST_TOP"), "systemd")
+UNIT_DIR = os.path.join(env("AUTH_TEST_TOP"), "httpd-conf", "systemd")
 NOT_FOUND = "Not Found"
 UNAVAILABLE = "Service temporarily unavailable"
 
