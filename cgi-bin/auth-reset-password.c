@@ -8,13 +8,18 @@
  *	    revoked, in one transaction;
  *	400 {"detail": "Invalid or expired code"} for an unknown email, no
  *	    code, a wrong, expired, used or exhausted code (OTP_MAX_ATTEMPTS
- *	    tries, each counted before the comparison) or a disabled account;
+ *	    tries, each counted before the comparison), a disabled account,
+ *	    or an address past OTP_MAX_FAILURES_PER_DAY failed tries in the
+ *	    last 24 hours; an unknown address costs the same statements as
+ *	    a wrong code, so both take the same time;
  *	422 for a missing or mistyped field, a malformed email, or a new
  *	    password that breaks the registration rules (same messages);
  *	429 with Retry-After past THROTTLE_RESET_ADDRESS (per client
  *	    address, on top of OTP_MAX_ATTEMPTS per code);
  *	404, 405, 411, 413, 415, 400 from the front end (req.c);
- *	503 when the database is away, 500 on internal failure.
+ *	503 when the database is away, or when the connection was lost
+ *	    during the COMMIT of a reset that then proved not to have
+ *	    landed (the code still works); 500 on internal failure.
  */
 #include "config.h"
 
@@ -25,34 +30,11 @@
 
 #include "app.h"
 #include "log.h"
-#include "otp.h"
 #include "req.h"
 #include "reset.h"
 #include "resp.h"
 #include "throttle.h"
 #include "valid.h"
-
-static const enum db_q resetpw_queries[] = {
-	DB_Q_USER_LOCK,
-	DB_Q_RESET_NEWEST,
-	DB_Q_RESET_ATTEMPT,
-	DB_Q_RESET_USE,
-	DB_Q_USER_SET_PASSWORD,
-	DB_Q_RESET_RETIRE_USER,
-	DB_Q_SESSION_REVOKE_USER,
-	DB_Q_THROTTLE_HIT1,
-};
-
-static int
-resetpw_init(struct app *app)
-{
-
-	if (otp_init(&app->cfg) != AUTH_OK) {
-		log_err("startup", "cannot set up codes");
-		return -1;
-	}
-	return 0;
-}
 
 static void
 resetpw_handle(struct app *app, struct req *r)
@@ -123,11 +105,12 @@ resetpw_handle(struct app *app, struct req *r)
 int
 main(void)
 {
+	/* Statements are prepared, and the code key derived, when used. */
 	static const struct app_endpoint ep = {
 		"auth-reset-password",
-		resetpw_queries,
-		sizeof(resetpw_queries) / sizeof(resetpw_queries[0]),
-		resetpw_init,
+		NULL,
+		0,
+		NULL,
 		resetpw_handle,
 	};
 

@@ -45,6 +45,9 @@ struct cfg {
 	char		*log_file;		/* LOG_FILE or NULL: stderr */
 	long		 throttle_limit[THROTTLE__MAX];	/* THROTTLE_X, 0: off */
 	long		 throttle_window[THROTTLE__MAX];	/* THROTTLE_X_WINDOW */
+	long		 otp_max_failures_per_day;	/* 0: off */
+	char		*mail_delivery_program;	/* auth-cleanup's path */
+	long		 mail_delivery_slots;	/* deliveries at once */
 };
 
 /* cfg.c */

@@ -1,13 +1,21 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Password recovery, decided in the database.  Both steps run in one
- * transaction that starts by locking the account's row, so two requests
- * for one account take turns: the cooldown and the hourly cap cannot be
- * raced, a code is redeemed at most once, and its attempt counter is
- * written before the comparison it counts.  Older codes are retired with
- * an UPDATE, not a DELETE, which under concurrent inserts deadlocks on
- * InnoDB's gap locks (LIBRARY-NOTES B5).  A transaction that deadlocks
- * anyway is tried again, up to RESET_TRIES times.
+ * Password recovery, decided in the database.
+ *
+ * Both steps run in one transaction that starts by locking the account's
+ * row, so two steps for one account take turns: the cooldown and the
+ * hourly cap cannot be raced, a code is redeemed at most once, and its
+ * attempt counter is written before the comparison it counts.  The
+ * transactions run at READ COMMITTED, which takes no gap locks for
+ * searches: steps for different accounts never deadlock on an index gap
+ * (LIBRARY-NOTES B7).  A transaction that deadlocks all the same is tried
+ * again, up to RESET_TRIES times, but never once its COMMIT was sent: a
+ * COMMIT whose outcome is unknown is settled by reading what landed.
+ *
+ * An account is found only when its stored email, with ASCII letters
+ * lower-cased, equals the normalised address byte for byte
+ * (reset_email_is_account()): the column's collation also matches
+ * look-alikes (ü = u, ß = ss), which are unknown addresses here.
  */
 #include "config.h"
 
@@ -15,66 +23,453 @@
 #include <strings.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "cfg.h"
 #include "db.h"
 #include "log.h"
+#include "mailq.h"
 #include "otp.h"
 #include "pw.h"
 #include "reset.h"
+#include "rng.h"
 #include "session.h"
 
-#define RESET_TRIES	3
+#define RESET_TRIES		3
+#define RESET_EMAIL_MAX		1020	/* user.email: VARCHAR(255), utf8mb4 */
+#define RESET_DAY		86400	/* s: the OTP_MAX_FAILURES_PER_DAY window */
+#define RESET_KEY_LEN		32	/* SHA-256 */
+
+/* The account a step works on, locked for the transaction. */
+struct reset_account {
+	long long	 id;		/* 0: none (unknown, look-alike) */
+	int		 active;
+	char		 username[RESET_USERNAME_MAX + 1];
+};
+
+/* One redemption, as it goes. */
+struct reset_try {
+	const char		*email;		/* normalised */
+	const char		*otp;		/* as sent */
+	size_t			 otplen;
+	const char		*password;	/* validated */
+	long long		 now;
+	unsigned char		 key[RESET_KEY_LEN]; /* its failure counter */
+	struct reset_account	 acct;
+	long long		 token;		/* the code tried, or 0 */
+	char			 hash[PW_HASH_MAX]; /* the new password's */
+	enum reset_redeem_result res;
+	int			 commit;	/* keep what was written */
+};
 
 /*
- * Lock the account with email for the rest of the transaction.  Returns
- * AUTH_OK with its id, username (into usize > RESET_USERNAME_MAX bytes)
- * and state, AUTH_ERR_NOT_FOUND, or a database failure.
+ * Return 1 if stored (an email as the user table holds it) is the account
+ * of typed (an address as valid_email() normalised it: ASCII letters
+ * lower-cased): equal byte for byte once the ASCII letters of stored are
+ * lower-cased, which the FastAPI backend kept in their original case.
+ * Every other fold of the collation (accents, ß and ss, trailing spaces)
+ * is a different address.  Else 0.
  */
-static enum auth_status
-reset_lock_user(struct db *db, const char *email, long long *id,
-    char *username, size_t usize, int *active)
+int
+reset_email_is_account(const char *stored, const char *typed)
 {
-	MYSQL_BIND		 p[1], r[3];
-	MYSQL_STMT		*st;
-	unsigned long		 elen = strlen(email), ulen;
-	enum auth_status	 rc;
+	unsigned char	 c;
 
-	db_bind_str(&p[0], email, &elen);
-	if ((rc = db_exec(db, DB_Q_USER_LOCK, p, &st)) != AUTH_OK)
-		return rc;
-	db_bind_llong(&r[0], id);
-	db_bind_out_str(&r[1], username, usize, &ulen, NULL);
-	db_bind_int(&r[2], active);
-	return db_fetch_one(db, st, r);
+	for (; *stored != '\0' && *typed != '\0'; stored++, typed++) {
+		c = (unsigned char)*stored;
+		if (c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c - 'A' + 'a');
+		if (c != (unsigned char)*typed)
+			return 0;
+	}
+	return *stored == '\0' && *typed == '\0';
 }
 
 /*
- * One try of reset_issue(), inside a transaction the caller ends.
+ * Start a transaction at READ COMMITTED.  Returns AUTH_OK or a database
+ * status.
  */
 static enum auth_status
-reset_issue_once(struct db *db, const struct cfg *cfg, const char *email,
-    long long now, struct reset_code *out)
+reset_begin(struct db *db)
 {
-	MYSQL_BIND		 p[4], r[2];
-	MYSQL_TIME		 since, last, expires, created;
-	MYSQL_STMT		*st;
-	char			 digest[OTP_DIGEST_HEX + 1];
-	unsigned long		 dlen = OTP_DIGEST_HEX;
-	my_bool			 lastnull;
-	long long		 uid, count, token;
-	int			 active;
 	enum auth_status	 rc;
 
-	rc = reset_lock_user(db, email, &uid, out->username,
-	    sizeof(out->username), &active);
-	if (rc == AUTH_ERR_NOT_FOUND || (rc == AUTH_OK && !active)) {
-		out->result = RESET_NO_ACCOUNT;
+	if ((rc = db_begin(db)) != AUTH_OK)
+		return rc;
+	if ((rc = db_exec(db, DB_Q_TXN_READ_COMMITTED, NULL, NULL)) !=
+	    AUTH_OK)
+		db_rollback(db);
+	return rc;
+}
+
+/*
+ * Lock the account of email (normalised) for the rest of the transaction
+ * and fill *a.  Returns AUTH_OK, AUTH_ERR_NOT_FOUND for an unknown address
+ * or a look-alike (a->id is then 0), or a database status.
+ */
+static enum auth_status
+reset_lock_account(struct db *db, const char *email, struct reset_account *a)
+{
+	MYSQL_BIND		 p[1], r[4];
+	MYSQL_STMT		*st;
+	char			 stored[RESET_EMAIL_MAX + 1];
+	unsigned long		 elen = strlen(email), slen, ulen;
+	enum auth_status	 rc;
+
+	memset(a, 0, sizeof(*a));
+	db_bind_str(&p[0], email, &elen);
+	if ((rc = db_exec(db, DB_Q_USER_LOCK, p, &st)) != AUTH_OK)
+		return rc;
+	db_bind_llong(&r[0], &a->id);
+	db_bind_out_str(&r[1], stored, sizeof(stored), &slen, NULL);
+	db_bind_out_str(&r[2], a->username, sizeof(a->username), &ulen, NULL);
+	db_bind_int(&r[3], &a->active);
+	if ((rc = db_fetch_one(db, st, r)) != AUTH_OK) {
+		memset(a, 0, sizeof(*a));
+		return rc;
+	}
+	if (!reset_email_is_account(stored, email)) {
+		memset(a, 0, sizeof(*a));
+		return AUTH_ERR_NOT_FOUND;
+	}
+	return AUTH_OK;
+}
+
+/*
+ * Set key to the name of email's failure counter: SHA-256 of a label and
+ * the normalised address, the same for an account and for an address no
+ * account has.  Returns AUTH_OK or AUTH_ERR_CRYPTO.
+ */
+static enum auth_status
+reset_failure_key(const char *email, unsigned char *key)
+{
+	static const char	 label[] = "collab-auth-reset-failure:";
+	EVP_MD_CTX		*ctx;
+	unsigned int		 len = 0;
+	int			 ok;
+
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return AUTH_ERR_CRYPTO;
+	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(ctx, label, sizeof(label) - 1) == 1 &&
+	    EVP_DigestUpdate(ctx, email, strlen(email)) == 1 &&
+	    EVP_DigestFinal_ex(ctx, key, &len) == 1 && len == RESET_KEY_LEN;
+	EVP_MD_CTX_free(ctx);
+	return ok ? AUTH_OK : AUTH_ERR_CRYPTO;
+}
+
+/*
+ * Count into *n the failed redemptions of t's address in the last day.
+ */
+static enum auth_status
+reset_failures(struct db *db, struct reset_try *t, long long *n)
+{
+	MYSQL_BIND		 p[2], r[1];
+	MYSQL_TIME		 since;
+	MYSQL_STMT		*st;
+	unsigned long		 klen = RESET_KEY_LEN;
+	enum auth_status	 rc;
+
+	*n = 0;
+	db_bind_str(&p[0], (const char *)t->key, &klen);
+	p[0].buffer_type = MYSQL_TYPE_BLOB;
+	db_time_from_epoch(&since, t->now - RESET_DAY);
+	db_bind_time(&p[1], &since);
+	if ((rc = db_exec(db, DB_Q_RESET_FAILURES, p, &st)) != AUTH_OK)
+		return rc;
+	db_bind_llong(&r[0], n);
+	rc = db_fetch_one(db, st, r);
+	return rc == AUTH_ERR_NOT_FOUND ? AUTH_ERR_DB : rc;
+}
+
+/*
+ * Record a failed redemption of t's address, to be committed.
+ */
+static enum auth_status
+reset_note_failure(struct db *db, struct reset_try *t)
+{
+	MYSQL_BIND	 p[2];
+	MYSQL_TIME	 at;
+	unsigned long	 klen = RESET_KEY_LEN;
+
+	db_bind_str(&p[0], (const char *)t->key, &klen);
+	p[0].buffer_type = MYSQL_TYPE_BLOB;
+	db_time_from_epoch(&at, t->now);
+	db_bind_time(&p[1], &at);
+	t->commit = 1;
+	return db_exec(db, DB_Q_RESET_FAILURE_ADD, p, NULL);
+}
+
+/*
+ * Find the newest unused, unexpired code of t's account (none for no
+ * account), count the try, and compare.  Sets *match to 1 only for the
+ * right code of a code with tries left.  Every other case is logged.
+ */
+static enum auth_status
+reset_check_code(struct db *db, const struct cfg *cfg, struct reset_try *t,
+    int *match)
+{
+	MYSQL_BIND		 p[3], r[3];
+	MYSQL_TIME		 tnow;
+	MYSQL_STMT		*st;
+	char			 stored[1024];
+	unsigned long		 slen;
+	long long		 uid = t->acct.id;
+	int			 attempts;
+	enum auth_status	 rc;
+
+	*match = 0;
+	db_bind_llong(&p[0], &uid);
+	db_time_from_epoch(&tnow, t->now);
+	db_bind_time(&p[1], &tnow);
+	if ((rc = db_exec(db, DB_Q_RESET_NEWEST, p, &st)) != AUTH_OK)
+		return rc;
+	db_bind_llong(&r[0], &t->token);
+	db_bind_out_str(&r[1], stored, sizeof(stored), &slen, NULL);
+	db_bind_int(&r[2], &attempts);
+	if ((rc = db_fetch_one(db, st, r)) == AUTH_ERR_NOT_FOUND) {
+		t->token = 0;
+		if (uid == 0)
+			log_info("reset", "failure reason=no-account");
+		else
+			log_info("reset", "failure reason=no-code user=%lld",
+			    uid);
 		return AUTH_OK;
 	}
 	if (rc != AUTH_OK)
 		return rc;
-	out->user_id = uid;
+	if (attempts >= cfg->otp_max_attempts) {
+		log_info("reset", "failure reason=attempts user=%lld", uid);
+		return AUTH_OK;
+	}
+
+	/* Count the try before comparing, and keep it either way. */
+	db_bind_llong(&p[0], &t->token);
+	db_bind_llong(&p[1], &uid);
+	db_bind_time(&p[2], &tnow);
+	if ((rc = db_exec(db, DB_Q_RESET_ATTEMPT, p, NULL)) != AUTH_OK)
+		return rc;
+	t->commit = 1;
+	if (!otp_matches(uid, t->otp, t->otplen, stored)) {
+		log_info("reset", "failure reason=code user=%lld attempt=%d",
+		    uid, attempts + 1);
+		return AUTH_OK;
+	}
+	*match = 1;
+	return AUTH_OK;
+}
+
+/*
+ * The right code: the new hash, the code used, the account's other codes
+ * retired and its refresh sessions revoked.  t->hash keeps the new hash
+ * (for reset_settle()); the caller wipes it.
+ */
+static enum auth_status
+reset_apply(struct db *db, const struct cfg *cfg, struct reset_try *t)
+{
+	MYSQL_BIND		 p[2];
+	unsigned long		 hlen;
+	long long		 uid = t->acct.id;
+	enum auth_status	 rc;
+
+	if ((rc = pw_hash(t->password, cfg->bcrypt_rounds, t->hash,
+	    sizeof(t->hash))) != AUTH_OK)
+		return rc;
+	hlen = strlen(t->hash);
+	db_bind_llong(&p[0], &t->token);
+	if ((rc = db_exec(db, DB_Q_RESET_USE, p, NULL)) != AUTH_OK)
+		return rc;
+	if (db_affected(db, DB_Q_RESET_USE) != 1) {
+		/* Cannot happen under the row lock; never reset twice. */
+		log_err("reset", "code already used user=%lld", uid);
+		t->commit = 0;
+		return AUTH_OK;
+	}
+	db_bind_str(&p[0], t->hash, &hlen);
+	db_bind_llong(&p[1], &uid);
+	if ((rc = db_exec(db, DB_Q_USER_SET_PASSWORD, p, NULL)) != AUTH_OK)
+		return rc;
+	db_bind_llong(&p[0], &uid);
+	if ((rc = db_exec(db, DB_Q_RESET_RETIRE_USER, p, NULL)) != AUTH_OK)
+		return rc;
+	if ((rc = session_revoke_all(db, uid, t->now)) != AUTH_OK)
+		return rc;
+	t->res = RESET_DONE;
+	t->commit = 1;
+	return AUTH_OK;
+}
+
+/*
+ * One try of reset_redeem(), inside a transaction.  An unknown address, a
+ * look-alike and a disabled account go through the same statements as an
+ * account without the right code (a failure recorded and committed), so
+ * that the answer takes the same time.
+ */
+static enum auth_status
+reset_redeem_once(struct db *db, const struct cfg *cfg, struct reset_try *t)
+{
+	long long		 failures;
+	int			 match;
+	enum auth_status	 rc;
+
+	t->res = RESET_BAD_CODE;
+	t->commit = 0;
+	t->token = 0;
+	rc = reset_lock_account(db, t->email, &t->acct);
+	if (rc != AUTH_OK && rc != AUTH_ERR_NOT_FOUND)
+		return rc;
+	if (rc == AUTH_OK && !t->acct.active) {
+		log_info("reset", "failure reason=disabled user=%lld",
+		    t->acct.id);
+		t->acct.id = 0;
+	}
+	if ((rc = reset_failures(db, t, &failures)) != AUTH_OK)
+		return rc;
+	if (cfg->otp_max_failures_per_day > 0 &&
+	    failures >= cfg->otp_max_failures_per_day) {
+		log_info("reset", "failure reason=daily-cap user=%lld",
+		    t->acct.id);
+		return AUTH_OK;
+	}
+	if ((rc = reset_check_code(db, cfg, t, &match)) != AUTH_OK)
+		return rc;
+	if (!match)
+		return reset_note_failure(db, t);
+	/* Only now may the username be compared: the code was right. */
+	if (strcasecmp(t->password, t->acct.username) == 0) {
+		t->commit = 0;
+		t->res = RESET_WEAK_PASSWORD;
+		return AUTH_OK;
+	}
+	return reset_apply(db, cfg, t);
+}
+
+/*
+ * The COMMIT of t's transaction failed with its outcome unknown (the
+ * connection was lost while it ran).  A failed try is answered 400 either
+ * way.  A reset is looked up, on a new connection: the share lock waits
+ * for the transaction if the server is still running it.  Returns AUTH_OK
+ * (t->res DONE when the reset landed) or AUTH_ERR_DB_UNAVAIL when it did
+ * not, or cannot be told: 503, and the code still works.
+ */
+static enum auth_status
+reset_settle(struct db *db, struct reset_try *t)
+{
+	MYSQL_BIND		 p[1], r[2];
+	MYSQL_STMT		*st;
+	char			 stored[PW_HASH_MAX];
+	unsigned long		 hlen;
+	int			 used = 0, landed;
+	enum auth_status	 rc;
+
+	if (t->res != RESET_DONE)
+		return AUTH_OK;
+	t->res = RESET_BAD_CODE;
+	db_bind_llong(&p[0], &t->token);
+	if ((rc = db_exec(db, DB_Q_RESET_VERIFY, p, &st)) != AUTH_OK) {
+		log_err("reset", "commit outcome unknown user=%lld",
+		    t->acct.id);
+		return AUTH_ERR_DB_UNAVAIL;
+	}
+	db_bind_int(&r[0], &used);
+	db_bind_out_str(&r[1], stored, sizeof(stored), &hlen, NULL);
+	rc = db_fetch_one(db, st, r);
+	landed = rc == AUTH_OK && used && hlen == strlen(t->hash) &&
+	    CRYPTO_memcmp(stored, t->hash, hlen) == 0;
+	OPENSSL_cleanse(stored, sizeof(stored));
+	log_warn("reset", "commit outcome settled user=%lld landed=%s",
+	    t->acct.id, landed ? "yes" : "no");
+	if (!landed)
+		return AUTH_ERR_DB_UNAVAIL;
+	t->res = RESET_DONE;
+	return AUTH_OK;
+}
+
+/*
+ * Redeem code otp (otplen bytes, as sent) for the account with
+ * (normalised) email at time now, setting its password to password
+ * (already validated against the registration rules).  Succeeds only for
+ * the newest unused, unexpired code of an active account that has had
+ * fewer than OTP_MAX_ATTEMPTS tries, and whose address has had fewer
+ * than OTP_MAX_FAILURES_PER_DAY failures in the last 24 hours; every try
+ * is counted first.  On success, in one transaction: the new hash, the
+ * code used, the account's other codes retired and all its refresh
+ * sessions revoked.  On AUTH_OK *res says what happened and *uidp (when
+ * known) the account.  AUTH_ERR_DB_UNAVAIL when the database is away or
+ * a reset's COMMIT could not be confirmed.
+ */
+enum auth_status
+reset_redeem(struct db *db, const struct cfg *cfg, const char *email,
+    const char *otp, size_t otplen, const char *password, long long now,
+    enum reset_redeem_result *res, long long *uidp)
+{
+	struct reset_try	 t;
+	enum auth_status	 rc = AUTH_ERR_DB_UNAVAIL;
+	int			 i;
+
+	*uidp = 0;
+	*res = RESET_BAD_CODE;
+	memset(&t, 0, sizeof(t));
+	t.email = email;
+	t.otp = otp;
+	t.otplen = otplen;
+	t.password = password;
+	t.now = now;
+	if ((rc = otp_init(cfg)) != AUTH_OK ||
+	    (rc = reset_failure_key(email, t.key)) != AUTH_OK)
+		return rc;
+	rc = AUTH_ERR_DB_UNAVAIL;
+	for (i = 0; i < RESET_TRIES && rc == AUTH_ERR_DB_UNAVAIL; i++) {
+		if ((rc = reset_begin(db)) != AUTH_OK)
+			continue;
+		if ((rc = reset_redeem_once(db, cfg, &t)) != AUTH_OK ||
+		    !t.commit) {
+			db_rollback(db);
+			continue;
+		}
+		if ((rc = db_commit(db)) != AUTH_OK)
+			rc = reset_settle(db, &t);
+		break;
+	}
+	if (rc == AUTH_OK) {
+		*res = t.res;
+		*uidp = t.acct.id;
+	}
+	OPENSSL_cleanse(&t, sizeof(t));
+	return rc;
+}
+
+/*
+ * One try of reset_issue(), inside a transaction the caller ends.
+ * *commit says whether to commit.
+ */
+static enum auth_status
+reset_issue_once(struct db *db, const struct cfg *cfg, struct mailq_row *row,
+    long long now, struct reset_issue *out, int *commit)
+{
+	MYSQL_BIND		 p[4], r[2];
+	MYSQL_TIME		 since, last, expires, created;
+	MYSQL_STMT		*st;
+	struct reset_account	 a;
+	char			 digest[OTP_DIGEST_HEX + 1];
+	char			 nonce[OTP_NONCE_HEX + 1];
+	char			 code[OTP_DIGITS + 1];
+	unsigned long		 dlen = OTP_DIGEST_HEX;
+	my_bool			 lastnull;
+	long long		 uid, count, token, expiry;
+	enum auth_status	 rc;
+
+	memset(out, 0, sizeof(*out));
+	*commit = 1;
+	rc = reset_lock_account(db, row->email, &a);
+	if (rc != AUTH_OK && rc != AUTH_ERR_NOT_FOUND)
+		return rc;
+	out->user_id = uid = a.id;
+	out->result = RESET_NO_ACCOUNT;
+	if (rc == AUTH_OK && !a.active)
+		goto drop;
+	if (rc == AUTH_ERR_NOT_FOUND)
+		goto drop;
 
 	/* The account is locked: these counts cannot change under us. */
 	db_bind_llong(&p[0], &uid);
@@ -90,201 +485,98 @@ reset_issue_once(struct db *db, const struct cfg *cfg, const char *email,
 	if (cfg->otp_cooldown_seconds > 0 && !lastnull &&
 	    db_time_to_epoch(&last) > now - cfg->otp_cooldown_seconds) {
 		out->result = RESET_COOLDOWN;
-		return AUTH_OK;
+		goto drop;
 	}
 	if (cfg->otp_max_per_hour > 0 && count >= cfg->otp_max_per_hour) {
 		out->result = RESET_HOURLY_CAP;
-		return AUTH_OK;
+		goto drop;
 	}
 
-	if ((rc = otp_generate(out->code, sizeof(out->code))) != AUTH_OK ||
-	    (rc = otp_digest(uid, out->code, OTP_DIGITS, digest,
+	/* The code is a function of the nonce; neither is kept here. */
+	if ((rc = rng_hex(nonce, sizeof(nonce), OTP_NONCE_HEX / 2)) !=
+	    AUTH_OK ||
+	    (rc = otp_code_from_nonce(uid, row->id, nonce, code,
+	    sizeof(code))) != AUTH_OK ||
+	    (rc = otp_digest(uid, code, OTP_DIGITS, digest,
 	    sizeof(digest))) != AUTH_OK)
-		return rc;
+		goto out;
 	db_bind_llong(&p[0], &uid);
 	if ((rc = db_exec(db, DB_Q_RESET_RETIRE_USER, p, NULL)) != AUTH_OK)
-		return rc;
+		goto out;
+	expiry = now + cfg->otp_expire_minutes * 60;
 	db_bind_llong(&p[0], &uid);
 	db_bind_str(&p[1], digest, &dlen);
-	db_time_from_epoch(&expires, now + cfg->otp_expire_minutes * 60);
+	db_time_from_epoch(&expires, expiry);
 	db_bind_time(&p[2], &expires);
 	if ((rc = db_exec(db, DB_Q_RESET_INSERT, p, &st)) != AUTH_OK)
-		return rc;
+		goto out;
 	token = (long long)mysql_stmt_insert_id(st);
 	db_bind_llong(&p[0], &token);
 	db_bind_llong(&p[1], &uid);
 	db_time_from_epoch(&created, now);
 	db_bind_time(&p[2], &created);
 	if ((rc = db_exec(db, DB_Q_RESET_CODE_INSERT, p, NULL)) != AUTH_OK)
-		return rc;
-	out->result = RESET_ISSUED;
-	return AUTH_OK;
-}
-
-/*
- * Issue a one-time code for the account with (normalised) email at time
- * now, unless it is unknown or disabled, or the per-account cooldown or
- * hourly cap holds.  The account's older codes stop being valid.  On
- * AUTH_OK out->result says which; for RESET_ISSUED out->code is the code
- * to mail (the caller wipes it).  Returns a database or crypto failure
- * otherwise.
- */
-enum auth_status
-reset_issue(struct db *db, const struct cfg *cfg, const char *email,
-    long long now, struct reset_code *out)
-{
-	enum auth_status	 rc = AUTH_ERR_DB_UNAVAIL;
-	int			 i;
-
-	for (i = 0; i < RESET_TRIES && rc == AUTH_ERR_DB_UNAVAIL; i++) {
-		memset(out, 0, sizeof(*out));
-		if ((rc = db_begin(db)) != AUTH_OK)
-			continue;
-		rc = reset_issue_once(db, cfg, email, now, out);
-		if (rc == AUTH_OK && out->result == RESET_ISSUED)
-			rc = db_commit(db);
-		else
-			db_rollback(db);
-	}
-	if (rc != AUTH_OK)
-		OPENSSL_cleanse(out, sizeof(*out));
-	return rc;
-}
-
-/*
- * One try of reset_redeem(), inside a transaction.  *commit says whether
- * what was written (at least the attempt) must be kept.
- */
-static enum auth_status
-reset_redeem_once(struct db *db, const struct cfg *cfg, const char *email,
-    const char *otp, size_t otplen, const char *password, long long now,
-    enum reset_redeem_result *res, long long *uidp, int *commit)
-{
-	MYSQL_BIND		 p[3], r[3];
-	MYSQL_TIME		 tnow;
-	MYSQL_STMT		*st;
-	char			 username[RESET_USERNAME_MAX + 1];
-	char			 stored[1024], hash[PW_HASH_MAX];
-	unsigned long		 slen, hlen;
-	long long		 uid, token;
-	int			 active, attempts;
-	enum auth_status	 rc;
-
-	*res = RESET_BAD_CODE;
-	*commit = 0;
-	hash[0] = '\0';
-	rc = reset_lock_user(db, email, &uid, username, sizeof(username),
-	    &active);
+		goto out;
+	/* The message, in the same transaction as its code. */
+	rc = mailq_to_message(db, row, uid, token, nonce, expiry, now);
 	if (rc == AUTH_ERR_NOT_FOUND) {
-		log_info("reset", "failure reason=no-account");
-		return AUTH_OK;
-	}
-	if (rc != AUTH_OK)
-		return rc;
-	*uidp = uid;
-	if (!active) {
-		log_info("reset", "failure reason=disabled user=%lld", uid);
-		return AUTH_OK;
-	}
-
-	/* The newest unused, unexpired code of the account. */
-	db_bind_llong(&p[0], &uid);
-	db_time_from_epoch(&tnow, now);
-	db_bind_time(&p[1], &tnow);
-	if ((rc = db_exec(db, DB_Q_RESET_NEWEST, p, &st)) != AUTH_OK)
-		return rc;
-	db_bind_llong(&r[0], &token);
-	db_bind_out_str(&r[1], stored, sizeof(stored), &slen, NULL);
-	db_bind_int(&r[2], &attempts);
-	rc = db_fetch_one(db, st, r);
-	if (rc == AUTH_ERR_NOT_FOUND) {
-		log_info("reset", "failure reason=no-code user=%lld", uid);
-		return AUTH_OK;
-	}
-	if (rc != AUTH_OK)
-		return rc;
-	if (attempts >= cfg->otp_max_attempts) {
-		log_info("reset", "failure reason=attempts user=%lld", uid);
-		return AUTH_OK;
-	}
-
-	/* Count the attempt before comparing, and keep it either way. */
-	db_bind_llong(&p[0], &token);
-	db_bind_llong(&p[1], &uid);
-	db_bind_time(&p[2], &tnow);
-	if ((rc = db_exec(db, DB_Q_RESET_ATTEMPT, p, NULL)) != AUTH_OK)
-		return rc;
-	*commit = 1;
-	if (!otp_matches(uid, otp, otplen, stored)) {
-		log_info("reset", "failure reason=code user=%lld attempt=%d",
-		    uid, attempts + 1);
-		return AUTH_OK;
-	}
-	if (strcasecmp(password, username) == 0) {
+		out->result = RESET_SUPERSEDED;
 		*commit = 0;
-		*res = RESET_WEAK_PASSWORD;
-		return AUTH_OK;
-	}
-
-	if ((rc = pw_hash(password, cfg->bcrypt_rounds, hash,
-	    sizeof(hash))) != AUTH_OK)
-		goto out;
-	hlen = strlen(hash);
-	db_bind_llong(&p[0], &token);
-	if ((rc = db_exec(db, DB_Q_RESET_USE, p, NULL)) != AUTH_OK)
-		goto out;
-	if (db_affected(db, DB_Q_RESET_USE) != 1) {
-		/* Cannot happen under the row lock; never reset twice. */
-		log_err("reset", "code already used user=%lld", uid);
+		rc = AUTH_OK;
+	} else if (rc == AUTH_OK)
+		out->result = RESET_ISSUED;
+	goto out;
+drop:
+	/* No code: the request is done with. */
+	if ((rc = mailq_done(db, row)) == AUTH_ERR_NOT_FOUND) {
+		out->result = RESET_SUPERSEDED;
 		*commit = 0;
-		goto out;
+		rc = AUTH_OK;
 	}
-	db_bind_str(&p[0], hash, &hlen);
-	db_bind_llong(&p[1], &uid);
-	if ((rc = db_exec(db, DB_Q_USER_SET_PASSWORD, p, NULL)) != AUTH_OK)
-		goto out;
-	db_bind_llong(&p[0], &uid);
-	if ((rc = db_exec(db, DB_Q_RESET_RETIRE_USER, p, NULL)) != AUTH_OK)
-		goto out;
-	if ((rc = session_revoke_all(db, uid, now)) != AUTH_OK)
-		goto out;
-	*res = RESET_DONE;
 out:
-	OPENSSL_cleanse(hash, sizeof(hash));
+	OPENSSL_cleanse(code, sizeof(code));
+	OPENSSL_cleanse(nonce, sizeof(nonce));
+	OPENSSL_cleanse(digest, sizeof(digest));
+	OPENSSL_cleanse(&a, sizeof(a));
 	return rc;
 }
 
 /*
- * Redeem code otp (otplen bytes, as sent) for the account with
- * (normalised) email at time now, setting its password to password
- * (already validated against the registration rules).  Succeeds only for
- * the newest unused, unexpired code of an active account that has had
- * fewer than OTP_MAX_ATTEMPTS tries; every try is counted first.  On
- * success, in one transaction: the new hash, the code used, the
- * account's other codes retired and all its refresh sessions revoked.
- * On AUTH_OK *res says what happened and *uidp (when known) the account.
+ * Settle the request row (claimed by the caller) at time now: issue a code
+ * for the account its address names, unless it is unknown or disabled (or
+ * a look-alike), or the per-account cooldown or hourly cap holds.  The
+ * account's older codes stop being valid.  In one transaction, with the
+ * code: the row becomes the message of the code (row is updated to
+ * match), or, without one, it is deleted.  On AUTH_OK out->result says
+ * which (RESET_SUPERSEDED: the claim was lost, nothing was written).
+ * A failure before COMMIT is tried again; a failed COMMIT is not (its
+ * outcome is unknown): the row, claimed, is settled by the next sender
+ * once the claim runs out, as a request if nothing landed, as a message
+ * if the code did.  Returns a database or crypto status otherwise.
  */
 enum auth_status
-reset_redeem(struct db *db, const struct cfg *cfg, const char *email,
-    const char *otp, size_t otplen, const char *password, long long now,
-    enum reset_redeem_result *res, long long *uidp)
+reset_issue(struct db *db, const struct cfg *cfg, struct mailq_row *row,
+    long long now, struct reset_issue *out)
 {
 	enum auth_status	 rc = AUTH_ERR_DB_UNAVAIL;
 	int			 i, commit;
 
-	*uidp = 0;
+	memset(out, 0, sizeof(*out));
+	if ((rc = otp_init(cfg)) != AUTH_OK)
+		return rc;
+	rc = AUTH_ERR_DB_UNAVAIL;
 	for (i = 0; i < RESET_TRIES && rc == AUTH_ERR_DB_UNAVAIL; i++) {
-		*res = RESET_BAD_CODE;
-		if ((rc = db_begin(db)) != AUTH_OK)
+		if ((rc = reset_begin(db)) != AUTH_OK)
 			continue;
-		rc = reset_redeem_once(db, cfg, email, otp, otplen, password,
-		    now, res, uidp, &commit);
-		if (rc == AUTH_OK && commit)
-			rc = db_commit(db);
-		else
+		rc = reset_issue_once(db, cfg, row, now, out, &commit);
+		if (rc != AUTH_OK || !commit) {
 			db_rollback(db);
+			continue;
+		}
+		if ((rc = db_commit(db)) != AUTH_OK)
+			log_err("reset", "commit outcome unknown request=%lld",
+			    row->id);
+		break;
 	}
-	if (rc != AUTH_OK)
-		*res = RESET_BAD_CODE;
 	return rc;
 }

@@ -48,7 +48,8 @@ THROTTLE_LOGIN_ADDRESS THROTTLE_LOGIN_ADDRESS_WINDOW THROTTLE_REGISTER_ADDRESS
 THROTTLE_REGISTER_ADDRESS_WINDOW THROTTLE_FORGOT_ADDRESS
 THROTTLE_FORGOT_ADDRESS_WINDOW THROTTLE_RESET_ADDRESS
 THROTTLE_RESET_ADDRESS_WINDOW THROTTLE_REFRESH_ADDRESS
-THROTTLE_REFRESH_ADDRESS_WINDOW LOG_FILE"
+THROTTLE_REFRESH_ADDRESS_WINDOW LOG_FILE OTP_MAX_FAILURES_PER_DAY
+MAIL_DELIVERY_PROGRAM MAIL_DELIVERY_SLOTS"
 
 # Debian 12 packages: to build, and to run the private servers and tests.
 CA_BUILD_PACKAGES="autoconf automake gcc libc6-dev make pkgconf
@@ -561,7 +562,8 @@ ca_apache_unsubstituted() {
 }
 
 # ca_apache_stage MODE CONFIG: make CA_APACHE_STAGE anew: the programs
-# (libexec/ for fcgid, htdocs/cgi-bin/ for cgi, mode 0755), CONFIG copied
+# (libexec/ for fcgid, htdocs/cgi-bin/ for cgi, mode 0755, and
+# sbin/auth-cleanup, the mail sender they start), CONFIG copied
 # to collab-auth.env (mode 0600, owned by Apache's user), run/ for
 # Apache's runtime files and fcgid/ for mod_fcgid's sockets.
 ca_apache_stage() {
@@ -591,6 +593,10 @@ ca_apache_stage() {
 	for e in $CA_ENDPOINTS; do
 		install -m 0755 "$CA_TOP/cgi-bin/auth-$e" "$dir/" || return 1
 	done
+	# The mail sender forgot-password starts (MAIL_DELIVERY_PROGRAM).
+	install -d -m 0755 "$stage/sbin" &&
+	    install -m 0755 "$CA_TOP/cron/auth-cleanup" "$stage/sbin/" ||
+	    return 1
 	install -m 0600 "$config" "$stage/collab-auth.env" || return 1
 	if [ -n "$user" ]; then
 		chown "$user:" "$stage/collab-auth.env" "$stage/fcgid" ||
