@@ -22,6 +22,7 @@
 #include "log.h"
 #include "req.h"
 #include "resp.h"
+#include "valid.h"
 
 static const char *
 req_trim_left(const char *s)
@@ -121,49 +122,6 @@ req_read_body(struct req *r, size_t len)
 	return 0;
 }
 
-/*
- * Return 1 if the n bytes at s are well-formed UTF-8 (RFC 3629, 4):
- * no overlong forms, no surrogates, nothing above U+10FFFF.  json-c's own
- * check lets overlong forms through.
- */
-static int
-req_utf8_ok(const unsigned char *s, size_t n)
-{
-	size_t		 i = 0, k, need;
-	unsigned char	 c, lo, hi;
-
-	while (i < n) {
-		c = s[i++];
-		if (c < 0x80)
-			continue;
-		lo = 0x80;
-		hi = 0xbf;
-		if (c >= 0xc2 && c <= 0xdf)
-			need = 1;
-		else if (c >= 0xe0 && c <= 0xef) {
-			need = 2;
-			if (c == 0xe0)
-				lo = 0xa0;	/* overlong */
-			else if (c == 0xed)
-				hi = 0x9f;	/* surrogates */
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3;
-			if (c == 0xf0)
-				lo = 0x90;	/* overlong */
-			else if (c == 0xf4)
-				hi = 0x8f;	/* above U+10FFFF */
-		} else
-			return 0;
-		if (n - i < need)
-			return 0;
-		for (k = 0; k < need; k++, lo = 0x80, hi = 0xbf)
-			if (s[i + k] < lo || s[i + k] > hi)
-				return 0;
-		i += need;
-	}
-	return 1;
-}
-
 static void
 req_json_invalid(struct req *r, const char *msg, const char *type)
 {
@@ -185,7 +143,8 @@ req_parse_json(struct req *r)
 	size_t			 end, i;
 	int			 ok = 0;
 
-	if (!req_utf8_ok((const unsigned char *)r->body, r->bodylen)) {
+	/* json-c's own check lets overlong forms through. */
+	if (!valid_utf8(r->body, r->bodylen)) {
 		req_json_invalid(r, "JSON decode error", "json_invalid");
 		return 0;
 	}

@@ -18,6 +18,39 @@
 #define RESP_HEAD_MAX	1024
 
 /*
+ * Add v to the JSON object o under key, or (resp_append) to the end of
+ * the array a.  v is the call's whatever happens: json-c keeps a value
+ * it could not add (out of memory only), so it is put here then.  A NULL
+ * v (its constructor ran out of memory) is a failure too, so that
+ * constructors can be nested in the call.  Return 0, or -1 on failure.
+ */
+int
+resp_add(struct json_object *o, const char *key, struct json_object *v)
+{
+
+	if (v == NULL)
+		return -1;
+	if (json_object_object_add(o, key, v) != 0) {
+		json_object_put(v);
+		return -1;
+	}
+	return 0;
+}
+
+int
+resp_append(struct json_object *a, struct json_object *v)
+{
+
+	if (v == NULL)
+		return -1;
+	if (json_object_array_add(a, v) != 0) {
+		json_object_put(v);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Return the reason phrase of an HTTP status (RFC 9110, 15), or
  * "Unknown".
  */
