@@ -46,13 +46,13 @@ forgot_handle(struct app *app, struct req *r)
 {
 	struct json_object	*o;
 	struct throttle_hit	 hit;
-	char			 email[VALID_EMAIL_MAX + 1];
+	char			 email[VALID_EMAIL_LOOKUP_MAX + 1];
 	const char		*raw, *msg;
 	size_t			 len;
 	enum auth_status	 rc;
 
 	if ((raw = req_string(r, "email", &len)) != NULL &&
-	    (msg = valid_email(raw, len, email, sizeof(email))) != NULL)
+	    (msg = valid_email_lookup(raw, len, email, sizeof(email))) != NULL)
 		req_invalid(r, "email", msg, "value_error");
 	if (req_has_errors(r)) {
 		resp_invalid(r);
@@ -64,12 +64,14 @@ forgot_handle(struct app *app, struct req *r)
 		return;
 	if ((rc = mailq_request(app->db, &app->cfg, email,
 	    (long long)time(NULL))) != AUTH_OK) {
-		app_fail(r, rc);
+		/* A request that may have landed is asked again: harmless. */
+		app_fail(r, rc == AUTH_ERR_DB_COMMIT_UNKNOWN ?
+		    AUTH_ERR_DB_UNAVAIL : rc);
 		return;
 	}
 	if ((o = json_object_new_object()) == NULL ||
-	    json_object_object_add(o, "message",
-	    json_object_new_string(FORGOT_MESSAGE)) != 0) {
+	    resp_add(o, "message", json_object_new_string(FORGOT_MESSAGE)) !=
+	    0) {
 		json_object_put(o);
 		resp_error(r, 500, "Internal server error");
 		return;

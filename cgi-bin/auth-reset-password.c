@@ -39,7 +39,7 @@
 static void
 resetpw_handle(struct app *app, struct req *r)
 {
-	char				 email[VALID_EMAIL_MAX + 1];
+	char				 email[VALID_EMAIL_LOOKUP_MAX + 1];
 	const char			*raw, *otp, *pw, *msg;
 	size_t				 elen, olen, plen;
 	int				 email_ok = 0;
@@ -53,8 +53,8 @@ resetpw_handle(struct app *app, struct req *r)
 	otp = req_string(r, "otp", &olen);
 	pw = req_string(r, "new_password", &plen);
 	if (raw != NULL) {
-		if ((msg = valid_email(raw, elen, email, sizeof(email))) !=
-		    NULL)
+		if ((msg = valid_email_lookup(raw, elen, email,
+		    sizeof(email))) != NULL)
 			req_invalid(r, "email", msg, "value_error");
 		else
 			email_ok = 1;
@@ -82,7 +82,7 @@ resetpw_handle(struct app *app, struct req *r)
 		log_info("reset", "success user=%lld client=%s", uid,
 		    r->client);
 		if ((o = json_object_new_object()) == NULL ||
-		    json_object_object_add(o, "message",
+		    resp_add(o, "message",
 		    json_object_new_string("Password has been reset")) != 0)
 			resp_error(r, 500, "Internal server error");
 		else

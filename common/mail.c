@@ -31,20 +31,14 @@
 #include "log.h"
 #include "mail.h"
 #include "rng.h"
+#include "valid.h"
 
 #define MAIL_LINE_MAX		998	/* RFC 5322, 2.1.1, without CRLF */
-#define MAIL_ADDR_MAX		254	/* RFC 5321, 4.5.3.1.3 */
-#define MAIL_LOCAL_MAX		64	/* RFC 5321, 4.5.3.1.1 */
+#define MAIL_ADDR_MAX		1016	/* 254 characters of UTF-8 */
 #define MAIL_HOST_MAX		253
 #define MAIL_WORD_BYTES		39	/* input bytes per encoded-word */
 #define MAIL_CONNECT_TIMEOUT	10L	/* seconds */
 #define MAIL_TIMEOUT		30L	/* seconds, the whole session */
-
-/*
- * The characters besides letters and digits that RFC 5322, 3.2.3 allows
- * in an atom; the dot separates atoms and is handled apart.
- */
-#define MAIL_ATEXT_SPECIALS	"!#$%&'*+/=?^_`{|}~-"
 
 /*
  * A message being built in a caller's buffer: always NUL-terminated;
@@ -119,104 +113,17 @@ mail_ascii(const char *s)
 }
 
 /*
- * Return the length (1 to 4) of the well-formed UTF-8 character that
- * starts at p (RFC 3629, 4: no overlong forms, no surrogates, nothing
- * above U+10FFFF), or 0 when none does (or *p is the NUL).
- */
-static size_t
-mail_utf8_char(const unsigned char *p)
-{
-	unsigned char	 lo = 0x80, hi = 0xbf;
-	size_t		 n, i;
-
-	if (*p == '\0')
-		return 0;
-	if (*p < 0x80)
-		return 1;
-	if (*p >= 0xc2 && *p <= 0xdf)
-		n = 1;
-	else if (*p >= 0xe0 && *p <= 0xef) {
-		n = 2;
-		if (*p == 0xe0)
-			lo = 0xa0;
-		else if (*p == 0xed)
-			hi = 0x9f;
-	} else if (*p >= 0xf0 && *p <= 0xf4) {
-		n = 3;
-		if (*p == 0xf0)
-			lo = 0x90;
-		else if (*p == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	for (i = 1; i <= n; i++) {
-		if (p[i] < lo || p[i] > hi)
-			return 0;
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	return n + 1;
-}
-
-/*
- * Return 1 if s is well-formed UTF-8, else 0.
- */
-static int
-mail_utf8(const char *s)
-{
-	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 n;
-
-	while (*p != '\0') {
-		if ((n = mail_utf8_char(p)) == 0)
-			return 0;
-		p += n;
-	}
-	return 1;
-}
-
-/*
  * Return 1 if s is an address we are willing to put into an SMTP command
- * and a header: local@domain, the local part a dot-atom (RFC 5322, 3.2.3:
- * no quoted strings, so no "<", ">", space, comma or quote can appear)
- * of at most 64 bytes, the domain letters, digits, hyphens and dots
- * between non-empty labels, at most 254 bytes in all.  Non-ASCII UTF-8
- * is allowed in both parts (RFC 6531 and 6532: the FastAPI backend stored
- * such addresses; libcurl sends SMTPUTF8 when the server offers it and
- * converts the domain to its A-label when it can).  Else 0.
+ * and a header (valid_address(): no quoted strings, so no "<", ">",
+ * space, comma or quote can appear).  Non-ASCII UTF-8 is allowed (RFC
+ * 6531 and 6532: the FastAPI backend stored such addresses; libcurl sends
+ * SMTPUTF8 when the server offers it).  Else 0.
  */
 static int
 mail_addr_ok(const char *s)
 {
-	const char	*at, *p;
-	size_t		 len;
 
-	if (s == NULL || !mail_header_ok(s) || !mail_utf8(s))
-		return 0;
-	len = strlen(s);
-	if (len > MAIL_ADDR_MAX || (at = strchr(s, '@')) == NULL ||
-	    strchr(at + 1, '@') != NULL)
-		return 0;
-	if (at == s || (size_t)(at - s) > MAIL_LOCAL_MAX || at[1] == '\0')
-		return 0;
-	for (p = s; p < at; p++) {
-		if (*p == '.') {
-			if (p == s || p + 1 == at || p[1] == '.')
-				return 0;
-		} else if (!mail_alnum((unsigned char)*p) &&
-		    (unsigned char)*p < 0x80 &&
-		    strchr(MAIL_ATEXT_SPECIALS, *p) == NULL)
-			return 0;
-	}
-	for (p = at + 1; *p != '\0'; p++) {
-		if (*p == '.') {
-			if (p == at + 1 || p[1] == '\0' || p[1] == '.')
-				return 0;
-		} else if (!mail_alnum((unsigned char)*p) && *p != '-' &&
-		    (unsigned char)*p < 0x80)
-			return 0;
-	}
-	return 1;
+	return s != NULL && valid_address(s, strlen(s), VALID_ADDR_UTF8);
 }
 
 /*
@@ -301,7 +208,7 @@ static int
 mail_text_ok(const char *s)
 {
 
-	return s != NULL && mail_header_ok(s) && mail_utf8(s);
+	return s != NULL && mail_header_ok(s) && valid_utf8(s, strlen(s));
 }
 
 /*
@@ -632,6 +539,34 @@ mail_header_ok(const char *s)
 }
 
 /*
+ * Return the length of the well-formed UTF-8 character that starts at p,
+ * or 0 when none does (or *p is the NUL): the length its first byte
+ * announces, if that many bytes follow and valid_utf8() takes them.
+ */
+static size_t
+mail_char_len(const unsigned char *p)
+{
+	size_t	 n;
+
+	if (*p == '\0')
+		return 0;
+	if (*p < 0x80)
+		n = 1;
+	else if (*p >= 0xc0 && *p <= 0xdf)
+		n = 2;
+	else if (*p >= 0xe0 && *p <= 0xef)
+		n = 3;
+	else if (*p >= 0xf0 && *p <= 0xf7)
+		n = 4;
+	else
+		return 0;
+	if (strnlen((const char *)p, n) != n ||
+	    !valid_utf8((const char *)p, n))
+		return 0;
+	return n;
+}
+
+/*
  * Copy the text src into dst (dstsz bytes, always NUL-terminated when
  * dstsz > 0) so that it can stand in one line of a message body whatever
  * it holds: each control character, DEL, and byte that does not belong
@@ -657,7 +592,7 @@ mail_line_text(char *dst, size_t dstsz, const char *src, size_t maxchars)
 			cut = 1;
 			break;
 		}
-		n = mail_utf8_char(p);
+		n = mail_char_len(p);
 		/* Room for this character, "..." and the NUL. */
 		if (len + (n == 0 ? 1 : n) + 4 > dstsz) {
 			cut = 1;

@@ -37,6 +37,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "cfg.h"
 #include "db.h"
 #include "log.h"
@@ -416,17 +418,20 @@ mailq_claim(struct db *db, long long now, struct mailq_row *row)
 /*
  * Turn the claimed request row into the message of the code of account
  * user_id (passwordresettoken row token_id, derived from nonce), due at
- * now, dropped after expires; row is updated to match.  Call it in the
- * transaction that writes the code.  Returns AUTH_OK, AUTH_ERR_NOT_FOUND
- * when the claim was lost, or a database status.
+ * now, dropped after expires.  Call it in the transaction that writes the
+ * code, and mailq_became_message() once that is committed.  Returns
+ * AUTH_OK, AUTH_ERR_NOT_FOUND when the claim was lost, or a database
+ * status.
  */
 enum auth_status
-mailq_to_message(struct db *db, struct mailq_row *row, long long user_id,
-    long long token_id, const char *nonce, long long expires, long long now)
+mailq_to_message(struct db *db, const struct mailq_row *row,
+    long long user_id, long long token_id, const char *nonce,
+    long long expires, long long now)
 {
 	MYSQL_BIND		 p[7];
 	MYSQL_TIME		 texp, tnow;
 	unsigned long		 nlen = strlen(nonce), clen = strlen(row->claim);
+	long long		 id = row->id;
 	enum auth_status	 rc;
 
 	db_bind_llong(&p[0], &user_id);
@@ -436,20 +441,30 @@ mailq_to_message(struct db *db, struct mailq_row *row, long long user_id,
 	db_bind_time(&p[3], &texp);
 	db_time_from_epoch(&tnow, now);
 	db_bind_time(&p[4], &tnow);
-	db_bind_llong(&p[5], &row->id);
+	db_bind_llong(&p[5], &id);
 	db_bind_str(&p[6], row->claim, &clen);
 	if ((rc = db_exec(db, DB_Q_MAILQ_TO_MESSAGE, p, NULL)) != AUTH_OK)
 		return rc;
-	if (db_affected(db, DB_Q_MAILQ_TO_MESSAGE) != 1)
-		return AUTH_ERR_NOT_FOUND;
+	return db_affected(db, DB_Q_MAILQ_TO_MESSAGE) == 1 ? AUTH_OK :
+	    AUTH_ERR_NOT_FOUND;
+}
+
+/*
+ * Make row, whose mailq_to_message() was committed, what the database
+ * now holds.
+ */
+void
+mailq_became_message(struct mailq_row *row, long long user_id,
+    long long token_id, const char *nonce, long long expires)
+{
+
 	row->is_request = 0;
-	row->email[0] = '\0';
+	OPENSSL_cleanse(row->email, sizeof(row->email));
 	row->user_id = user_id;
 	row->token_id = token_id;
 	(void)snprintf(row->nonce, sizeof(row->nonce), "%s", nonce);
 	row->expires_at = expires;
 	row->attempts = 0;
-	return AUTH_OK;
 }
 
 /*

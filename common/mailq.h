@@ -26,7 +26,7 @@ struct mailq_row {
 	long long	 id;
 	char		 claim[MAILQ_TOKEN_HEX + 1];
 	int		 is_request;	/* email set, no code yet */
-	char		 email[VALID_EMAIL_MAX + 1];	/* request only */
+	char		 email[VALID_EMAIL_LOOKUP_MAX + 1]; /* request only */
 	long long	 user_id;			/* message only */
 	long long	 token_id;			/* message only */
 	char		 nonce[OTP_NONCE_HEX + 1];	/* message only */
@@ -65,8 +65,10 @@ enum auth_status mailq_slot_renew(struct db *, struct mailq_slot *,
 		    long long);
 void		 mailq_slot_release(struct db *, struct mailq_slot *);
 enum auth_status mailq_claim(struct db *, long long, struct mailq_row *);
-enum auth_status mailq_to_message(struct db *, struct mailq_row *,
+enum auth_status mailq_to_message(struct db *, const struct mailq_row *,
 		    long long, long long, const char *, long long, long long);
+void		 mailq_became_message(struct mailq_row *, long long, long long,
+		    const char *, long long);
 enum auth_status mailq_done(struct db *, const struct mailq_row *);
 enum auth_status mailq_retry(struct db *, struct mailq_row *, long long);
 enum auth_status mailq_pending(struct db *, long long *, long long *);

@@ -27,6 +27,7 @@
 #include "cfg.h"
 #include "log.h"
 #include "otp.h"
+#include "rng.h"
 
 #define OTP_KEY_LEN	32
 #define OTP_CODE_SPACE	1000000U	/* 10^OTP_DIGITS */
@@ -171,9 +172,9 @@ enum auth_status
 otp_digest(long long user_id, const char *code, size_t len, char *out,
     size_t outsz)
 {
-	static const char	 hex[] = "0123456789abcdef";
 	unsigned char		 md[EVP_MAX_MD_SIZE], msg[128];
-	unsigned int		 mdlen = 0, i;
+	unsigned int		 mdlen = 0;
+	enum auth_status	 rc;
 	int			 n;
 
 	if (outsz == 0)
@@ -191,14 +192,10 @@ otp_digest(long long user_id, const char *code, size_t len, char *out,
 		OPENSSL_cleanse(msg, sizeof(msg));
 		return AUTH_ERR_CRYPTO;
 	}
-	for (i = 0; i < mdlen; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 0xf];
-	}
-	out[2 * mdlen] = '\0';
+	rc = rng_hex_encode(md, mdlen, out, outsz);
 	OPENSSL_cleanse(msg, sizeof(msg));
 	OPENSSL_cleanse(md, sizeof(md));
-	return AUTH_OK;
+	return rc;
 }
 
 /*

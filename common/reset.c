@@ -8,13 +8,13 @@
  * attempt counter is written before the comparison it counts.  The
  * transactions run at READ COMMITTED, which takes no gap locks for
  * searches: steps for different accounts never deadlock on an index gap
- * (LIBRARY-NOTES B7).  A transaction that deadlocks all the same is tried
- * again, up to RESET_TRIES times, but never once its COMMIT was sent: a
- * COMMIT whose outcome is unknown is settled by reading what landed.
+ * (LIBRARY-NOTES B7).  A transaction that deadlocks all the same is run
+ * again by db_txn(), but never once its outcome is unknown (the
+ * connection lost during COMMIT): that is settled by reading what landed.
  *
  * An account is found only when its stored email, with ASCII letters
  * lower-cased, equals the normalised address byte for byte
- * (reset_email_is_account()): the column's collation also matches
+ * (user_email_matches()): the column's collation also matches
  * look-alikes (ü = u, ß = ss), which are unknown addresses here.
  */
 #include "config.h"
@@ -34,8 +34,8 @@
 #include "reset.h"
 #include "rng.h"
 #include "session.h"
+#include "user.h"
 
-#define RESET_TRIES		3
 #define RESET_EMAIL_MAX		1020	/* user.email: VARCHAR(255), utf8mb4 */
 #define RESET_DAY		86400	/* s: the OTP_MAX_FAILURES_PER_DAY window */
 #define RESET_KEY_LEN		32	/* SHA-256 */
@@ -49,6 +49,7 @@ struct reset_account {
 
 /* One redemption, as it goes. */
 struct reset_try {
+	const struct cfg	*cfg;
 	const char		*email;		/* normalised */
 	const char		*otp;		/* as sent */
 	size_t			 otplen;
@@ -63,43 +64,13 @@ struct reset_try {
 };
 
 /*
- * Return 1 if stored (an email as the user table holds it) is the account
- * of typed (an address as valid_email() normalised it: ASCII letters
- * lower-cased): equal byte for byte once the ASCII letters of stored are
- * lower-cased, which the FastAPI backend kept in their original case.
- * Every other fold of the collation (accents, ß and ss, trailing spaces)
- * is a different address.  Else 0.
- */
-int
-reset_email_is_account(const char *stored, const char *typed)
-{
-	unsigned char	 c;
-
-	for (; *stored != '\0' && *typed != '\0'; stored++, typed++) {
-		c = (unsigned char)*stored;
-		if (c >= 'A' && c <= 'Z')
-			c = (unsigned char)(c - 'A' + 'a');
-		if (c != (unsigned char)*typed)
-			return 0;
-	}
-	return *stored == '\0' && *typed == '\0';
-}
-
-/*
- * Start a transaction at READ COMMITTED.  Returns AUTH_OK or a database
- * status.
+ * The first statement of each transaction here: READ COMMITTED for it.
  */
 static enum auth_status
-reset_begin(struct db *db)
+reset_read_committed(struct db *db)
 {
-	enum auth_status	 rc;
 
-	if ((rc = db_begin(db)) != AUTH_OK)
-		return rc;
-	if ((rc = db_exec(db, DB_Q_TXN_READ_COMMITTED, NULL, NULL)) !=
-	    AUTH_OK)
-		db_rollback(db);
-	return rc;
+	return db_exec(db, DB_Q_TXN_READ_COMMITTED, NULL, NULL);
 }
 
 /*
@@ -128,7 +99,7 @@ reset_lock_account(struct db *db, const char *email, struct reset_account *a)
 		memset(a, 0, sizeof(*a));
 		return rc;
 	}
-	if (!reset_email_is_account(stored, email)) {
+	if (!user_email_matches(stored, slen, email)) {
 		memset(a, 0, sizeof(*a));
 		return AUTH_ERR_NOT_FOUND;
 	}
@@ -300,14 +271,15 @@ reset_apply(struct db *db, const struct cfg *cfg, struct reset_try *t)
 }
 
 /*
- * One try of reset_redeem(), inside a transaction.  An unknown address, a
- * look-alike and a disabled account go through the same statements as an
- * account without the right code (a failure recorded and committed), so
- * that the answer takes the same time.
+ * The steps of one redemption, inside a transaction.  An unknown
+ * address, a look-alike and a disabled account go through the same
+ * statements as an account without the right code (a failure recorded
+ * and committed), so that the answer takes the same time.
  */
 static enum auth_status
-reset_redeem_once(struct db *db, const struct cfg *cfg, struct reset_try *t)
+reset_redeem_steps(struct db *db, struct reset_try *t)
 {
+	const struct cfg	*cfg = t->cfg;
 	long long		 failures;
 	int			 match;
 	enum auth_status	 rc;
@@ -342,6 +314,23 @@ reset_redeem_once(struct db *db, const struct cfg *cfg, struct reset_try *t)
 		return AUTH_OK;
 	}
 	return reset_apply(db, cfg, t);
+}
+
+/*
+ * reset_redeem()'s transaction, for db_txn(): run again from scratch on
+ * a conflict.
+ */
+static enum auth_status
+reset_redeem_txn(struct db *db, void *arg, int *commit)
+{
+	struct reset_try	*t = arg;
+	enum auth_status	 rc;
+
+	if ((rc = reset_read_committed(db)) != AUTH_OK ||
+	    (rc = reset_redeem_steps(db, t)) != AUTH_OK)
+		return rc;
+	*commit = t->commit;
+	return AUTH_OK;
 }
 
 /*
@@ -404,12 +393,12 @@ reset_redeem(struct db *db, const struct cfg *cfg, const char *email,
     enum reset_redeem_result *res, long long *uidp)
 {
 	struct reset_try	 t;
-	enum auth_status	 rc = AUTH_ERR_DB_UNAVAIL;
-	int			 i;
+	enum auth_status	 rc;
 
 	*uidp = 0;
 	*res = RESET_BAD_CODE;
 	memset(&t, 0, sizeof(t));
+	t.cfg = cfg;
 	t.email = email;
 	t.otp = otp;
 	t.otplen = otplen;
@@ -417,63 +406,121 @@ reset_redeem(struct db *db, const struct cfg *cfg, const char *email,
 	t.now = now;
 	if ((rc = otp_init(cfg)) != AUTH_OK ||
 	    (rc = reset_failure_key(email, t.key)) != AUTH_OK)
-		return rc;
-	rc = AUTH_ERR_DB_UNAVAIL;
-	for (i = 0; i < RESET_TRIES && rc == AUTH_ERR_DB_UNAVAIL; i++) {
-		if ((rc = reset_begin(db)) != AUTH_OK)
-			continue;
-		if ((rc = reset_redeem_once(db, cfg, &t)) != AUTH_OK ||
-		    !t.commit) {
-			db_rollback(db);
-			continue;
-		}
-		if ((rc = db_commit(db)) != AUTH_OK)
-			rc = reset_settle(db, &t);
-		break;
-	}
+		goto out;
+	rc = db_txn(db, reset_redeem_txn, &t);
+	if (rc == AUTH_ERR_DB_COMMIT_UNKNOWN)
+		rc = reset_settle(db, &t);
 	if (rc == AUTH_OK) {
 		*res = t.res;
 		*uidp = t.acct.id;
 	}
+out:
 	OPENSSL_cleanse(&t, sizeof(t));
 	return rc;
 }
 
+/* One request being settled, as it goes. */
+struct reset_issuing {
+	const struct cfg	*cfg;
+	const struct mailq_row	*row;
+	long long		 now;
+	struct reset_issue	*out;
+	long long		 token;		/* the new code's row */
+	long long		 expires;	/* and its expiry */
+	char			 nonce[OTP_NONCE_HEX + 1];
+};
+
 /*
- * One try of reset_issue(), inside a transaction the caller ends.
- * *commit says whether to commit.
+ * Write a new code for the locked account uid of request row: the older
+ * codes retired, the digest and its issue record inserted, and the row
+ * turned into the code's message.  The code itself is derived from a new
+ * nonce, and neither is written anywhere.
  */
 static enum auth_status
-reset_issue_once(struct db *db, const struct cfg *cfg, struct mailq_row *row,
-    long long now, struct reset_issue *out, int *commit)
+reset_new_code(struct db *db, struct reset_issuing *is, long long uid,
+    int *commit)
 {
-	MYSQL_BIND		 p[4], r[2];
-	MYSQL_TIME		 since, last, expires, created;
+	MYSQL_BIND		 p[3];
+	MYSQL_TIME		 expires, created;
 	MYSQL_STMT		*st;
-	struct reset_account	 a;
 	char			 digest[OTP_DIGEST_HEX + 1];
-	char			 nonce[OTP_NONCE_HEX + 1];
 	char			 code[OTP_DIGITS + 1];
 	unsigned long		 dlen = OTP_DIGEST_HEX;
-	my_bool			 lastnull;
-	long long		 uid, count, token, expiry;
 	enum auth_status	 rc;
 
-	memset(out, 0, sizeof(*out));
-	*commit = 1;
-	rc = reset_lock_account(db, row->email, &a);
+	if ((rc = rng_hex(is->nonce, sizeof(is->nonce), OTP_NONCE_HEX / 2)) !=
+	    AUTH_OK ||
+	    (rc = otp_code_from_nonce(uid, is->row->id, is->nonce, code,
+	    sizeof(code))) != AUTH_OK ||
+	    (rc = otp_digest(uid, code, OTP_DIGITS, digest,
+	    sizeof(digest))) != AUTH_OK)
+		goto out;
+	db_bind_llong(&p[0], &uid);
+	if ((rc = db_exec(db, DB_Q_RESET_RETIRE_USER, p, NULL)) != AUTH_OK)
+		goto out;
+	is->expires = is->now + is->cfg->otp_expire_minutes * 60;
+	db_bind_llong(&p[0], &uid);
+	db_bind_str(&p[1], digest, &dlen);
+	db_time_from_epoch(&expires, is->expires);
+	db_bind_time(&p[2], &expires);
+	if ((rc = db_exec(db, DB_Q_RESET_INSERT, p, &st)) != AUTH_OK)
+		goto out;
+	is->token = (long long)mysql_stmt_insert_id(st);
+	db_bind_llong(&p[0], &is->token);
+	db_bind_llong(&p[1], &uid);
+	db_time_from_epoch(&created, is->now);
+	db_bind_time(&p[2], &created);
+	if ((rc = db_exec(db, DB_Q_RESET_CODE_INSERT, p, NULL)) != AUTH_OK)
+		goto out;
+	/* The message, in the same transaction as its code. */
+	rc = mailq_to_message(db, is->row, uid, is->token, is->nonce,
+	    is->expires, is->now);
+	if (rc == AUTH_OK) {
+		is->out->result = RESET_ISSUED;
+		*commit = 1;
+	} else if (rc == AUTH_ERR_NOT_FOUND) {
+		is->out->result = RESET_SUPERSEDED;
+		rc = AUTH_OK;
+	}
+out:
+	OPENSSL_cleanse(code, sizeof(code));
+	OPENSSL_cleanse(digest, sizeof(digest));
+	return rc;
+}
+
+/*
+ * reset_issue()'s transaction, for db_txn(): run again from scratch on a
+ * conflict.
+ */
+static enum auth_status
+reset_issue_txn(struct db *db, void *arg, int *commit)
+{
+	MYSQL_BIND		 p[2], r[2];
+	MYSQL_TIME		 since, last;
+	MYSQL_STMT		*st;
+	struct reset_issuing	*is = arg;
+	struct reset_account	 a;
+	const struct cfg	*cfg = is->cfg;
+	my_bool			 lastnull;
+	long long		 uid, count;
+	enum auth_status	 rc;
+
+	memset(is->out, 0, sizeof(*is->out));
+	if ((rc = reset_read_committed(db)) != AUTH_OK)
+		return rc;
+	rc = reset_lock_account(db, is->row->email, &a);
+	uid = a.id;
+	OPENSSL_cleanse(&a.username, sizeof(a.username));
 	if (rc != AUTH_OK && rc != AUTH_ERR_NOT_FOUND)
 		return rc;
-	out->user_id = uid = a.id;
-	out->result = RESET_NO_ACCOUNT;
-	if (rc == AUTH_OK && !a.active)
-		goto drop;
-	if (rc == AUTH_ERR_NOT_FOUND)
+	is->out->user_id = uid;
+	is->out->result = RESET_NO_ACCOUNT;
+	if (rc == AUTH_ERR_NOT_FOUND || !a.active)
 		goto drop;
 
 	/* The account is locked: these counts cannot change under us. */
 	db_bind_llong(&p[0], &uid);
-	db_time_from_epoch(&since, now - 3600);
+	db_time_from_epoch(&since, is->now - 3600);
 	db_bind_time(&p[1], &since);
 	if ((rc = db_exec(db, DB_Q_RESET_RECENT, p, &st)) != AUTH_OK)
 		return rc;
@@ -483,61 +530,22 @@ reset_issue_once(struct db *db, const struct cfg *cfg, struct mailq_row *row,
 	if ((rc = db_fetch_one(db, st, r)) != AUTH_OK)
 		return rc;
 	if (cfg->otp_cooldown_seconds > 0 && !lastnull &&
-	    db_time_to_epoch(&last) > now - cfg->otp_cooldown_seconds) {
-		out->result = RESET_COOLDOWN;
+	    db_time_to_epoch(&last) > is->now - cfg->otp_cooldown_seconds) {
+		is->out->result = RESET_COOLDOWN;
 		goto drop;
 	}
 	if (cfg->otp_max_per_hour > 0 && count >= cfg->otp_max_per_hour) {
-		out->result = RESET_HOURLY_CAP;
+		is->out->result = RESET_HOURLY_CAP;
 		goto drop;
 	}
-
-	/* The code is a function of the nonce; neither is kept here. */
-	if ((rc = rng_hex(nonce, sizeof(nonce), OTP_NONCE_HEX / 2)) !=
-	    AUTH_OK ||
-	    (rc = otp_code_from_nonce(uid, row->id, nonce, code,
-	    sizeof(code))) != AUTH_OK ||
-	    (rc = otp_digest(uid, code, OTP_DIGITS, digest,
-	    sizeof(digest))) != AUTH_OK)
-		goto out;
-	db_bind_llong(&p[0], &uid);
-	if ((rc = db_exec(db, DB_Q_RESET_RETIRE_USER, p, NULL)) != AUTH_OK)
-		goto out;
-	expiry = now + cfg->otp_expire_minutes * 60;
-	db_bind_llong(&p[0], &uid);
-	db_bind_str(&p[1], digest, &dlen);
-	db_time_from_epoch(&expires, expiry);
-	db_bind_time(&p[2], &expires);
-	if ((rc = db_exec(db, DB_Q_RESET_INSERT, p, &st)) != AUTH_OK)
-		goto out;
-	token = (long long)mysql_stmt_insert_id(st);
-	db_bind_llong(&p[0], &token);
-	db_bind_llong(&p[1], &uid);
-	db_time_from_epoch(&created, now);
-	db_bind_time(&p[2], &created);
-	if ((rc = db_exec(db, DB_Q_RESET_CODE_INSERT, p, NULL)) != AUTH_OK)
-		goto out;
-	/* The message, in the same transaction as its code. */
-	rc = mailq_to_message(db, row, uid, token, nonce, expiry, now);
-	if (rc == AUTH_ERR_NOT_FOUND) {
-		out->result = RESET_SUPERSEDED;
-		*commit = 0;
-		rc = AUTH_OK;
-	} else if (rc == AUTH_OK)
-		out->result = RESET_ISSUED;
-	goto out;
+	return reset_new_code(db, is, uid, commit);
 drop:
 	/* No code: the request is done with. */
-	if ((rc = mailq_done(db, row)) == AUTH_ERR_NOT_FOUND) {
-		out->result = RESET_SUPERSEDED;
-		*commit = 0;
-		rc = AUTH_OK;
+	if ((rc = mailq_done(db, is->row)) == AUTH_ERR_NOT_FOUND) {
+		is->out->result = RESET_SUPERSEDED;
+		return AUTH_OK;
 	}
-out:
-	OPENSSL_cleanse(code, sizeof(code));
-	OPENSSL_cleanse(nonce, sizeof(nonce));
-	OPENSSL_cleanse(digest, sizeof(digest));
-	OPENSSL_cleanse(&a, sizeof(a));
+	*commit = rc == AUTH_OK;
 	return rc;
 }
 
@@ -546,37 +554,36 @@ out:
  * for the account its address names, unless it is unknown or disabled (or
  * a look-alike), or the per-account cooldown or hourly cap holds.  The
  * account's older codes stop being valid.  In one transaction, with the
- * code: the row becomes the message of the code (row is updated to
- * match), or, without one, it is deleted.  On AUTH_OK out->result says
- * which (RESET_SUPERSEDED: the claim was lost, nothing was written).
- * A failure before COMMIT is tried again; a failed COMMIT is not (its
- * outcome is unknown): the row, claimed, is settled by the next sender
- * once the claim runs out, as a request if nothing landed, as a message
- * if the code did.  Returns a database or crypto status otherwise.
+ * code: the row becomes the message of the code (and row is updated to
+ * match once that is committed), or, without one, it is deleted.  On
+ * AUTH_OK out->result says which (RESET_SUPERSEDED: the claim was lost,
+ * nothing was written).  AUTH_ERR_DB_COMMIT_UNKNOWN is never run again:
+ * the row, claimed, is settled by the next sender once the claim runs
+ * out, as a request if nothing landed, as a message if the code did.
+ * Returns a database or crypto status otherwise.
  */
 enum auth_status
 reset_issue(struct db *db, const struct cfg *cfg, struct mailq_row *row,
     long long now, struct reset_issue *out)
 {
-	enum auth_status	 rc = AUTH_ERR_DB_UNAVAIL;
-	int			 i, commit;
+	struct reset_issuing	 is;
+	enum auth_status	 rc;
 
 	memset(out, 0, sizeof(*out));
+	memset(&is, 0, sizeof(is));
+	is.cfg = cfg;
+	is.row = row;
+	is.now = now;
+	is.out = out;
 	if ((rc = otp_init(cfg)) != AUTH_OK)
 		return rc;
-	rc = AUTH_ERR_DB_UNAVAIL;
-	for (i = 0; i < RESET_TRIES && rc == AUTH_ERR_DB_UNAVAIL; i++) {
-		if ((rc = reset_begin(db)) != AUTH_OK)
-			continue;
-		rc = reset_issue_once(db, cfg, row, now, out, &commit);
-		if (rc != AUTH_OK || !commit) {
-			db_rollback(db);
-			continue;
-		}
-		if ((rc = db_commit(db)) != AUTH_OK)
-			log_err("reset", "commit outcome unknown request=%lld",
-			    row->id);
-		break;
-	}
+	rc = db_txn(db, reset_issue_txn, &is);
+	if (rc == AUTH_ERR_DB_COMMIT_UNKNOWN)
+		log_err("reset", "commit outcome unknown request=%lld",
+		    row->id);
+	if (rc == AUTH_OK && out->result == RESET_ISSUED)
+		mailq_became_message(row, out->user_id, is.token, is.nonce,
+		    is.expires);
+	OPENSSL_cleanse(&is, sizeof(is));
 	return rc;
 }

@@ -46,6 +46,5 @@ enum auth_status reset_issue(struct db *, const struct cfg *,
 enum auth_status reset_redeem(struct db *, const struct cfg *, const char *,
 		    const char *, size_t, const char *, long long,
 		    enum reset_redeem_result *, long long *);
-int		 reset_email_is_account(const char *, const char *);
 
 #endif /* !AUTH_RESET_H */
