@@ -98,7 +98,6 @@ struct cleanup_run {
 	struct timespec		 start;		/* CLOCK_MONOTONIC */
 	long			 limit;		/* -t, seconds */
 	long			 pace;		/* -p, percent */
-	long long		 idle_threads;	/* least Threads_running seen */
 	long long		 paused_ms;	/* spent pausing */
 	int			 timed_out;	/* the limit stopped the run */
 	int			 lock_lost;	/* another run has the lock */
@@ -390,7 +389,7 @@ cleanup_recheck_lock(struct cleanup_run *run)
 
 /*
  * After a batch that took batch_ms: when statements of other sessions
- * are running (Threads_running above the least seen), pause so that
+ * are running (Threads_running above 1, our own), pause so that
  * deleting takes at most run->pace percent of the time, up to
  * CLEANUP_PAUSE_MAX; on an idle server, go straight on.
  */
@@ -400,13 +399,10 @@ cleanup_pace(struct cleanup_run *run, double batch_ms)
 	struct timespec	 ts;
 	long long	 running, ms;
 
+	/* Our own SELECT is one of them. */
 	if (run->pace >= 100 || cleanup_scalar(run->db,
 	    DB_Q_CLEANUP_THREADS_RUNNING, &running) != AUTH_OK ||
-	    running < 0)
-		return;
-	if (run->idle_threads == 0 || running < run->idle_threads)
-		run->idle_threads = running;
-	if (running <= run->idle_threads)
+	    running <= 1)
 		return;
 	ms = (long long)(batch_ms * (double)(100 - run->pace) /
 	    (double)run->pace);
