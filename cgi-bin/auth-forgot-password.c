@@ -5,9 +5,10 @@
  * Body {"email"}.  Answers 200 {"message": "If that email is registered,
  * a reset code has been sent."} for every valid address, registered or
  * not: the program does the same work for each, one INSERT of the
- * request into the mail queue (mailq.c), and after the answer wakes a
- * mail sender, a process of its own (auth-cleanup --deliver), which looks
- * the account up, issues the code and sends the mail.  So neither the
+ * request into the mail queue (mailq.c), and after the answer, unless a
+ * mail sender is at work already, starts one, a process of its own
+ * (auth-cleanup --deliver), which looks the account up, issues the code
+ * and sends the mail.  So neither the
  * answer, nor how soon this process is ready for its next request,
  * depends on the account or on the mail server.  The per-account
  * cooldown and hourly cap are silent (OTP_COOLDOWN_SECONDS,
@@ -38,7 +39,8 @@ forgot_wake(void *arg)
 {
 	struct app	*app = arg;
 
-	(void)mailq_wake(app->db, &app->cfg, (long long)time(NULL));
+	(void)mailq_wake(app->db, &app->cfg, (long long)time(NULL),
+	    MAILQ_WAKE_IDLE);
 }
 
 static void

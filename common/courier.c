@@ -5,17 +5,18 @@
  * from cron, so that no message depends on one process staying alive.
  *
  * A run holds one slot of auth_mail_slot (at most MAIL_DELIVERY_SLOTS
- * runs at once over every host) and, until the queue has nothing it can
- * claim, claims one row at a time: a request is settled with reset.c
+ * runs at once over every host; a run with rows waiting behind the one it
+ * works on starts a helper into a free slot) and, until the queue has
+ * nothing it can claim, claims one row at a time: a request is settled with reset.c
  * (the code and its message written in one transaction, or the request
  * dropped: unknown address, cooldown, hourly cap); a message is sent to
  * the address as stored, then deleted, or tried again after a backoff of
  * 2, 4, 8, 16, 32 and then 60 seconds while its code is valid, or
  * dropped when the code has expired, was retired by a newer one or used.
- * While rows wait for a retry the run stays, looking at the queue every
- * second (new requests find every slot taken and count on that); then it
- * gives its slot back and looks once more, so that no request is left
- * behind.  A database failure ends the run: the row it held is claimed
+ * While rows wait for a retry, and for two seconds once the queue is
+ * empty, the run stays, looking at the queue four times a second (new
+ * requests find a sender at work and count on that); then it gives its
+ * slot back and looks once more, so that no request is left behind.  A database failure ends the run: the row it held is claimed
  * again once its lease runs out.  Each try, and each message's end, is
  * one log line naming the account, never the code.
  */
@@ -39,7 +40,8 @@
 
 #define COURIER_SUBJECT		"Your password reset code"
 #define COURIER_BODY_MAX	2048
-#define COURIER_POLL_MS		1000	/* looking at the queue, waiting */
+#define COURIER_POLL_MS		250	/* looking at the queue, waiting */
+#define COURIER_LINGER_MS	2000	/* staying on, the queue empty */
 
 /* One run, as it goes. */
 struct courier {
@@ -49,6 +51,7 @@ struct courier {
 	struct courier_stats		*stats;
 	struct mailq_slot		 slot;
 	struct timespec			 start;
+	long long			 recruited;	/* epoch s */
 };
 
 /*
@@ -260,18 +263,51 @@ courier_sleep(long ms)
 }
 
 /*
+ * Return the milliseconds since the run started.
+ */
+static long long
+courier_ms(const struct courier *c)
+{
+	struct timespec	 now;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long long)(now.tv_sec - c->start.tv_sec) * 1000 +
+	    (now.tv_nsec - c->start.tv_nsec) / 1000000;
+}
+
+/*
+ * With a row claimed at now: if another row can be claimed already (a
+ * backlog), start a helper into a free slot, at most once a second.  A
+ * failure is only logged: we go on alone.
+ */
+static void
+courier_recruit(struct courier *c, long long now)
+{
+	long long	 count, next;
+
+	if (!c->opts->recruit || now <= c->recruited)
+		return;
+	c->recruited = now;
+	if (mailq_pending(c->db, &count, &next) == AUTH_OK && count > 1 &&
+	    next <= now)
+		(void)mailq_wake(c->db, c->cfg, now, MAILQ_WAKE_HELPER);
+}
+
+/*
  * Work through the queue with the slot held: claim and settle each due
- * row; while rows only wait for a retry (and the run may wait), look
- * again every second.  Returns AUTH_OK when the queue holds nothing left
- * to do, the run is over, or the slot was lost (then c->slot.slot is 0);
- * a database status otherwise.
+ * row; while rows only wait for a retry, and for COURIER_LINGER_MS once
+ * the queue is empty (when the run may wait), look again every
+ * COURIER_POLL_MS: new requests count on that when a sender is at work.
+ * Returns AUTH_OK when the queue holds nothing left to do, the run is
+ * over, or the slot was lost (then c->slot.slot is 0); a database status
+ * otherwise.
  */
 static enum auth_status
 courier_drain(struct courier *c)
 {
 	struct mailq_row	 row;
 	enum auth_status	 rc;
-	long long		 now, count, next;
+	long long		 now, count, next, idle = -1;
 
 	while (!courier_over(c)) {
 		now = (long long)time(NULL);
@@ -285,6 +321,8 @@ courier_drain(struct courier *c)
 		if (rc != AUTH_OK)
 			return rc;
 		if ((rc = mailq_claim(c->db, now, &row)) == AUTH_OK) {
+			idle = -1;
+			courier_recruit(c, now);
 			if (row.expires_at <= now)
 				rc = courier_drop(c, &row, "expired");
 			else if (row.is_request)
@@ -298,9 +336,15 @@ courier_drain(struct courier *c)
 		}
 		if (rc != AUTH_ERR_NOT_FOUND)
 			return rc;
+		if (!c->opts->wait)
+			return AUTH_OK;
 		if ((rc = mailq_pending(c->db, &count, &next)) != AUTH_OK)
 			return rc;
-		if (count == 0 || !c->opts->wait)
+		if (count > 0)
+			idle = -1;
+		else if (idle == -1)
+			idle = courier_ms(c);
+		else if (courier_ms(c) - idle >= COURIER_LINGER_MS)
 			return AUTH_OK;
 		courier_sleep(COURIER_POLL_MS);
 	}

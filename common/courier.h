@@ -18,7 +18,9 @@ struct db;
 struct courier_opts {
 	int			 slot;	/* reserved for us; 0: take a free one */
 	const char		*holder; /* the reservation's holder name */
-	int			 wait;	/* stay while a message waits a retry */
+	int			 wait;	/* stay while a message waits a retry,
+					   and linger once the queue is empty */
+	int			 recruit; /* start helpers for a backlog */
 	long			 limit;	/* seconds the run may take; -1: none */
 	volatile sig_atomic_t	*stop;	/* set by a signal: finish up */
 };

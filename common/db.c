@@ -249,6 +249,13 @@ static const char *const db_sql[DB_Q__MAX] = {
 	    "ORDER BY id LIMIT ?", /* DB_Q_CLEANUP_RESET_FAILURE */
 	"SELECT COUNT(*) FROM auth_reset_failure WHERE failed_at < ?",
 	    /* DB_Q_COUNT_RESET_FAILURE */
+	/*
+	 * reset-password for an address without a code: the round trip
+	 * that counting a try costs, changing nothing, so that the answer
+	 * takes as long as for a wrong code.
+	 */
+	"UPDATE auth_reset_code SET attempts = attempts + 1 "
+	    "WHERE token_id = 0", /* DB_Q_RESET_ATTEMPT_NONE */
 };
 
 /*

@@ -13,14 +13,19 @@
  * try (mailq_retry(), mailq_backoff()).
  *
  * At most MAIL_DELIVERY_SLOTS senders run at once over every host: each
- * holds a row of auth_mail_slot under a lease it renews.  mailq_wake()
- * starts a sender only when a slot is free, and reserves it for the
- * sender it starts; when none is free, a sender holds each slot, and
- * every sender looks at the queue once more after giving its slot back,
- * so a request that found every slot taken is still seen.  A flood of
- * requests therefore starts at most MAIL_DELIVERY_SLOTS processes and
- * connections; past that bound the rows wait in the queue, in order,
- * until a sender reaches them or their code would have expired.
+ * holds a row of auth_mail_slot under a lease it renews.  A request starts
+ * a sender only when no slot is held at all (mailq_wake(), reserving a
+ * slot for it); otherwise a sender is at work, sees the new row (it
+ * looks at the queue while it waits, and lingers a little once the queue
+ * is empty), and when the queue grows behind it, it starts a helper into
+ * a free slot (MAILQ_WAKE_HELPER).  Every sender looks at the queue once
+ * more after giving its slot back, so no request is left behind.  A flood
+ * of requests therefore starts at most MAIL_DELIVERY_SLOTS processes and
+ * connections; past that bound the rows wait in the queue, in order, until
+ * a sender reaches them or their code would have expired.  And whether
+ * a request starts a sender depends on whether one is already at work,
+ * not on what the requests before it asked for: a registered address
+ * keeps its sender busy longer, but the sender lingers either way.
  */
 #include "config.h"
 
@@ -166,8 +171,8 @@ mailq_slot_handover(struct db *db, int slot, const char *reservation,
 }
 
 /*
- * Extend the lease of slot s to MAILQ_LEASE from now (at most once a
- * second: the lease is kept in whole seconds).  Returns AUTH_OK,
+ * Extend the lease of slot s to MAILQ_LEASE from now, once a third of it
+ * has passed.  Returns AUTH_OK,
  * AUTH_ERR_NOT_FOUND when the slot is no longer ours (the lease ran out
  * and another sender took it: stop), or a database status.
  */
@@ -180,7 +185,7 @@ mailq_slot_renew(struct db *db, struct mailq_slot *s, long long now)
 	long long		 n = s->slot;
 	enum auth_status	 rc;
 
-	if (now <= s->renewed)
+	if (now - s->renewed < MAILQ_LEASE / 3)
 		return AUTH_OK;
 	db_bind_str(&p[0], s->holder, &hlen);
 	db_time_from_epoch(&until, now + MAILQ_LEASE);
@@ -306,17 +311,18 @@ out:
 }
 
 /*
- * After a request was queued at now: start a sender if a slot is free
- * (reserving it for that sender), else leave the request to the senders
- * at work, which see it (see above).  Also reaps senders this process
- * started earlier.  The cost is one SELECT, and when a slot is free an
- * UPDATE, a SELECT and a posix_spawn(3): it depends on how busy the
- * senders are, never on the address that was asked for.  Returns AUTH_OK
- * or a status (logged; the request waits for the next sender, or for
- * auth-cleanup from cron).
+ * At now: start a sender, reserving a slot for it, when how says one is
+ * needed: MAILQ_WAKE_IDLE (after a request was queued) when no slot is
+ * held at all, MAILQ_WAKE_HELPER (a sender with rows waiting behind the
+ * one it works on) when a slot is free.  Otherwise the senders at work see
+ * the rows (see above).  Also reaps senders this process started earlier.
+ * The cost is one SELECT, and when a sender is started an UPDATE, a
+ * SELECT and a posix_spawn(3).  Returns AUTH_OK or a status (logged; the
+ * rows wait for the next sender, or for auth-cleanup from cron).
  */
 enum auth_status
-mailq_wake(struct db *db, const struct cfg *cfg, long long now)
+mailq_wake(struct db *db, const struct cfg *cfg, long long now,
+    enum mailq_wake_how how)
 {
 	MYSQL_BIND		 p[2], r[1];
 	MYSQL_TIME		 tnow;
@@ -334,14 +340,16 @@ mailq_wake(struct db *db, const struct cfg *cfg, long long now)
 	if ((rc = db_exec(db, DB_Q_MAILQ_SLOTS_FREE, p, &st)) != AUTH_OK)
 		goto out;
 	db_bind_llong(&r[0], &nfree);
-	if ((rc = db_fetch_one(db, st, r)) != AUTH_OK || nfree == 0)
+	if ((rc = db_fetch_one(db, st, r)) != AUTH_OK)
+		goto out;
+	if (nfree == 0 || (how == MAILQ_WAKE_IDLE && nfree < slots))
 		goto out;
 	if ((rc = rng_hex(holder, sizeof(holder), MAILQ_TOKEN_HEX / 2)) !=
 	    AUTH_OK)
 		goto out;
 	rc = mailq_slot_lease(db, cfg, holder, now + MAILQ_RESERVE, now, &s);
 	if (rc == AUTH_ERR_NOT_FOUND) {
-		/* Taken since: by a sender that will see the request. */
+		/* Taken since: by a sender that will see the rows. */
 		rc = AUTH_OK;
 		goto out;
 	}

@@ -46,6 +46,13 @@ struct mailq_message {
 	long long	 expires_at;	/* the code, epoch s */
 };
 
+/* When mailq_wake() starts a sender. */
+enum mailq_wake_how {
+	MAILQ_WAKE_IDLE,	/* a request: only if no sender is at work */
+	MAILQ_WAKE_HELPER,	/* a sender with a backlog: if a slot is free */
+	MAILQ_WAKE__MAX
+};
+
 /* A slot a sender holds. */
 struct mailq_slot {
 	int		 slot;		/* 1 to MAIL_DELIVERY_SLOTS; 0: none */
@@ -56,7 +63,8 @@ struct mailq_slot {
 /* mailq.c */
 enum auth_status mailq_request(struct db *, const struct cfg *, const char *,
 		    long long);
-enum auth_status mailq_wake(struct db *, const struct cfg *, long long);
+enum auth_status mailq_wake(struct db *, const struct cfg *, long long,
+		    enum mailq_wake_how);
 enum auth_status mailq_slot_take(struct db *, const struct cfg *, long long,
 		    struct mailq_slot *);
 enum auth_status mailq_slot_handover(struct db *, int, const char *,

@@ -205,7 +205,8 @@ reset_check_code(struct db *db, const struct cfg *cfg, struct reset_try *t,
 		else
 			log_info("reset", "failure reason=no-code user=%lld",
 			    uid);
-		return AUTH_OK;
+		/* As long as counting the try of a wrong code takes. */
+		return db_exec(db, DB_Q_RESET_ATTEMPT_NONE, NULL, NULL);
 	}
 	if (rc != AUTH_OK)
 		return rc;

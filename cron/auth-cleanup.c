@@ -629,6 +629,7 @@ cleanup_courier(const struct cfg *cfg, const struct cleanup_args *a)
 	opts.slot = a->slot;
 	opts.holder = a->holder;
 	opts.wait = 1;
+	opts.recruit = 1;
 	opts.limit = -1;
 	opts.stop = &cleanup_stop;
 	if ((db = db_new(&cfg->db, NULL, 0)) == NULL) {

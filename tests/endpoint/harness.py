@@ -40,6 +40,7 @@ import shlex
 import socket
 import subprocess
 import sys
+import time
 import traceback
 import urllib.parse
 
@@ -309,6 +310,23 @@ def user_row(where_sql):
                     " DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%sZ')"
                     " FROM `user` WHERE " + where_sql)
     return rows
+
+
+def mail_senders_idle(timeout=90, empty_queue=True):
+    """Leave no mail sender (auth-cleanup --deliver) at work: empty the
+    mail queue (a message that fails is tried again as long as its code
+    lives), then wait until every sender has given its slot back.  For a
+    test whose senders run with a MAIL_* environment of their own, which
+    must not deliver another test's mail."""
+    if empty_queue:
+        db_query("DELETE FROM auth_mail_queue")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if db_scalar("SELECT COUNT(*) FROM auth_mail_slot WHERE "
+                     "lease_until >= UTC_TIMESTAMP()") == "0":
+            return
+        time.sleep(0.2)
+    raise RuntimeError("a mail sender kept its slot for %d s" % timeout)
 
 
 def shell(cmd, timeout=120):
