@@ -88,11 +88,8 @@ main(void)
 {
 	/* Statements are prepared when first used. */
 	static const struct app_endpoint ep = {
-		"auth-forgot-password",
-		NULL,
-		0,
-		NULL,
-		forgot_handle,
+		.prog = "auth-forgot-password",
+		.handle = forgot_handle,
 	};
 
 	return app_main(&ep);

@@ -107,11 +107,9 @@ main(void)
 {
 	/* Statements are prepared, and the code key derived, when used. */
 	static const struct app_endpoint ep = {
-		"auth-reset-password",
-		NULL,
-		0,
-		NULL,
-		resetpw_handle,
+		.prog = "auth-reset-password",
+		.handle = resetpw_handle,
+		.flags = APP_BCRYPT,
 	};
 
 	return app_main(&ep);

@@ -55,6 +55,23 @@ rng_hex_encode(const void *in, size_t n, char *out, size_t outsz)
 }
 
 /*
+ * Return the value (0 to 15) of the hex digit c, in either case, or -1
+ * if c is none: rng_hex_encode()'s inverse, digit by digit.
+ */
+int
+rng_hex_value(int c)
+{
+
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
  * Write nbytes (at most 64) random bytes as 2 * nbytes lower-case hex
  * digits and a NUL into out, which holds outsz bytes.  Returns AUTH_OK,
  * AUTH_ERR_INVALID if out is too small, or AUTH_ERR_CRYPTO.

@@ -180,8 +180,8 @@ addr_local_ok(const char *s, size_t len, int flags)
 		} else if (p[i] >= 0x80) {
 			if (!addr_utf8_ok(p + i, n, flags))
 				return 0;
-		} else if (!ascii_alnum(p[i]) &&
-		    (p[i] == '\0' || strchr(EMAIL_ATEXT_SPECIALS, p[i]) == NULL))
+		} else if (!ascii_alnum(p[i]) && (p[i] == '\0' ||
+		    strchr(EMAIL_ATEXT_SPECIALS, p[i]) == NULL))
 			return 0;
 	}
 	return 1;
@@ -207,7 +207,8 @@ addr_domain_ok(const char *s, size_t len, int flags)
 	for (i = 0; i <= len; i += n) {
 		n = 1;
 		if (i == len || p[i] == '.') {
-			if (i == start || (!utf8 && i - start > VALID_LABEL_MAX))
+			if (i == start ||
+			    (!utf8 && i - start > VALID_LABEL_MAX))
 				return 0;
 			if (p[start] == '-' || p[i - 1] == '-')
 				return 0;

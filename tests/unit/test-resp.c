@@ -164,6 +164,30 @@ main(void)
 
 	test_add();
 
+	/* Headers too long for the head: still an answer, never silence. */
+	{
+		static char	 big[1200];
+		const char	*huge[] = { big, NULL };
+
+		memset(big, 'a', sizeof(big) - 1);
+		memcpy(big, "X-Big: ", 7);
+		start(&r);
+		resp_error_headers(&r, 429, "Too many requests", huge);
+		tap_ok(r.status == 500 && strncmp(capture_out,
+		    "Status: 500 Internal Server Error\r\n", 35) == 0 &&
+		    strcmp(body(), "{\"detail\":\"Internal server "
+		    "error\"}") == 0 && has_header("Cache-Control: no-store"),
+		    "headers that do not fit: a 500 is sent, not nothing");
+		req_free(&r);
+	}
+	start(&r);
+	resp_text(&r, 200, "{\"a\":1}", NULL);
+	tap_ok(r.status == 200 && strcmp(body(), "{\"a\":1}") == 0 &&
+	    has_header("Content-Length: 7") &&
+	    has_header("X-Content-Type-Options: nosniff"),
+	    "resp_text sends a serialised body with every header");
+	req_free(&r);
+
 	tap_ok(strcmp(resp_reason(413), "Content Too Large") == 0 &&
 	    strcmp(resp_reason(599), "Unknown") == 0, "reason phrases");
 	return tap_done();

@@ -129,8 +129,9 @@ static const struct refusal email_invalids[] = {
 
 /* Addresses the FastAPI backend stored that valid_email() refuses. */
 static const struct email_valid lookup_valids[] = {
-	{ "jos\xc3\xa9@example.com", "jos\xc3\xa9@example.com" },	/* josé */
-	{ " Bob@B\xc3\xbc" "cher.DE ", "bob@b\xc3\xbc" "cher.de" },	/* bücher */
+	/* jose with an acute accent, b u-umlaut cher */
+	{ "jos\xc3\xa9@example.com", "jos\xc3\xa9@example.com" },
+	{ " Bob@B\xc3\xbc" "cher.DE ", "bob@b\xc3\xbc" "cher.de" },
 	/* Only ASCII is folded: the Ü stays as it is. */
 	{ "JOS\xc3\x89@x.io", "jos\xc3\x89@x.io" },
 	{ "\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe5\x85\xac"
@@ -150,7 +151,7 @@ static const struct refusal lookup_invalids[] = {
 	{ EMAIL_255, MSG_EMAIL_LONG },
 	{ X64 "a@b.co", MSG_EMAIL_LOCAL_LONG },
 	{ AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4
-	  "\xc3\xa4@b.co", MSG_EMAIL_LOCAL_LONG },		/* 65 characters */
+	  "\xc3\xa4@b.co", MSG_EMAIL_LOCAL_LONG },	/* 65 characters */
 	{ "jos\xc3@example.com", MSG_EMAIL_INVALID },	/* cut sequence */
 	{ "jos\xc0\xa9@example.com", MSG_EMAIL_INVALID },	/* overlong */
 	{ "a\xed\xa0\x80@b.co", MSG_EMAIL_INVALID },	/* surrogate */
@@ -321,7 +322,8 @@ test_lookup(void)
 		    "0123456789.@") == strlen(lookup_valids[i].out))
 			continue;
 		tap_ok(valid_email(lookup_valids[i].in,
-		    strlen(lookup_valids[i].in), strict, sizeof(strict)) != NULL,
+		    strlen(lookup_valids[i].in), strict,
+		    sizeof(strict)) != NULL,
 		    "registration still refuses lookup valid #%zu", i);
 	}
 }
