@@ -62,6 +62,7 @@
 #define CLEANUP_CODE_MARGIN	3600	/* seconds a code row outlives it */
 #define CLEANUP_FAILURE_AGE	(86400 + 3600) /* seconds, see reset.c */
 #define CLEANUP_MAILQ_AGE	3600	/* seconds past a queue row's end */
+#define CLEANUP_SENDER_NICE	10	/* --deliver runs this much nicer */
 
 #define CLEANUP_EXIT_OK		0
 #define CLEANUP_EXIT_DB		1	/* a database error */
@@ -624,6 +625,14 @@ cleanup_courier(const struct cfg *cfg, const struct cleanup_args *a)
 	struct db		*db;
 	enum auth_status	 rc;
 
+	/*
+	 * The requests first: on a busy machine the sender's CPU (TLS, the
+	 * message) must not slow the programs that answer.  A failure
+	 * leaves us as we are.
+	 */
+	errno = 0;
+	if (nice(CLEANUP_SENDER_NICE) == -1 && errno != 0)
+		log_warn("courier", "nice: %s", strerror(errno));
 	memset(&opts, 0, sizeof(opts));
 	memset(&stats, 0, sizeof(stats));
 	opts.slot = a->slot;

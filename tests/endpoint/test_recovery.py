@@ -1251,8 +1251,11 @@ def test_greeting_delay(t):
 def test_timing_pairs(t):
     """30 pairs of a registered and an unknown address, alternated, each
     followed by a probe: the probes after a registered address and after
-    an unknown one answer in the same time (medians within 10 % or
-    1 ms): nothing in how soon the program is ready again tells."""
+    an unknown one answer in the same time, so nothing in how soon the
+    program is ready again tells them apart.  Compared pair by pair (the
+    two probes of a pair run a few milliseconds apart, under the same load
+    of a shared machine): the median difference is under 10 % of a probe,
+    or under 1 ms."""
     accounts = insert_users(30, "tp")
     after = {"registered": [], "unknown": []}
     for i in range(30):
@@ -1265,13 +1268,17 @@ def test_timing_pairs(t):
                 t.ok(False, "forgot-password %s: 200" % kind, repr(r))
                 return
             dt, r = timed_forgot(unique("tz") + "@example.com")
-            after[kind].append(dt)
-    a = statistics.median(after["registered"]) * 1000
-    b = statistics.median(after["unknown"]) * 1000
+            after[kind].append(dt * 1000)
+    diffs = [a - b for a, b in zip(after["registered"], after["unknown"])]
+    d = statistics.median(diffs)
+    probe = statistics.median(after["registered"] + after["unknown"])
     t.diag("the request after a registered address: %.2f ms, after an "
-           "unknown one: %.2f ms (medians of 30)" % (a, b))
-    t.ok(abs(a - b) < max(0.1 * min(a, b), 1.0), "the medians differ by "
-         "less than 10 %% or 1 ms (%.2f ms vs %.2f ms)" % (a, b))
+           "unknown one: %.2f ms (medians of 30); median difference within "
+           "a pair %+.2f ms" % (statistics.median(after["registered"]),
+                                statistics.median(after["unknown"]), d))
+    t.ok(abs(d) < max(0.1 * probe, 1.0), "the median difference within a "
+         "pair is under 10 %% of a probe (%.2f ms) or 1 ms: %+.2f ms"
+         % (probe, d))
     got = wait_mails({x: 1 for x in accounts}, timeout=60)
     t.ok(all(len(got[x]) == 1 for x in accounts), "and each of the 30 "
          "registered addresses got its mail")
@@ -1447,8 +1454,8 @@ def test_daily_cap(t):
 
 def test_reset_timing(t):
     """reset-password: an unknown address and a registered one with a
-    wrong code answer in the same time (interleaved, medians within a
-    ratio of 1.25)."""
+    wrong code answer in the same time (30 interleaved pairs, the median
+    ratio within a pair within 1.25)."""
     accounts = insert_users(30, "rt")
     ids = [uid_by_email(a) for a in accounts]
     for uid in ids:
@@ -1473,10 +1480,13 @@ def test_reset_timing(t):
     t.eq(statuses, [400] * 60, "60 tries: each 400")
     a = statistics.median(times["registered"]) * 1000
     b = statistics.median(times["unknown"]) * 1000
+    ratio = statistics.median([x / y for x, y in zip(times["registered"],
+                                                     times["unknown"])])
     t.diag("reset-password median: registered, wrong code %.2f ms; unknown "
-           "address %.2f ms" % (a, b))
-    t.ok(max(a, b) <= 1.25 * min(a, b), "the medians are within a ratio of "
-         "1.25 (%.2f ms vs %.2f ms)" % (a, b))
+           "address %.2f ms; median ratio within a pair %.3f" % (a, b, ratio))
+    t.ok(1 / 1.25 <= ratio <= 1.25, "the median ratio within a pair "
+         "(the two tries a few milliseconds apart, under the same load) "
+         "is within 1.25: %.3f" % ratio)
 
 
 def proxy_url(path):
@@ -1523,23 +1533,26 @@ def test_commit_unknown(t):
 
 
 def test_long_username(t):
-    """A legacy username of 1020 bytes (255 emoji: the FastAPI backend took
-    any username that fit the column):
+    """A legacy username of about 1000 bytes (255 characters, mostly emoji:
+    the FastAPI backend took any username that fit the column):
     the mail is built, its greeting shortened, and the code works."""
-    name = "\U0001F600" * 255
+    prefix = unique("lu")
+    name = prefix + "\U0001F600" * (255 - len(prefix))
     addr = insert_users(1, "lu", usernames=[name])[0]
     forgot(addr)
-    code = mail_code(t, addr, 1, "a 1020-byte username: the mail arrived")
+    code = mail_code(t, addr, 1, "a %d-byte username: the mail arrived"
+                     % len(name.encode()))
     body = parse(mails_to(addr)[0]).get_content()
     first = body.splitlines()[0] if body else ""
-    t.ok(first == "Hello " + "\U0001F600" * 64 + "...,", "its greeting is the "
+    t.ok(first == "Hello " + name[:64] + "...,", "its greeting is the "
          "name cut to 64 characters and \"...\"", first)
-    reset_works(t, addr, code, "1020-byte username")
+    reset_works(t, addr, code, "the long username")
 
 
 def test_cron_delivers(t):
     """A request no sender took (as if the one started had died): the next
     auth-cleanup run, from cron, issues and sends it."""
+    mail_senders_idle()
     addr = insert_users(1, "cr")[0]
     db_query("INSERT INTO auth_mail_queue (email, created_at, expires_at, "
              "next_attempt_at) VALUES (%s, UTC_TIMESTAMP(), UTC_TIMESTAMP() "
