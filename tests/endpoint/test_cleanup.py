@@ -551,6 +551,17 @@ def lock_holder():
     raise RuntimeError("the admin client did not take the lock")
 
 
+def release_holder(p):
+    """End lock_holder()'s session p (if any), and with it the lock."""
+    if p is None:
+        return
+    p.kill()
+    p.wait()
+    holder = db_scalar("SELECT IS_USED_LOCK(%s)" % sql_quote(LOCK))
+    if holder is not None:
+        db_query("KILL %d" % int(holder))
+
+
 def test_lock(t):
     if not drain(t):
         return
@@ -583,12 +594,7 @@ def test_lock(t):
              tokens_of(uid) == set(),
              "lock released: the next run deletes", repr(r))
     finally:
-        if p is not None:
-            p.kill()
-            p.wait()
-            holder = db_scalar("SELECT IS_USED_LOCK(%s)" % sql_quote(LOCK))
-            if holder is not None:
-                db_query("KILL %d" % int(holder))
+        release_holder(p)
         drop_user(uid)
 
 
@@ -786,12 +792,7 @@ def test_lock_after_reconnect(t):
     finally:
         stop(proc)
         stop(busy)
-        if holder is not None:
-            holder.kill()
-            holder.wait()
-            h = db_scalar("SELECT IS_USED_LOCK(%s)" % sql_quote(LOCK))
-            if h is not None:
-                db_query("KILL %d" % int(h))
+        release_holder(holder)
         drop_user(uid)
 
 
