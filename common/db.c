@@ -256,6 +256,14 @@ static const char *const db_sql[DB_Q__MAX] = {
 	 */
 	"UPDATE auth_reset_code SET attempts = attempts + 1 "
 	    "WHERE token_id = 0", /* DB_Q_RESET_ATTEMPT_NONE */
+	/*
+	 * Every issuing transaction writes its account's row: on Galera,
+	 * two of them on two nodes conflict at certification (migration
+	 * 006), as the row lock alone cannot make them.
+	 */
+	"INSERT INTO auth_reset_account (user_id, issued_at) VALUES (?, ?) "
+	    "ON DUPLICATE KEY UPDATE issued_at = VALUES(issued_at)",
+	    /* DB_Q_RESET_ACCOUNT_ISSUED */
 };
 
 /*

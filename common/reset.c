@@ -8,7 +8,10 @@
  * attempt counter is written before the comparison it counts.  The
  * transactions run at READ COMMITTED, which takes no gap locks for
  * searches: steps for different accounts never deadlock on an index gap
- * (LIBRARY-NOTES B7).  A transaction that deadlocks all the same is run
+ * (LIBRARY-NOTES B7).  Row locks hold on one node of a Galera cluster
+ * only: two steps for one account on two nodes are made to write a row
+ * in common (the code's attempt counter, auth_reset_account), so that
+ * certification lets one commit and the other runs again.  A transaction that deadlocks all the same is run
  * again by db_txn(), but never once its outcome is unknown (the
  * connection lost during COMMIT): that is settled by reading what landed.
  *
@@ -455,6 +458,12 @@ reset_new_code(struct db *db, struct reset_issuing *is, long long uid,
 	    sizeof(code))) != AUTH_OK ||
 	    (rc = otp_digest(uid, code, OTP_DIGITS, digest,
 	    sizeof(digest))) != AUTH_OK)
+		goto out;
+	/* The row two issuers on two Galera nodes both write. */
+	db_bind_llong(&p[0], &uid);
+	db_time_from_epoch(&created, is->now);
+	db_bind_time(&p[1], &created);
+	if ((rc = db_exec(db, DB_Q_RESET_ACCOUNT_ISSUED, p, NULL)) != AUTH_OK)
 		goto out;
 	db_bind_llong(&p[0], &uid);
 	if ((rc = db_exec(db, DB_Q_RESET_RETIRE_USER, p, NULL)) != AUTH_OK)

@@ -19,7 +19,8 @@
  * COMMITTED transaction deleting in primary key order, so a request never
  * waits behind a long delete and a replica deletes the same rows; each
  * batch is correct without the lock too (a row is deleted once, whoever
- * gets there first), as on Galera, which refuses GET_LOCK.  While other
+ * gets there first; a batch that loses a conflict runs again), as it must
+ * be on Galera, where GET_LOCK locks one node only, or is refused.  While other
  * sessions are running statements, the run pauses between batches so as
  * to spend at most -p percent of its time deleting.  A run starts no new
  * batch once its time limit has passed.  The SQL is in common/db.c, like
@@ -285,8 +286,9 @@ cleanup_lock(struct cleanup_run *run, int *held)
 	if (rc == AUTH_ERR_DB &&
 	    db_last_errno(run->db) == ER_NOT_SUPPORTED_YET) {
 		/*
-		 * A Galera node refuses GET_LOCK (MDEV-30473).  Each batch
-		 * is correct without it; two runs only share the work.
+		 * Some Galera versions refuse GET_LOCK (MDEV-30473); where
+		 * it is accepted it locks one node only.  Each batch is
+		 * correct without it; two runs only share the work.
 		 */
 		log_warn("lock", "GET_LOCK is not supported by this server "
 		    "(Galera?); running without the lock");
@@ -417,37 +419,56 @@ cleanup_pace(struct cleanup_run *run, double batch_ms)
 	run->paused_ms += ms;
 }
 
+/* One batch of one job. */
+struct cleanup_batch {
+	struct cleanup_run		*run;
+	const struct cleanup_job	*job;
+	unsigned long long		 n;	/* rows deleted */
+};
+
 /*
- * One batch of job: a READ COMMITTED transaction, with the lock checked
- * first, deleting at most CLEANUP_BATCH rows.  *n gets the rows deleted.
+ * One batch, for db_txn(): READ COMMITTED, the lock checked first, at
+ * most CLEANUP_BATCH rows deleted.  db_txn() runs it again when it loses
+ * a deadlock or a certification conflict (Galera, at COMMIT): the rows
+ * another run or a request took first are simply not there any more.
  */
 static enum auth_status
-cleanup_batch(struct cleanup_run *run, const struct cleanup_job *job,
-    unsigned long long *n)
+cleanup_batch_txn(struct db *db, void *arg, int *commit)
 {
+	struct cleanup_batch	*b = arg;
 	MYSQL_BIND		 params[3];
 	MYSQL_TIME		 t;
 	int			 batch = CLEANUP_BATCH;
 	enum auth_status	 rc;
 
-	*n = 0;
-	/*
-	 * An explicit transaction, so that the batch is committed even on
-	 * a server whose autocommit default is off.
-	 */
-	if ((rc = db_begin(run->db)) != AUTH_OK)
+	b->n = 0;
+	if ((rc = db_exec(db, DB_Q_TXN_READ_COMMITTED, NULL, NULL)) !=
+	    AUTH_OK || (rc = cleanup_recheck_lock(b->run)) != AUTH_OK ||
+	    b->run->lock_lost)
 		return rc;
-	if ((rc = db_exec(run->db, DB_Q_TXN_READ_COMMITTED, NULL, NULL)) !=
-	    AUTH_OK || (rc = cleanup_recheck_lock(run)) != AUTH_OK ||
-	    run->lock_lost)
-		goto fail;
-	if ((rc = db_exec(run->db, job->del, cleanup_params(run, job,
+	if ((rc = db_exec(db, b->job->del, cleanup_params(b->run, b->job,
 	    params, &t, &batch), NULL)) != AUTH_OK)
-		goto fail;
-	*n = db_affected(run->db, job->del);
-	return db_commit(run->db);
-fail:
-	db_rollback(run->db);
+		return rc;
+	b->n = db_affected(db, b->job->del);
+	*commit = 1;
+	return AUTH_OK;
+}
+
+/*
+ * One batch of job, committed by itself.  *n gets the rows deleted.
+ */
+static enum auth_status
+cleanup_batch(struct cleanup_run *run, const struct cleanup_job *job,
+    unsigned long long *n)
+{
+	struct cleanup_batch	 b;
+	enum auth_status	 rc;
+
+	b.run = run;
+	b.job = job;
+	b.n = 0;
+	rc = db_txn(run->db, cleanup_batch_txn, &b);
+	*n = rc == AUTH_OK ? b.n : 0;
 	return rc;
 }
 

@@ -51,6 +51,20 @@ INSERT IGNORE INTO auth_mail_slot (slot) VALUES
 	(17), (18), (19), (20), (21), (22), (23), (24),
 	(25), (26), (27), (28), (29), (30), (31), (32);
 
+-- auth_reset_account: one row per account that was ever issued a code,
+-- written by every transaction that issues one.  Row locks (SELECT ...
+-- FOR UPDATE) hold on one node of a Galera cluster only: two senders on
+-- two nodes could each see no code within the cooldown and issue one.
+-- Both write this row, so certification lets one commit; the other's
+-- transaction is run again and sees the cooldown.
+CREATE TABLE IF NOT EXISTS auth_reset_account (
+	user_id INTEGER NOT NULL,
+	issued_at DATETIME NOT NULL,
+	PRIMARY KEY (user_id),
+	CONSTRAINT fk_auth_reset_account_user FOREIGN KEY (user_id)
+	    REFERENCES `user` (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
 -- auth_reset_failure: one row per failed reset-password, keyed by a
 -- SHA-256 of the normalised address (an unknown address is counted like
 -- an account, so a refusal says nothing about which it is), for
