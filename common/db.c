@@ -72,17 +72,24 @@ static const char *const db_sql[DB_Q__MAX] = {
 	 * The rotation is this one statement: only the holder of the
 	 * current generation of a live session of an active user advances
 	 * it, and only once.  Single-table UPDATE assignments run left to
-	 * right, so previous_jti takes the old current_jti.
+	 * right: grace_generation is computed from the old rotated_at and
+	 * generation (the burst goes on if the last rotation was within the
+	 * grace window, the first parameter being now minus the window;
+	 * session.c), and previous_jti takes the old current_jti.
 	 */
-	"UPDATE auth_refresh_session SET previous_jti = current_jti, "
-	    "current_jti = ?, generation = generation + 1, rotated_at = ? "
+	"UPDATE auth_refresh_session SET grace_generation = "
+	    "IF(rotated_at IS NOT NULL AND rotated_at >= ?, "
+	    "COALESCE(grace_generation, generation - 1), generation), "
+	    "previous_jti = current_jti, current_jti = ?, "
+	    "generation = generation + 1, rotated_at = ? "
 	    "WHERE id = ? AND user_id = ? AND current_jti = ? "
-	    "AND revoked_at IS NULL AND expires_at > ? "
+	    "AND generation = ? AND revoked_at IS NULL AND expires_at > ? "
 	    "AND EXISTS (SELECT 1 FROM `user` u "
 	    "WHERE u.id = auth_refresh_session.user_id "
 	    "AND u.is_active = 1)", /* DB_Q_SESSION_ROTATE */
 	"SELECT s.current_jti, s.previous_jti, s.rotated_at, "
-	    "s.revoked_at IS NOT NULL, s.expires_at, u.is_active "
+	    "s.revoked_at IS NOT NULL, s.expires_at, u.is_active, "
+	    "s.generation, s.grace_generation "
 	    "FROM auth_refresh_session s JOIN `user` u ON u.id = s.user_id "
 	    "WHERE s.id = ? AND s.user_id = ?", /* DB_Q_SESSION_GET */
 	"UPDATE auth_refresh_session SET revoked_at = ? "
@@ -647,13 +654,21 @@ db_exec_once(struct db *db, enum db_q q, MYSQL_BIND *params,
 		return rc;
 	}
 	st = db->stmt[q];
+	/*
+	 * Rows are read into memory here, at once: an error the server
+	 * sends while it produces them (a lock wait in INSERT ...
+	 * RETURNING) is this statement's, retried like any other.
+	 */
 	if ((params == NULL || mysql_stmt_bind_param(st, params) == 0) &&
-	    mysql_stmt_execute(st) == 0) {
+	    mysql_stmt_execute(st) == 0 && (mysql_stmt_field_count(st) == 0 ||
+	    mysql_stmt_store_result(st) == 0)) {
 		if (stmtp != NULL)
 			*stmtp = st;
 		return AUTH_OK;
 	}
-	err = *errp = db->lasterr = mysql_stmt_errno(st);
+	if ((err = mysql_stmt_errno(st)) == 0)
+		err = mysql_errno(db->conn);
+	*errp = db->lasterr = err;
 	if (err == ER_DUP_ENTRY) {
 		db_note_dup_key(db, mysql_stmt_error(st));
 		return AUTH_ERR_DB_DUPLICATE;

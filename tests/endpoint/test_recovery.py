@@ -35,8 +35,8 @@ from db_proxy import DbProxy
 from harness import (TAP, cgi, CGIResult, check_logs_clean, clean_env,
                      config_values, db_query, db_scalar, env, err, expect,
                      expect_422, header_problems, mail_senders_idle, new_user,
-                     password, program, program_headers, program_log, request,
-                     server, sql_quote, unique)
+                     password, program, program_headers, program_log, race,
+                     request, server, sql_quote, unique)
 
 FORGOT = "/api/auth/forgot-password"
 RESET = "/api/auth/reset-password"
@@ -1312,21 +1312,7 @@ def test_parallel_no_deadlock(t):
     accounts = insert_users(50, "pd")
     mark = len(program_log())
     before = innodb_deadlocks()
-    results = [None] * 50
-    barrier = threading.Barrier(50)
-
-    def one(i):
-        try:
-            barrier.wait(timeout=30)
-            results[i] = forgot(accounts[i], timeout=30).status
-        except Exception as e:
-            results[i] = repr(e)
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(50)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(60)
+    results = race(50, lambda i: forgot(accounts[i], timeout=30).status)
     t.eq(results, [200] * 50, "50 parallel forgot-password: each 200")
     got = wait_mails({a: 1 for a in accounts}, timeout=60)
     t.eq(collect_codes(got), 50, "each of the 50 accounts got one mail "

@@ -42,6 +42,8 @@ struct fake {
 	unsigned int	 autocommit_err;	/* next autocommit(0) */
 	unsigned int	 commit_err;	/* next commit */
 	unsigned int	 fetch_err;	/* fetches: fail instead of rows */
+	unsigned int	 fields;	/* columns of each result */
+	unsigned int	 store_err;	/* next reading of a result */
 	int		 rows;		/* rows each result has */
 	int		 fetched;	/* of the current result */
 	unsigned int	 conn_err;	/* what mysql_errno() says */
@@ -52,6 +54,21 @@ struct fake {
 };
 
 static struct fake	 fake;
+
+/*
+ * If an error is queued in *queued, move it to *errp (what mysql_errno()
+ * or mysql_stmt_errno() will say) and return 1: the call fails.
+ */
+static int
+fake_fail(unsigned int *queued, unsigned int *errp)
+{
+
+	if (*queued == 0)
+		return 0;
+	*errp = *queued;
+	*queued = 0;
+	return 1;
+}
 
 MYSQL *STDCALL
 mysql_init(MYSQL *m)
@@ -128,11 +145,8 @@ mysql_autocommit(MYSQL *m, my_bool mode)
 	(void)m;
 	if (mode == 0) {
 		fake.autocommit_off++;
-		if (fake.autocommit_err != 0) {
-			fake.conn_err = fake.autocommit_err;
-			fake.autocommit_err = 0;
+		if (fake_fail(&fake.autocommit_err, &fake.conn_err))
 			return 1;
-		}
 	}
 	return 0;
 }
@@ -143,12 +157,7 @@ mysql_commit(MYSQL *m)
 
 	(void)m;
 	fake.commits++;
-	if (fake.commit_err != 0) {
-		fake.conn_err = fake.commit_err;
-		fake.commit_err = 0;
-		return 1;
-	}
-	return 0;
+	return fake_fail(&fake.commit_err, &fake.conn_err);
 }
 
 my_bool STDCALL
@@ -174,12 +183,7 @@ mysql_stmt_prepare(MYSQL_STMT *st, const char *q, unsigned long len)
 
 	(void)st; (void)q; (void)len;
 	fake.prepares++;
-	if (fake.prepare_err != 0) {
-		fake.stmt_err = fake.prepare_err;
-		fake.prepare_err = 0;
-		return 1;
-	}
-	return 0;
+	return fake_fail(&fake.prepare_err, &fake.stmt_err);
 }
 
 my_bool STDCALL
@@ -200,11 +204,23 @@ mysql_stmt_execute(MYSQL_STMT *st)
 	fake.fetched = 0;
 	if (fake.iexec < fake.nexec)
 		err = fake.exec_errs[fake.iexec++];
-	if (err != 0) {
-		fake.stmt_err = err;
-		return 1;
-	}
-	return 0;
+	return fake_fail(&err, &fake.stmt_err);
+}
+
+unsigned int STDCALL
+mysql_stmt_field_count(MYSQL_STMT *st)
+{
+
+	(void)st;
+	return fake.fields;
+}
+
+int STDCALL
+mysql_stmt_store_result(MYSQL_STMT *st)
+{
+
+	(void)st;
+	return fake_fail(&fake.store_err, &fake.stmt_err);
 }
 
 my_bool STDCALL
@@ -414,6 +430,13 @@ test_exec_conflicts(struct dburl *u)
 	tap_ok(db_exec(db, DB_Q_SESSION_ROTATE, NULL, NULL) == AUTH_OK &&
 	    fake.executes == 2, "one lock-wait time-out: run again, passes");
 	fake.executes = 0;
+	fake.fields = 3;
+	fake.store_err = ER_LOCK_WAIT_TIMEOUT;
+	tap_ok(db_exec(db, DB_Q_THROTTLE_HIT1, NULL, NULL) == AUTH_OK &&
+	    fake.executes == 2, "a lock-wait time-out while the rows come "
+	    "(INSERT ... RETURNING): the statement runs again and passes");
+	fake.fields = 0;
+	fake.executes = 0;
 	fake_exec_errors(ER_NO_SUCH_TABLE, 0, 0);
 	tap_ok(db_exec(db, DB_Q_SESSION_ROTATE, NULL, NULL) == AUTH_ERR_DB &&
 	    fake.executes == 1, "other errors run once");
@@ -471,6 +494,16 @@ test_lost(struct dburl *u)
 	tap_ok(db_exec(db, DB_Q_SESSION_GET, NULL, &st) == AUTH_OK &&
 	    db_fetch_one(db, st, r) == AUTH_ERR_NOT_FOUND,
 	    "db_fetch_one: no row");
+	fake.fields = 3;
+	fake.store_err = CR_SERVER_LOST;
+	tap_ok(db_exec(db, DB_Q_THROTTLE_HIT3, NULL, &st) ==
+	    AUTH_ERR_DB_COMMIT_UNKNOWN, "a connection lost while the rows of "
+	    "INSERT ... RETURNING come: outcome unknown");
+	fake.store_err = CR_SERVER_LOST;
+	tap_ok(db_exec(db, DB_Q_SESSION_GET, NULL, &st) ==
+	    AUTH_ERR_DB_UNAVAIL, "a connection lost while a SELECT's rows "
+	    "come: 503");
+	fake.fields = 0;
 	fake.closes = 0;
 	fake.fetch_err = CR_SERVER_LOST;
 	tap_ok(db_exec(db, DB_Q_THROTTLE_HIT3, NULL, &st) == AUTH_OK &&
