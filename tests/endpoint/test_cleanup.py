@@ -635,7 +635,7 @@ def test_db_error_midrun(t):
         p, conn = row_locker(locked)
         # New sessions, the program's, wait 1 s for a row lock.
         db_query("SET GLOBAL innodb_lock_wait_timeout = 1")
-        r = cleanup(timeout=60)
+        r = cleanup(timeout=60, extra_env={"DB_LOCK_WAIT_TIMEOUT": "1"})
         db_query("SET GLOBAL innodb_lock_wait_timeout = %d" % int(old))
         t.eq(r.returncode, 1, "an error during the run: exit 1", repr(r))
         t.ok(r.stdout == "" and "passwordresettoken_expired" in r.stderr,
