@@ -492,6 +492,23 @@ def test_server_stalls(t):
          "up after about 30 s (%.1f s)" % (run.answered, run.ended))
 
 
+def test_no_curl_in_answering_program(t):
+    """Only the sender loads libcurl and its TLS stack: the program that
+    answers forgot-password does not even link it."""
+    for prog, want in (("auth-forgot-password", False),
+                       ("auth-reset-password", False)):
+        p = subprocess.run(["ldd", program(prog)], capture_output=True,
+                           timeout=30)
+        linked = b"libcurl" in p.stdout
+        t.ok(p.returncode == 0 and linked == want, "%s %s libcurl"
+             % (prog, "links" if want else "does not link"),
+             p.stdout.decode(errors="replace"))
+    p = subprocess.run(["ldd", env("AUTH_TEST_CLEANUP")],
+                       capture_output=True, timeout=30)
+    t.ok(b"libcurl" in p.stdout, "auth-cleanup, the sender, links it",
+         p.stdout.decode(errors="replace"))
+
+
 def test_logs(t):
     text = "\n".join(STATE["stderr"])
     t.ok(SMTP_PASSWORD not in text,
@@ -524,6 +541,7 @@ def main():
     t.run(test_server_down)
     t.run(test_server_silent)
     t.run(test_server_stalls)
+    t.run(test_no_curl_in_answering_program)
     t.run(test_logs)
     t.done()
 
