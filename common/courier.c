@@ -288,9 +288,23 @@ courier_recruit(struct courier *c, long long now)
 	if (!c->opts->recruit || now <= c->recruited)
 		return;
 	c->recruited = now;
-	if (mailq_pending(c->db, &count, &next) == AUTH_OK && count > 1 &&
+	if (mailq_pending(c->db, NULL, &count, &next, NULL) == AUTH_OK &&
+	    count > 1 &&
 	    next <= now)
 		(void)mailq_wake(c->db, c->cfg, now, MAILQ_WAKE_HELPER);
+}
+
+/*
+ * The slot is no longer ours (its lease ran out, or it was taken back):
+ * stop at once, claiming nothing more.
+ */
+static enum auth_status
+courier_lost(struct courier *c)
+{
+
+	log_warn("courier", "slot=%d lost; stopping", c->slot.slot);
+	c->slot.slot = 0;
+	return AUTH_OK;
 }
 
 /*
@@ -308,19 +322,17 @@ courier_drain(struct courier *c)
 	struct mailq_row	 row;
 	enum auth_status	 rc;
 	long long		 now, count, next, idle = -1;
+	int			 held;
 
 	while (!courier_over(c)) {
 		now = (long long)time(NULL);
 		if ((rc = mailq_slot_renew(c->db, &c->slot, now)) ==
-		    AUTH_ERR_NOT_FOUND) {
-			log_warn("courier", "slot=%d lost (lease ran out); "
-			    "stopping", c->slot.slot);
-			c->slot.slot = 0;
-			return AUTH_OK;
-		}
+		    AUTH_ERR_NOT_FOUND)
+			return courier_lost(c);
 		if (rc != AUTH_OK)
 			return rc;
-		if ((rc = mailq_claim(c->db, now, &row)) == AUTH_OK) {
+		if ((rc = mailq_claim(c->db, &c->slot, now, &row)) ==
+		    AUTH_OK) {
 			idle = -1;
 			courier_recruit(c, now);
 			if (row.expires_at <= now)
@@ -338,8 +350,11 @@ courier_drain(struct courier *c)
 			return rc;
 		if (!c->opts->wait)
 			return AUTH_OK;
-		if ((rc = mailq_pending(c->db, &count, &next)) != AUTH_OK)
+		if ((rc = mailq_pending(c->db, &c->slot, &count, &next,
+		    &held)) != AUTH_OK)
 			return rc;
+		if (!held)
+			return courier_lost(c);
 		if (count > 0)
 			idle = -1;
 		else if (idle == -1)
@@ -393,7 +408,8 @@ courier_run(struct db *db, const struct cfg *cfg,
 			break;
 		/* Whatever came in while we were giving the slot back. */
 		now = (long long)time(NULL);
-		if ((rc = mailq_pending(db, &count, &next)) != AUTH_OK ||
+		if ((rc = mailq_pending(db, NULL, &count, &next, NULL)) !=
+		    AUTH_OK ||
 		    count == 0 || (!opts->wait && next > now))
 			break;
 		rc = mailq_slot_take(db, cfg, now, &c.slot);

@@ -208,8 +208,10 @@ static const char *const db_sql[DB_Q__MAX] = {
 	"UPDATE auth_mail_slot SET holder = NULL, "
 	    "lease_until = '1970-01-01 00:00:00' WHERE slot = ? AND "
 	    "holder = ?", /* DB_Q_MAILQ_SLOT_RELEASE */
+	/* Only a sender that still holds its slot claims anything. */
 	"UPDATE auth_mail_queue SET claim = ?, claim_until = ? "
-	    "WHERE next_attempt_at <= ? AND claim_until < ? "
+	    "WHERE next_attempt_at <= ? AND claim_until < ? AND EXISTS "
+	    "(SELECT 1 FROM auth_mail_slot WHERE slot = ? AND holder = ?) "
 	    "ORDER BY id LIMIT 1", /* DB_Q_MAILQ_CLAIM */
 	"SELECT id, email, user_id, token_id, nonce, expires_at, attempts "
 	    "FROM auth_mail_queue WHERE claim = ?", /* DB_Q_MAILQ_CLAIMED */
@@ -221,8 +223,9 @@ static const char *const db_sql[DB_Q__MAX] = {
 	"UPDATE auth_mail_queue SET attempts = ?, next_attempt_at = ?, "
 	    "claim = NULL, claim_until = '1970-01-01 00:00:00' "
 	    "WHERE id = ? AND claim = ?", /* DB_Q_MAILQ_RETRY */
-	"SELECT COUNT(*), MIN(GREATEST(next_attempt_at, claim_until)) "
-	    "FROM auth_mail_queue", /* DB_Q_MAILQ_PENDING */
+	"SELECT COUNT(*), MIN(GREATEST(next_attempt_at, claim_until)), "
+	    "(SELECT COUNT(*) FROM auth_mail_slot WHERE slot = ? AND "
+	    "holder = ?) FROM auth_mail_queue", /* DB_Q_MAILQ_PENDING */
 	"SELECT u.email, u.username, u.is_active, t.is_used, t.expires_at "
 	    "FROM passwordresettoken t JOIN `user` u ON u.id = t.user_id "
 	    "WHERE t.id = ? AND t.user_id = ?", /* DB_Q_MAILQ_MESSAGE */

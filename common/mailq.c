@@ -366,17 +366,19 @@ out:
 
 /*
  * Claim the next due row (in the order the rows came) at now, for
- * MAILQ_LEASE seconds, and fill *row.  Returns AUTH_OK,
- * AUTH_ERR_NOT_FOUND when no unclaimed row is due, or a database or
- * crypto status.
+ * MAILQ_LEASE seconds, for the sender holding slot s, and fill *row.
+ * Returns AUTH_OK, AUTH_ERR_NOT_FOUND when no unclaimed row is due or the
+ * slot is no longer ours, or a database or crypto status.
  */
 enum auth_status
-mailq_claim(struct db *db, long long now, struct mailq_row *row)
+mailq_claim(struct db *db, const struct mailq_slot *s, long long now,
+    struct mailq_row *row)
 {
-	MYSQL_BIND		 p[4], r[7];
+	MYSQL_BIND		 p[6], r[7];
 	MYSQL_TIME		 until, tnow, expires;
 	MYSQL_STMT		*st;
-	unsigned long		 clen, elen, nlen;
+	unsigned long		 clen, elen, nlen, hlen = strlen(s->holder);
+	long long		 slot = s->slot;
 	my_bool			 enull, unull, tnull, nnull;
 	enum auth_status	 rc;
 
@@ -395,6 +397,8 @@ mailq_claim(struct db *db, long long now, struct mailq_row *row)
 	db_time_from_epoch(&tnow, now);
 	db_bind_time(&p[2], &tnow);
 	db_bind_time(&p[3], &tnow);
+	db_bind_llong(&p[4], &slot);
+	db_bind_str(&p[5], s->holder, &hlen);
 	if ((rc = db_exec(db, DB_Q_MAILQ_CLAIM, p, NULL)) != AUTH_OK)
 		return rc;
 	if (db_affected(db, DB_Q_MAILQ_CLAIM) != 1)
@@ -522,28 +526,40 @@ mailq_retry(struct db *db, struct mailq_row *row, long long next)
 /*
  * Count the rows of the queue, claimed or not, into *count, and set *next
  * to the earliest epoch second at which one of them can be claimed (0
- * when the queue is empty).  Returns AUTH_OK or a database status.
+ * when the queue is empty); with a slot s (may be NULL), set *held to
+ * whether we still hold it, in the same round trip.  Returns AUTH_OK or
+ * a database status.
  */
 enum auth_status
-mailq_pending(struct db *db, long long *count, long long *next)
+mailq_pending(struct db *db, const struct mailq_slot *s, long long *count,
+    long long *next, int *held)
 {
-	MYSQL_BIND		 r[2];
+	MYSQL_BIND		 p[2], r[3];
 	MYSQL_TIME		 t;
 	MYSQL_STMT		*st;
 	my_bool			 tnull = 1;
+	unsigned long		 hlen = s != NULL ? strlen(s->holder) : 0;
+	long long		 slot = s != NULL ? s->slot : 0, mine = 0;
 	enum auth_status	 rc;
 
 	*count = 0;
 	*next = 0;
-	if ((rc = db_exec(db, DB_Q_MAILQ_PENDING, NULL, &st)) != AUTH_OK)
+	if (held != NULL)
+		*held = 0;
+	db_bind_llong(&p[0], &slot);
+	db_bind_str(&p[1], s != NULL ? s->holder : "", &hlen);
+	if ((rc = db_exec(db, DB_Q_MAILQ_PENDING, p, &st)) != AUTH_OK)
 		return rc;
 	db_bind_llong(&r[0], count);
 	db_bind_time(&r[1], &t);
 	r[1].is_null = &tnull;
+	db_bind_llong(&r[2], &mine);
 	if ((rc = db_fetch_one(db, st, r)) != AUTH_OK)
 		return rc == AUTH_ERR_NOT_FOUND ? AUTH_ERR_DB : rc;
 	if (!tnull)
 		*next = db_time_to_epoch(&t);
+	if (held != NULL)
+		*held = mine == 1;
 	return AUTH_OK;
 }
 

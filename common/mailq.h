@@ -72,14 +72,16 @@ enum auth_status mailq_slot_handover(struct db *, int, const char *,
 enum auth_status mailq_slot_renew(struct db *, struct mailq_slot *,
 		    long long);
 void		 mailq_slot_release(struct db *, struct mailq_slot *);
-enum auth_status mailq_claim(struct db *, long long, struct mailq_row *);
+enum auth_status mailq_claim(struct db *, const struct mailq_slot *,
+		    long long, struct mailq_row *);
 enum auth_status mailq_to_message(struct db *, const struct mailq_row *,
 		    long long, long long, const char *, long long, long long);
 void		 mailq_became_message(struct mailq_row *, long long, long long,
 		    const char *, long long);
 enum auth_status mailq_done(struct db *, const struct mailq_row *);
 enum auth_status mailq_retry(struct db *, struct mailq_row *, long long);
-enum auth_status mailq_pending(struct db *, long long *, long long *);
+enum auth_status mailq_pending(struct db *, const struct mailq_slot *,
+		    long long *, long long *, int *);
 enum auth_status mailq_message(struct db *, const struct mailq_row *,
 		    struct mailq_message *);
 long		 mailq_backoff(int);
