@@ -31,24 +31,7 @@
 #include "req.h"
 #include "resp.h"
 #include "session.h"
-#include "throttle.h"
 #include "token.h"
-
-/*
- * Answer r for a refused token: count the failure against the client's
- * address and answer 401, or 429 once it is past the limit (503 if the
- * count cannot be made).
- */
-static void
-refresh_refuse(struct app *app, struct req *r)
-{
-	struct throttle_hit	 hit;
-
-	hit.kind = THROTTLE_REFRESH_ADDRESS;
-	hit.key = r->client;
-	if (app_throttle(app, r, &hit, 1))
-		resp_error(r, 401, "Invalid refresh token");
-}
 
 static void
 refresh_handle(struct app *app, struct req *r)
@@ -66,14 +49,8 @@ refresh_handle(struct app *app, struct req *r)
 		return;
 	}
 	now = (long long)time(NULL);
-	if (jwt_verify((const unsigned char *)app->cfg.jwt_secret_key,
-	    app->cfg.jwt_secret_len, token, len, JWT_REFRESH, now, &c) !=
-	    AUTH_OK) {
-		log_info("refresh", "failure reason=token client=%s",
-		    r->client);
-		refresh_refuse(app, r);
+	if (!token_refresh_claims(app, r, "refresh", token, len, now, &c))
 		return;
-	}
 	if ((rc = session_refresh(app->db, &c, now,
 	    app->cfg.refresh_reuse_grace_seconds, &s, &res)) != AUTH_OK) {
 		app_fail(r, rc);
@@ -91,12 +68,12 @@ refresh_handle(struct app *app, struct req *r)
 		log_warn("refresh", "reuse detected, session revoked "
 		    "user=%lld session=%.8s client=%s", c.sub, c.sid,
 		    r->client);
-		refresh_refuse(app, r);
+		token_refresh_refuse(app, r);
 		break;
 	default:
 		log_info("refresh", "failure reason=session user=%lld "
 		    "session=%.8s client=%s", c.sub, c.sid, r->client);
-		refresh_refuse(app, r);
+		token_refresh_refuse(app, r);
 		break;
 	}
 }

@@ -96,6 +96,7 @@ enum cfg_key {
 	CFG_DB_CONNECT_TIMEOUT,
 	CFG_DB_TIMEOUT,
 	CFG_DB_LOCK_WAIT_TIMEOUT,
+	CFG_VERIFY_CHECK_ACCOUNT,
 	CFG_OTP_MAX_FAILURES_PER_DAY,
 	CFG_MAIL_DELIVERY_PROGRAM,
 	CFG_MAIL_DELIVERY_SLOTS,
@@ -263,6 +264,9 @@ static const struct cfg_def cfg_defs[CFG__MAX] = {
 	{ "DB_LOCK_WAIT_TIMEOUT", CFG_TYPE_INT,
 	  offsetof(struct cfg, db.lock_wait_timeout), "5", 1, 3600,
 	  0, NULL }, /* CFG_DB_LOCK_WAIT_TIMEOUT */
+	{ "VERIFY_CHECK_ACCOUNT", CFG_TYPE_BOOL,
+	  offsetof(struct cfg, verify_check_account), "false", 0, 1,
+	  0, NULL }, /* CFG_VERIFY_CHECK_ACCOUNT */
 	{ "OTP_MAX_FAILURES_PER_DAY", CFG_TYPE_INT,
 	  offsetof(struct cfg, otp_max_failures_per_day), "10", 0, 1000,
 	  0, NULL }, /* CFG_OTP_MAX_FAILURES_PER_DAY */
