@@ -52,6 +52,7 @@ struct courier {
 	struct mailq_slot		 slot;
 	struct timespec			 start;
 	long long			 recruited;	/* epoch s */
+	int				 lost;	/* our slot was taken */
 };
 
 /*
@@ -304,6 +305,7 @@ courier_lost(struct courier *c)
 
 	log_warn("courier", "slot=%d lost; stopping", c->slot.slot);
 	c->slot.slot = 0;
+	c->lost = 1;
 	return AUTH_OK;
 }
 
@@ -404,7 +406,11 @@ courier_run(struct db *db, const struct cfg *cfg,
 			break;
 		rc = courier_drain(&c);
 		mailq_slot_release(db, &c.slot);
-		if (rc != AUTH_OK || courier_over(&c))
+		/*
+		 * A slot taken from us has a holder who sees the rows (or
+		 * was taken back on purpose): we do not come back.
+		 */
+		if (rc != AUTH_OK || c.lost || courier_over(&c))
 			break;
 		/* Whatever came in while we were giving the slot back. */
 		now = (long long)time(NULL);
