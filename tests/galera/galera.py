@@ -265,10 +265,10 @@ def program_log(web):
         return ""
 
 
-def outbox(web):
-    """The messages in web server web's outbox: [(name, text)], oldest
-    first."""
-    d = os.path.join(GDIR, "web%d" % web, "outbox")
+def outbox(web, where="web"):
+    """The messages in web server web's outbox (where="mail": mail sender
+    web's, tests/galera/run): [(name, text)], oldest first."""
+    d = os.path.join(GDIR, "%s%d" % (where, web), "outbox")
     out = []
     for name in sorted(os.listdir(d)):
         if name.endswith(".eml") and not name.startswith("."):

@@ -14,6 +14,8 @@ would give, or a 503, never a 500, and nothing may be decided twice:
     rest 409;
   - a login throttle filled through one server holds through the other;
   - forgot-password through one server, reset-password through the other;
+  - mail senders on three nodes at once: each queued request becomes
+    exactly one message;
   - auth-cleanup against node 3 while the web servers use nodes 1 and 2,
     and two runs at once on two nodes: each row deleted once, no error.
 """
@@ -316,6 +318,112 @@ def test_recovery_races(t):
          *[repr(a) for a in answers])
 
 
+# -- Mail senders ------------------------------------------------------------
+
+SENDERS = (1, 2, 3)     # a mail sender on each node
+MAILED = 24             # accounts asking for a code at once
+HOLDER = "galera-test-holds-every-slot"
+SLOTS = 4               # MAIL_DELIVERY_SLOTS' default
+
+
+def hold_slots(timeout=30):
+    """Hold every sender slot (through node 1, as a sender would), once
+    none is held: no program starts a sender while they are held, and no
+    earlier one is still at work.  Returns True once held."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = node_scalar(1, "UPDATE auth_mail_slot SET holder = '%s', "
+                          "lease_until = UTC_TIMESTAMP() + INTERVAL 120 "
+                          "SECOND WHERE slot <= %d AND lease_until < "
+                          "UTC_TIMESTAMP(); SELECT ROW_COUNT()"
+                          % (HOLDER, SLOTS))
+        if got == str(SLOTS):
+            return True
+        release_slots()
+        time.sleep(0.5)
+    return False
+
+
+def release_slots():
+    node_query(1, "UPDATE auth_mail_slot SET holder = NULL, lease_until = "
+               "'1970-01-01 00:00:00' WHERE holder = '%s'" % HOLDER)
+
+
+def sender(node):
+    """auth-cleanup --deliver against node, writing to an outbox of its
+    own (tests/galera/run): a Popen."""
+    e = {k: v for k, v in os.environ.items() if not k.startswith("HTTP_")}
+    e["AUTH_CONFIG"] = config_file("mail%d/collab-auth.env" % node)
+    e["TZ"] = os.environ.get("GALERA_TEST_TZ", "UTC")
+    prog = os.path.join(os.environ["GALERA_TEST_TOP"], "cron",
+                        "auth-cleanup")
+    return subprocess.Popen([prog, "--deliver"], env=e,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_mail_senders(t):
+    """Senders on three nodes at once empty one queue: each claims a row
+    with a conditional UPDATE (checked by the rows it changed), which on
+    Galera two nodes may both think they won until certification says
+    otherwise.  Every request must become exactly one message, sent by
+    exactly one sender, and nothing may be left behind or logged as an
+    error."""
+    users = [new_user("mq") for _ in range(MAILED)]
+    answers = at_once([lambda u=u, i=i: call(1 + i % 2, REGISTER, u)
+                       for i, u in enumerate(users)])
+    if any(a.status != 201 for a in answers):
+        raise RuntimeError("register: %r" % [a for a in answers
+                                              if a.status != 201][:3])
+    if not hold_slots():
+        raise RuntimeError("the sender slots stayed taken")
+    try:
+        answers = at_once([lambda u=u, i=i: call(1 + i % 2, FORGOT,
+                                                 {"email": u["email"]})
+                           for i, u in enumerate(users)])
+        t.ok(all(a.status == 200 for a in answers), "mail senders: %d "
+             "forgot-password requests through both servers while every "
+             "sender slot is taken: all 200" % MAILED,
+             *[repr(a) for a in answers if a.status != 200][:5])
+        emails = ", ".join(sql_quote(u["email"].lower()) for u in users)
+        queued = same_on_every_node(
+            "SELECT COUNT(*) FROM auth_mail_queue WHERE email IN (%s)"
+            % emails)
+        t.ok(all(r == [[str(MAILED)]] for r in queued.values()),
+             "mail senders: the %d requests wait in the queue, on every "
+             "node (no sender started)" % MAILED, queued)
+    finally:
+        release_slots()
+    runs = [sender(n) for n in SENDERS]
+    outs = [p.communicate(timeout=120) for p in runs]
+    errs = ["sender on node %d: exit %d, stderr %r" % (n, p.returncode, o[1])
+            for n, p, o in zip(SENDERS, runs, outs)
+            if p.returncode != 0 or b"error:" in o[1]]
+    t.ok(not errs, "mail senders on nodes 1, 2 and 3 at once: exit 0, no "
+         "error logged", *errs)
+    got = {}
+    for n in SENDERS:
+        for _, text in outbox(n, "mail"):
+            for u in users:
+                if u["email"].lower() in text.lower():
+                    got.setdefault(u["email"], []).append(n)
+    wrong = ["%s: %r" % (u["email"], got.get(u["email"])) for u in users
+             if len(got.get(u["email"], [])) != 1]
+    t.diag("mail senders: messages sent by node: %r" % {
+        n: sum(v.count(n) for v in got.values()) for n in SENDERS})
+    t.ok(not wrong, "mail senders: each of the %d accounts got exactly one "
+         "message (no row sent twice, none lost)" % MAILED, *wrong[:10])
+    t.ok(sum(1 for n in SENDERS if any(n in v for v in got.values())) >= 2,
+         "mail senders: the work was shared (at least two nodes' senders "
+         "sent some): their claims met")
+    ids = ", ".join(r[0] for r in node_query(
+        1, "SELECT id FROM `user` WHERE email IN (%s)" % emails)) or "0"
+    left = same_on_every_node(
+        "SELECT COUNT(*) FROM auth_mail_queue WHERE email IN (%s) OR "
+        "user_id IN (%s)" % (emails, ids))
+    t.ok(all(r == [["0"]] for r in left.values()), "mail senders: the "
+         "queue holds none of them on any node", left)
+
+
 # -- auth-cleanup -------------------------------------------------------------
 
 # Rows planted for auth-cleanup: table -> (count, INSERT ... SELECT of
@@ -491,7 +599,8 @@ def main():
     for fn in (test_cluster_up, test_causal_reads, test_refresh_race,
                test_refresh_hops, test_register_race, test_throttle_shared,
                test_throttle_contention, test_forgot_reset,
-               test_recovery_races, test_cleanup, test_logs):
+               test_recovery_races, test_mail_senders, test_cleanup,
+               test_logs):
         t.run(fn)
     t.done()
 
