@@ -59,7 +59,11 @@ mariadb-server"
 
 # The endpoints: cgi-bin/auth-NAME serves POST /api/auth/NAME.
 CA_ENDPOINTS="register login refresh-token forgot-password reset-password"
-CA_TEST_PACKAGES="openssl python3 python3-aiosmtpd"
+# The switch test's stand-in for the FastAPI backend (tests/switch/) needs
+# the FastAPI stack.
+CA_TEST_PACKAGES="openssl python3 python3-aiosmtpd python3-bcrypt
+python3-dotenv python3-email-validator python3-fastapi python3-jose
+python3-passlib python3-pymysql python3-sqlmodel python3-uvicorn"
 
 ca_say() {
 	printf '%s: %s\n' "$CA_PROG" "$*" >&2
