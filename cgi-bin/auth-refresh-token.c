@@ -7,10 +7,11 @@
  *	    generation the session advances one generation (rotation); for
  *	    the generation just replaced, inside REFRESH_REUSE_GRACE_SECONDS,
  *	    the current generation is handed out again;
- *	401 {"detail": "Invalid refresh token"} for anything else: a bad,
- *	    expired or mistyped token, a revoked or expired session, a
- *	    deleted or disabled user, or an older generation (which also
- *	    revokes the session: the token was copied);
+ *	401 {"detail": "Invalid refresh token"} with WWW-Authenticate:
+ *	    Bearer for anything else: a bad, expired or mistyped token, a
+ *	    revoked or expired session, a deleted or disabled user, or an
+ *	    older generation (which also revokes the session: the token was
+ *	    copied);
  *	422 for a missing or mistyped field;
  *	429 with Retry-After past THROTTLE_REFRESH_ADDRESS;
  *	404, 405, 411, 413, 415, 400 from the front end (req.c);
@@ -63,7 +64,7 @@ refresh_handle(struct app *app, struct req *r)
 	    AUTH_OK) {
 		log_info("refresh", "failure reason=token client=%s",
 		    r->client);
-		resp_error(r, 401, "Invalid refresh token");
+		resp_unauthorized(r, "Invalid refresh token");
 		return;
 	}
 	if ((rc = session_refresh(app->db, &c, now,
@@ -83,12 +84,12 @@ refresh_handle(struct app *app, struct req *r)
 		log_warn("refresh", "reuse detected, session revoked "
 		    "user=%lld session=%.8s client=%s", c.sub, c.sid,
 		    r->client);
-		resp_error(r, 401, "Invalid refresh token");
+		resp_unauthorized(r, "Invalid refresh token");
 		break;
 	default:
 		log_info("refresh", "failure reason=session user=%lld "
 		    "session=%.8s client=%s", c.sub, c.sid, r->client);
-		resp_error(r, 401, "Invalid refresh token");
+		resp_unauthorized(r, "Invalid refresh token");
 		break;
 	}
 }

@@ -210,6 +210,23 @@ resp_error(struct req *r, int status, const char *detail)
 }
 
 /*
+ * Answer r with 401, {"detail": detail} and WWW-Authenticate: Bearer: a
+ * credential (password, refresh token) was refused.  FastAPI's OAuth2
+ * helpers and the login of its security tutorial, which the FastAPI
+ * backend followed, send the header with every 401 (RFC 6750, 3: a 401
+ * names the scheme), and clients may look for it.
+ */
+void
+resp_unauthorized(struct req *r, const char *detail)
+{
+	static const char *const bearer[] = {
+		"WWW-Authenticate: Bearer", NULL
+	};
+
+	resp_error_headers(r, 401, detail, bearer);
+}
+
+/*
  * Answer r with 422 and every detail recorded by req_invalid() and
  * req_string(), in FastAPI's shape {"detail": [{"loc", "msg", "type"}]},
  * or 500 if memory ran out while one was recorded.

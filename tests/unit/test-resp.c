@@ -136,6 +136,15 @@ main(void)
 	req_free(&r);
 
 	start(&r);
+	resp_unauthorized(&r, "Invalid email or password");
+	tap_ok(strncmp(capture_out, "Status: 401 Unauthorized\r\n", 26) == 0 &&
+	    has_header("WWW-Authenticate: Bearer") &&
+	    has_header("Cache-Control: no-store") && strcmp(body(),
+	    "{\"detail\":\"Invalid email or password\"}") == 0,
+	    "resp_unauthorized: 401, WWW-Authenticate: Bearer, the detail");
+	req_free(&r);
+
+	start(&r);
 	o = json_object_new_object();
 	json_object_object_add(o, "path", json_object_new_string("a/b\"<"));
 	resp_json(&r, 201, o, NULL);
