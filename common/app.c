@@ -24,10 +24,14 @@
 #include <fcgiapp.h>
 
 #include "app.h"
+#include "cors.h"
 #include "log.h"
 #include "req.h"
 #include "resp.h"
 #include "throttle.h"
+
+/* What an endpoint takes, for a CORS preflight (req_read_json()). */
+#define APP_METHODS	"POST"
 
 static const char *
 app_fcgi_param(void *arg, const char *name)
@@ -140,13 +144,19 @@ app_serve(struct app *app, const struct app_endpoint *ep,
     const struct req_io *io, void (**afterp)(void *), void **argp)
 {
 	struct req	 r;
-	int		 authz;
+	int		 authz, preflight;
 
 	req_init(&r, io, &app->cfg.proxies);
 	/* Whether the web server passes Authorization on (never its value). */
 	authz = req_param(&r, "HTTP_AUTHORIZATION") != NULL;
-	if (req_route(&r, app_route(ep)) && req_read_json(&r))
-		ep->handle(app, &r);
+	/* CORS first, so that every answer to an allowed origin says so. */
+	preflight = cors_begin(&app->cfg, &r);
+	if (req_route(&r, app_route(ep))) {
+		if (preflight)
+			cors_preflight(&app->cfg, &r, APP_METHODS);
+		else if (req_read_json(&r))
+			ep->handle(app, &r);
+	}
 	if (r.status == 0) {
 		log_err("request", "handler gave no answer");
 		resp_error(&r, 500, "Internal server error");

@@ -26,6 +26,7 @@
 
 #include "cfg.h"
 #include "client.h"
+#include "cors.h"
 #include "dburl.h"
 #include "log.h"
 #include "status.h"
@@ -89,6 +90,10 @@ enum cfg_key {
 	CFG_THROTTLE_RESET_ADDRESS_WINDOW,
 	CFG_THROTTLE_REFRESH_ADDRESS,
 	CFG_THROTTLE_REFRESH_ADDRESS_WINDOW,
+	CFG_CORS_ALLOW_CREDENTIALS,
+	CFG_CORS_MAX_AGE,
+	CFG_CORS_ALLOW_HEADERS,
+	CFG_CORS_ALLOW_ORIGINS,
 	CFG__MAX
 };
 
@@ -118,6 +123,10 @@ static enum auth_status	 cfg_check_algorithm(struct cfg *, char *, size_t);
 static enum auth_status	 cfg_check_dburl(struct cfg *, char *, size_t);
 static enum auth_status	 cfg_check_jwt(struct cfg *, char *, size_t);
 static enum auth_status	 cfg_check_proxies(struct cfg *, char *, size_t);
+static enum auth_status	 cfg_check_cors_headers(struct cfg *, char *,
+			    size_t);
+static enum auth_status	 cfg_check_cors_origins(struct cfg *, char *,
+			    size_t);
 
 static const struct cfg_def cfg_defs[CFG__MAX] = {
 	{ "MYSQL_DB_URL", CFG_TYPE_STRING,
@@ -243,6 +252,19 @@ static const struct cfg_def cfg_defs[CFG__MAX] = {
 	{ "THROTTLE_REFRESH_ADDRESS_WINDOW", CFG_TYPE_INT,
 	  offsetof(struct cfg, throttle_window[THROTTLE_REFRESH_ADDRESS]), "300", 1,
 	  86400, 0, NULL }, /* CFG_THROTTLE_REFRESH_ADDRESS_WINDOW */
+	/* The origins' check needs the credentials: the CORS keys last. */
+	{ "CORS_ALLOW_CREDENTIALS", CFG_TYPE_BOOL,
+	  offsetof(struct cfg, cors_allow_credentials), "false", 0, 1,
+	  0, NULL }, /* CFG_CORS_ALLOW_CREDENTIALS */
+	{ "CORS_MAX_AGE", CFG_TYPE_INT,
+	  offsetof(struct cfg, cors_max_age), "600", 0, 86400,
+	  0, NULL }, /* CFG_CORS_MAX_AGE */
+	{ "CORS_ALLOW_HEADERS", CFG_TYPE_STRING,
+	  offsetof(struct cfg, cors_allow_headers), "Authorization", 0, 0,
+	  0, cfg_check_cors_headers }, /* CFG_CORS_ALLOW_HEADERS */
+	{ "CORS_ALLOW_ORIGINS", CFG_TYPE_STRING,
+	  offsetof(struct cfg, cors_allow_origins), NULL, 0, 0,
+	  0, cfg_check_cors_origins }, /* CFG_CORS_ALLOW_ORIGINS */
 };
 
 static const char *const cfg_syntax_msgs[CFG_SYNTAX__MAX] = {
@@ -358,6 +380,25 @@ cfg_check_proxies(struct cfg *c, char *err, size_t errsz)
 
 	return client_proxies_parse(c->trusted_proxies, &c->proxies, err,
 	    errsz);
+}
+
+/*
+ * CORS_ALLOW_HEADERS and CORS_ALLOW_ORIGINS: see cors.c.  The origins are
+ * lower-cased in place, as browsers send them.
+ */
+static enum auth_status
+cfg_check_cors_headers(struct cfg *c, char *err, size_t errsz)
+{
+
+	return cors_check_headers(c->cors_allow_headers, err, errsz);
+}
+
+static enum auth_status
+cfg_check_cors_origins(struct cfg *c, char *err, size_t errsz)
+{
+
+	return cors_check_origins(c->cors_allow_origins,
+	    c->cors_allow_credentials, err, errsz);
 }
 
 /*

@@ -16,7 +16,8 @@
 #include "req.h"
 #include "resp.h"
 
-#define RESP_HEAD_MAX	1024
+#define RESP_HEAD_MAX	2048
+#define RESP_EXTRA_MAX	8	/* header lines one answer adds */
 
 /*
  * Add v to the JSON object o under key, or (resp_append) to the end of
@@ -116,6 +117,54 @@ resp_head(char *head, size_t headsz, int status, size_t bodylen,
 }
 
 /*
+ * Make every answer to r carry the header line "name: value" from now on
+ * (CORS's, which must be on errors too).  The line must be printable
+ * ASCII, shorter than REQ_KEEP_LEN.  Returns 0, or -1 (nothing kept) if
+ * it is not or REQ_KEEP_MAX lines are kept already: our bug, logged.
+ */
+int
+resp_keep(struct req *r, const char *name, const char *value)
+{
+	const char	*p;
+	int		 n;
+
+	if (r->nkeep >= REQ_KEEP_MAX)
+		goto bad;
+	n = snprintf(r->keep[r->nkeep], REQ_KEEP_LEN, "%s: %s", name, value);
+	if (n < 0 || n >= REQ_KEEP_LEN)
+		goto bad;
+	for (p = r->keep[r->nkeep]; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			goto bad;
+	r->nkeep++;
+	return 0;
+bad:
+	log_err("response", "header not kept name=%s", name);
+	return -1;
+}
+
+/*
+ * Fill all (n entries) with the lines r keeps for every answer, then the
+ * NULL-terminated list extra (may be NULL), then NULL.  Returns all, or
+ * NULL if they do not fit.
+ */
+static const char *const *
+resp_lines(const struct req *r, const char *const *extra, const char **all,
+    size_t n)
+{
+	size_t	 i, k = 0;
+
+	for (i = 0; i < r->nkeep && k < n; i++)
+		all[k++] = r->keep[i];
+	for (; extra != NULL && *extra != NULL && k < n; extra++)
+		all[k++] = *extra;
+	if (k >= n)
+		return NULL;
+	all[k] = NULL;
+	return all;
+}
+
+/*
  * Answer r with status and text, a JSON text already serialised (NULL,
  * used only when memory ran out, sends 500 "Internal server error"),
  * adding the NULL-terminated list of header lines extra (may be NULL).
@@ -132,6 +181,8 @@ resp_text(struct req *r, int status, const char *text,
 	static const char	 internal[] =
 	    "{\"detail\":\"Internal server error\"}";
 	char			 head[RESP_HEAD_MAX];
+	const char		*all[REQ_KEEP_MAX + RESP_EXTRA_MAX + 1];
+	const char *const	*lines;
 	int			 hlen;
 
 	if (r->status != 0) {
@@ -144,13 +195,15 @@ resp_text(struct req *r, int status, const char *text,
 		status = 500;
 		extra = NULL;
 	}
-	if ((hlen = resp_head(head, sizeof(head), status, strlen(text),
-	    extra)) == -1) {
+	/* Every answer carries the lines kept for the request. */
+	lines = resp_lines(r, extra, all, sizeof(all) / sizeof(all[0]));
+	if (lines == NULL || (hlen = resp_head(head, sizeof(head), status,
+	    strlen(text), lines)) == -1) {
 		log_err("response", "headers too long status=%d", status);
 		text = internal;
 		status = 500;
 		hlen = resp_head(head, sizeof(head), status, strlen(text),
-		    NULL);
+		    resp_lines(r, NULL, all, sizeof(all) / sizeof(all[0])));
 	}
 	r->status = status;
 	if (r->io.write(r->io.arg, head, (size_t)hlen) == -1 ||

@@ -20,6 +20,7 @@ void	 resp_error_headers(struct req *, int, const char *,
 	    const char *const *);
 void	 resp_invalid(struct req *);
 void	 resp_unauthorized(struct req *, const char *);
+int	 resp_keep(struct req *, const char *, const char *);
 const char *resp_reason(int);
 
 #endif /* !AUTH_RESP_H */
