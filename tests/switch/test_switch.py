@@ -321,21 +321,36 @@ def view(answer, body_sent):
     return answer.status, headers, body
 
 
-def compare(name, a, b):
+def compare(name, a, b, headers):
     """Lines saying how view b (collab-auth) differs from view a
-    (FastAPI)."""
+    (FastAPI) in status and body; header differences go into headers,
+    (header, FastAPI's, collab-auth's) -> the probes that showed it."""
     out = []
     if a[0] != b[0]:
         out.append("%s: status %s (FastAPI), %s (collab-auth)"
                    % (name, a[0], b[0]))
     for h in sorted(set(a[1]) | set(b[1])):
         if a[1].get(h) != b[1].get(h):
-            out.append("%s: header %s: %r (FastAPI), %r (collab-auth)"
-                       % (name, h, a[1].get(h), b[1].get(h)))
+            headers.setdefault((h, a[1].get(h), b[1].get(h)),
+                               []).append(name)
     if a[2] != b[2]:
         out.append("%s: body %s (FastAPI), %s (collab-auth)"
                    % (name, json.dumps(a[2], ensure_ascii=False),
                       json.dumps(b[2], ensure_ascii=False)))
+    return out
+
+
+def header_lines(headers, names):
+    """The header differences, one line each, those every probe showed
+    first."""
+    out = []
+    for (h, a, b), seen in sorted(headers.items(),
+                                  key=lambda kv: (len(kv[1]) < len(names),
+                                                  kv[0][0])):
+        where = "every answer" if len(seen) == len(names) else \
+            "; ".join(seen)
+        out.append("%s: header %s: %r (FastAPI), %r (collab-auth)"
+                   % (where, h, a, b))
     return out
 
 
@@ -551,12 +566,16 @@ def collab_auth(t, var, env_file, users, before):
                                      "password": bob["password"]})
             t.eq(r.status, 200, "collab-auth: the new password logs in")
 
+        headers = {}
+        names = []
         for p in probes("c" + RUN, users):
             a = view(*before[p[0]])
             b = view(ask(port, p), p[3])
             if p[5]:
                 t.eq(b[0], a[0], "same status from both: %s" % p[0])
-            diffs += compare(p[0], a, b)
+            diffs += compare(p[0], a, b, headers)
+            names.append(p[0])
+        diffs = header_lines(headers, names) + diffs
         with open(env_file) as f:
             t.eq(f.read(), env_text, "collab-auth: the .env is as it was")
     finally:
