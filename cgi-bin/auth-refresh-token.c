@@ -4,16 +4,20 @@
  *
  * Body {"refresh_token"}.  Answers
  *	200 with a new pair, as login does: for the session's current
- *	    generation the session advances one generation (rotation); for
- *	    the generation just replaced, inside REFRESH_REUSE_GRACE_SECONDS,
- *	    the current generation is handed out again;
+ *	    generation the session advances one generation (rotation, one
+ *	    statement: a success is not counted by the throttle); for a
+ *	    generation replaced in the current burst of rotations, inside
+ *	    REFRESH_REUSE_GRACE_SECONDS, the current generation is handed
+ *	    out again (session.c);
  *	401 {"detail": "Invalid refresh token"} with WWW-Authenticate:
  *	    Bearer for anything else: a bad, expired or mistyped token, a
  *	    revoked or expired session, a deleted or disabled user, or an
  *	    older generation (which also revokes the session: the token was
  *	    copied);
  *	422 for a missing or mistyped field;
- *	429 with Retry-After past THROTTLE_REFRESH_ADDRESS;
+ *	429 with Retry-After instead of that 401 once the client's address
+ *	    is past THROTTLE_REFRESH_ADDRESS failures (a valid signed token
+ *	    cannot be guessed, so only failures count);
  *	404, 405, 411, 413, 415, 400 from the front end (req.c);
  *	503 when the database is away, 500 on internal failure.
  */
@@ -31,12 +35,21 @@
 #include "throttle.h"
 #include "token.h"
 
-static const enum db_q refresh_queries[] = {
-	DB_Q_SESSION_ROTATE,
-	DB_Q_SESSION_GET,
-	DB_Q_SESSION_REVOKE,
-	DB_Q_THROTTLE_HIT1,
-};
+/*
+ * Answer r for a refused token: count the failure against the client's
+ * address and answer 401, or 429 once it is past the limit (503 if the
+ * count cannot be made).
+ */
+static void
+refresh_refuse(struct app *app, struct req *r)
+{
+	struct throttle_hit	 hit;
+
+	hit.kind = THROTTLE_REFRESH_ADDRESS;
+	hit.key = r->client;
+	if (app_throttle(app, r, &hit, 1))
+		resp_unauthorized(r, "Invalid refresh token");
+}
 
 static void
 refresh_handle(struct app *app, struct req *r)
@@ -46,7 +59,6 @@ refresh_handle(struct app *app, struct req *r)
 	struct jwt_claims	 c;
 	struct session		 s;
 	enum session_result	 res;
-	struct throttle_hit	 hit;
 	enum auth_status	 rc;
 	long long		 now;
 
@@ -54,17 +66,13 @@ refresh_handle(struct app *app, struct req *r)
 		resp_invalid(r);
 		return;
 	}
-	hit.kind = THROTTLE_REFRESH_ADDRESS;
-	hit.key = r->client;
-	if (!app_throttle(app, r, &hit, 1))
-		return;
 	now = (long long)time(NULL);
 	if (jwt_verify((const unsigned char *)app->cfg.jwt_secret_key,
 	    app->cfg.jwt_secret_len, token, len, JWT_REFRESH, now, &c) !=
 	    AUTH_OK) {
 		log_info("refresh", "failure reason=token client=%s",
 		    r->client);
-		resp_unauthorized(r, "Invalid refresh token");
+		refresh_refuse(app, r);
 		return;
 	}
 	if ((rc = session_refresh(app->db, &c, now,
@@ -84,12 +92,12 @@ refresh_handle(struct app *app, struct req *r)
 		log_warn("refresh", "reuse detected, session revoked "
 		    "user=%lld session=%.8s client=%s", c.sub, c.sid,
 		    r->client);
-		resp_unauthorized(r, "Invalid refresh token");
+		refresh_refuse(app, r);
 		break;
 	default:
 		log_info("refresh", "failure reason=session user=%lld "
 		    "session=%.8s client=%s", c.sub, c.sid, r->client);
-		resp_unauthorized(r, "Invalid refresh token");
+		refresh_refuse(app, r);
 		break;
 	}
 }
@@ -99,9 +107,6 @@ main(void)
 {
 	static const struct app_endpoint ep = {
 		.prog = "auth-refresh-token",
-		.queries = refresh_queries,
-		.nqueries = sizeof(refresh_queries) /
-		    sizeof(refresh_queries[0]),
 		.handle = refresh_handle,
 	};
 

@@ -2,9 +2,10 @@
 /*
  * The life of a program.  Once per process, before the first request:
  * read and check the configuration (a bad one is one line on stderr and
- * exit status 2), connect to the database and prepare statements (if the
- * database is away the program still starts and answers 503 until it
- * comes back, so a web server that spawns it at boot does not give up),
+ * exit status 2), connect to the database (if it is away the program
+ * still starts and answers 503 until it comes back, so a web server that
+ * spawns it at boot does not give up; statements are prepared when a
+ * request first uses them),
  * and the endpoint's own init.  Then either the FastCGI accept loop with
  * an explicit FCGX_Request (never fcgi_stdio.h, which swaps environ on
  * every request), or, when started as plain CGI, one request.
@@ -170,13 +171,14 @@ app_serve(struct app *app, const struct app_endpoint *ep,
 
 /*
  * Answer r for a failure status from common/: 503 when the database is
- * away, 500 otherwise (the cause is already in the log).
+ * away or a write's outcome is unknown (the client may try again), 500
+ * otherwise (the cause is already in the log).
  */
 void
 app_fail(struct req *r, enum auth_status rc)
 {
 
-	if (rc == AUTH_ERR_DB_UNAVAIL)
+	if (rc == AUTH_ERR_DB_UNAVAIL || rc == AUTH_ERR_DB_COMMIT_UNKNOWN)
 		resp_error(r, 503, "Service temporarily unavailable");
 	else {
 		log_err("internal", "status=%s", auth_strerror(rc));
@@ -197,10 +199,11 @@ app_throttle(struct app *app, struct req *r, const struct throttle_hit *hits,
 	char			 retry[64];
 	const char		*headers[2];
 	enum auth_status	 rc;
+	enum throttle_kind	 limit;
 	long			 wait;
 
 	rc = throttle_check(app->db, &app->cfg, hits, n,
-	    (long long)time(NULL), &wait);
+	    (long long)time(NULL), &wait, &limit);
 	if (rc != AUTH_OK) {
 		/* Whatever went wrong, nothing was counted: fail closed. */
 		log_err("throttle", "cannot count status=%s client=%s",
@@ -213,8 +216,8 @@ app_throttle(struct app *app, struct req *r, const struct throttle_hit *hits,
 	(void)snprintf(retry, sizeof(retry), "Retry-After: %ld", wait);
 	headers[0] = retry;
 	headers[1] = NULL;
-	log_info("throttle", "refused limit=%d client=%s retry=%ld",
-	    (int)hits[0].kind, r->client, wait);
+	log_info("throttle", "refused limit=%s client=%s retry=%ld",
+	    throttle_name(limit), r->client, wait);
 	resp_error_headers(r, 429, "Too many requests", headers);
 	return 0;
 }
@@ -261,8 +264,7 @@ app_start(struct app *app, const struct app_endpoint *ep)
 		return 2;
 	}
 	app_nice(app, ep);
-	if ((app->db = db_new(&app->cfg.db, ep->queries, ep->nqueries)) ==
-	    NULL) {
+	if ((app->db = db_new(&app->cfg.db, NULL, 0)) == NULL) {
 		log_err("startup", "out of memory");
 		return 1;
 	}
@@ -274,9 +276,8 @@ app_start(struct app *app, const struct app_endpoint *ep)
 		    "until it is back");
 		break;
 	default:
-		/* Connected, but a statement did not prepare: see above. */
-		log_err("startup", "database refused a statement; are the "
-		    "migrations applied? answering 500 until they are");
+		log_err("startup", "cannot use the database; answering 500 "
+		    "until it can be");
 		break;
 	}
 	if (ep->init != NULL && ep->init(app) == -1)

@@ -26,16 +26,14 @@ struct app {
 
 /*
  * An endpoint: its program's name (auth-NAME answers the URL path that
- * ends in NAME, see req_route()), the statements it uses (prepared at
- * connect), an optional once-per-process init returning 0 or -1, the
- * handler, which must answer the request exactly once, and flags.
- * Programs fill it with designated initializers, so that a new field
- * needs no edit where it is not used.
+ * ends in NAME, see req_route()), an optional once-per-process init
+ * returning 0 or -1, the handler, which must answer the request exactly
+ * once, and flags.  (Statements are prepared when a request first uses
+ * them: db.c.)  Programs fill it with designated initializers, so that a
+ * new field needs no edit where it is not used.
  */
 struct app_endpoint {
 	const char		*prog;
-	const enum db_q		*queries;
-	size_t			 nqueries;
 	int			(*init)(struct app *);
 	void			(*handle)(struct app *, struct req *);
 	unsigned int		 flags;		/* APP_* */

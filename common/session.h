@@ -21,8 +21,8 @@ struct session {
 /* What presenting a refresh token did to its session. */
 enum session_result {
 	SESSION_ROTATED,	/* current generation: advanced one */
-	SESSION_GRACE,		/* previous one, inside the grace window */
-	SESSION_REUSED,		/* an older one: session revoked */
+	SESSION_GRACE,		/* replaced in the burst, inside the window */
+	SESSION_REUSED,		/* older: session revoked */
 	SESSION_INVALID,	/* revoked, expired, gone or inactive user */
 	SESSION__MAX
 };

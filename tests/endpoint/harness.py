@@ -40,6 +40,7 @@ import shlex
 import socket
 import subprocess
 import sys
+import threading
 import traceback
 import urllib.parse
 
@@ -55,7 +56,8 @@ CONFIG_KEYS = (
     "REFRESH_TOKEN_EXPIRE_SECONDS MAIL_FROM_NAME MAIL_STARTTLS MAIL_SSL_TLS "
     "USE_CREDENTIALS VALIDATE_CERTS MAIL_OUTBOX_DIR OTP_SECRET_KEY "
     "OTP_EXPIRE_MINUTES OTP_MAX_ATTEMPTS OTP_COOLDOWN_SECONDS "
-    "OTP_MAX_PER_HOUR LOG_FILE "
+    "OTP_MAX_PER_HOUR LOG_FILE DB_CONNECT_TIMEOUT DB_TIMEOUT "
+    "DB_LOCK_WAIT_TIMEOUT "
     "CORS_ALLOW_ORIGINS CORS_ALLOW_CREDENTIALS CORS_ALLOW_HEADERS "
     "CORS_MAX_AGE"
 ).split() + ["THROTTLE_%s%s" % (k, w) for k in (
@@ -311,6 +313,48 @@ def user_row(where_sql):
                     " DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%sZ')"
                     " FROM `user` WHERE " + where_sql)
     return rows
+
+
+def race(n, fn):
+    """Run fn(i) for i in 0..n-1 in n threads released together; return
+    their results (an exception's repr in place of a result)."""
+    results = [None] * n
+    barrier = threading.Barrier(n)
+
+    def one(i):
+        try:
+            barrier.wait(timeout=30)
+            results[i] = fn(i)
+        except Exception as e:
+            results[i] = repr(e)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    return results
+
+
+class LockHolder:
+    """Hold the row locks of select_sql (a SELECT ... FOR UPDATE) in a
+    transaction of the admin client for seconds, in the background; wait()
+    until it has let go.  For tests of what a program does behind a stuck
+    lock."""
+
+    def __init__(self, select_sql, seconds):
+        cmd = shlex.split(env("AUTH_TEST_MARIADB")) + [
+            "--batch", "--unbuffered", "--skip-column-names", "-e",
+            "START TRANSACTION; %s; SELECT 'locked'; SELECT SLEEP(%s); "
+            "COMMIT" % (select_sql, seconds), env("AUTH_TEST_DB_NAME")]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        # The first line comes once the locks are held.
+        self.first = self.proc.stdout.readline()
+
+    def wait(self):
+        out, errout = self.proc.communicate(timeout=120)
+        return self.proc.returncode
 
 
 def shell(cmd, timeout=120):
