@@ -263,6 +263,7 @@ app_start(struct app *app, const struct app_endpoint *ep)
 		    strerror(errno));
 		return 2;
 	}
+	cfg_warn(&app->cfg);
 	app_nice(app, ep);
 	if ((app->db = db_new(&app->cfg.db, NULL, 0)) == NULL) {
 		log_err("startup", "out of memory");

@@ -39,6 +39,9 @@
 #define CFG_VALUE_MAX	16384		/* longest value once expanded */
 #define CFG_FILE_MAX	(1024 * 1024)	/* largest file read */
 
+#define CFG_ACCESS_MAX	525600		/* ACCESS_TOKEN_EXPIRE_MINUTES: a year */
+#define CFG_ACCESS_ADVISED 60		/* ... above which cfg_warn() warns */
+
 #define CFG_REQUIRED	0x01		/* no default: must be set */
 #define CFG_SECRET	0x02		/* wiped before it is freed */
 
@@ -142,9 +145,10 @@ static const struct cfg_def cfg_defs[CFG__MAX] = {
 	{ "ALGORITHM", CFG_TYPE_STRING,
 	  offsetof(struct cfg, algorithm), "HS256", 0, 0,
 	  0, cfg_check_algorithm }, /* CFG_ALGORITHM */
+	/* Up to a year: the FastAPI backend's .env said 10080 (7 days). */
 	{ "ACCESS_TOKEN_EXPIRE_MINUTES", CFG_TYPE_INT,
-	  offsetof(struct cfg, access_token_expire_minutes), "15", 1, 1440,
-	  0, NULL }, /* CFG_ACCESS_TOKEN_EXPIRE_MINUTES */
+	  offsetof(struct cfg, access_token_expire_minutes), "15", 1,
+	  CFG_ACCESS_MAX, 0, NULL }, /* CFG_ACCESS_TOKEN_EXPIRE_MINUTES */
 	{ "REFRESH_TOKEN_EXPIRE_DAYS", CFG_TYPE_INT,
 	  offsetof(struct cfg, refresh_token_expire_days), "21", 1, 365,
 	  0, NULL }, /* CFG_REFRESH_TOKEN_EXPIRE_DAYS */
@@ -1131,6 +1135,29 @@ cfg_apply(struct cfg *c, char *vals[CFG__MAX], char *err, size_t errsz)
 	if ((rc = cfg_check_mail(c, err, errsz)) != AUTH_OK)
 		return rc;
 	return cfg_check_db_times(c, err, errsz);
+}
+
+/*
+ * Log what in c works but should not stay as it is, once, when a program
+ * starts (auth-cleanup, run by cron, does not call this): an access token
+ * lifetime over CFG_ACCESS_ADVISED minutes, such as the FastAPI backend's
+ * 7 days.  An access token is checked by its signature and expiry alone:
+ * a logout, a password reset or a disabled account ends its sessions,
+ * but not the access tokens already handed out.
+ */
+void
+cfg_warn(const struct cfg *c)
+{
+	long	 m = c->access_token_expire_minutes;
+
+	if (m <= CFG_ACCESS_ADVISED)
+		return;
+	log_warn("config", "ACCESS_TOKEN_EXPIRE_MINUTES=%ld: an access token "
+	    "stays valid for %ld %s whatever happens (a logout, a password "
+	    "reset or a disabled account cannot revoke it); we recommend 15, "
+	    "the default, or at most %d: clients get new ones with their "
+	    "refresh token", m, m >= 2880 ? m / 1440 : m / 60,
+	    m >= 2880 ? "days" : "hours", CFG_ACCESS_ADVISED);
 }
 
 /*

@@ -55,6 +55,7 @@ struct cfg {
 /* cfg.c */
 const char	*cfg_default_path(void);
 long		 cfg_refresh_lifetime(const struct cfg *);
+void		 cfg_warn(const struct cfg *);
 enum auth_status cfg_load(struct cfg *, const char *, int, char *, size_t);
 enum auth_status cfg_load_default(struct cfg *, char *, size_t);
 void		 cfg_free(struct cfg *);

@@ -1,16 +1,22 @@
 # SPDX-License-Identifier: ISC
-"""What accounts and clients of the FastAPI backend rely on, through the web
-server: a password longer than 72 bytes logs in by its first 72 bytes, as
-passlib's bcrypt read it (and a cheap hash of such an account is rehashed
-from those bytes); registration and reset keep refusing such passwords;
-401 answers carry WWW-Authenticate: Bearer, as FastAPI's OAuth2 helpers
-send it, and no other answer does."""
+"""What accounts, clients and operators of the FastAPI backend rely on: a
+password longer than 72 bytes logs in by its first 72 bytes, as passlib's
+bcrypt read it (and a cheap hash of such an account is rehashed from those
+bytes); registration and reset keep refusing such passwords; 401 answers
+carry WWW-Authenticate: Bearer, as FastAPI's OAuth2 helpers send it, and
+no other answer does; the FastAPI backend's .env works as it is, every
+value quoted or not, with its 7-day access tokens and a warning about
+them (the program run as plain CGI with such a file)."""
 
+import base64
+import json
+import os
 import re
 import warnings
 
-from harness import (TAP, db_query, db_scalar, err, expect, expect_422,
-                     new_user, password, post, request, sql_quote)
+from harness import (TAP, cgi, config_values, db_query, db_scalar, env, err,
+                     expect, expect_422, new_user, password, post, request,
+                     sql_quote, write_file)
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -133,10 +139,82 @@ def test_www_authenticate(t):
          "login, disabled account: 403 without WWW-Authenticate", repr(r))
 
 
+# The FastAPI backend's .env, as collab-auth.env.example lists its keys.
+SEED_KEYS = ("MYSQL_DB_URL", "JWT_SECRET_KEY", "ALGORITHM",
+             "ACCESS_TOKEN_EXPIRE_MINUTES", "REFRESH_TOKEN_EXPIRE_DAYS",
+             "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_FROM", "MAIL_PORT",
+             "MAIL_SERVER")
+
+
+def seed_env(quote, **over):
+    """The FastAPI backend's .env for the test database, every value in
+    quote ('"', "'" or ''), with over's values."""
+    base = config_values()
+    vals = {"MYSQL_DB_URL": base["MYSQL_DB_URL"],
+            "JWT_SECRET_KEY": base["JWT_SECRET_KEY"], "ALGORITHM": "HS256",
+            "ACCESS_TOKEN_EXPIRE_MINUTES": "10080",
+            "REFRESH_TOKEN_EXPIRE_DAYS": "21", "MAIL_USERNAME": "",
+            "MAIL_PASSWORD": "", "MAIL_FROM": "noreply@example.com",
+            "MAIL_PORT": "587", "MAIL_SERVER": ""}
+    vals.update(over)
+    return "".join("%s=%s%s%s\n" % (k, quote, vals[k], quote)
+                   for k in SEED_KEYS)
+
+
+def warnings_of(r):
+    return [ln for ln in r.stderr.splitlines() if ": warn: " in ln]
+
+
+def test_seed_env(t):
+    tmp = os.path.join(env("AUTH_TEST_TMPDIR"), "seed-env")
+    os.makedirs(tmp, exist_ok=True)
+    user = new_user("se")
+    registered(t, user)
+    for name, quote in (("unquoted", ""), ("double-quoted", '"'),
+                        ("single-quoted", "'")):
+        path = write_file(tmp, "seed-%s.env" % name, seed_env(quote))
+        r = cgi({"email": user["email"], "password": user["password"]},
+                config=path, prog="auth-login",
+                extra_env={"BCRYPT_ROUNDS": None})
+        ok = r.status == 200 and isinstance(r.json, dict)
+        t.ok(ok, "the FastAPI backend's .env, every value %s: login 200"
+             % name, repr(r))
+        if not ok:
+            continue
+        seg = r.json["access_token"].split(".")[1]
+        c = json.loads(base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4)))
+        t.ok(r.json.get("expires_in") == 604800 and
+             c["exp"] - c["iat"] == 604800,
+             "%s: access tokens live ACCESS_TOKEN_EXPIRE_MINUTES=10080 "
+             "minutes (7 days)" % name, repr(r.json), repr(c))
+        w = warnings_of(r)
+        t.ok(len(w) == 1 and "ACCESS_TOKEN_EXPIRE_MINUTES=10080" in w[0] and
+             "7 days" in w[0] and "cannot revoke" in w[0] and
+             "we recommend 15" in w[0],
+             "%s: one warning at start: 7-day access tokens cannot be "
+             "revoked, 15 minutes recommended" % name, *w)
+    for minutes, warned in (("60", False), ("61", True), ("525600", True)):
+        path = write_file(tmp, "seed-%s.env" % minutes,
+                          seed_env("", ACCESS_TOKEN_EXPIRE_MINUTES=minutes))
+        r = cgi(b"", method="GET", content_type=None, content_length=None,
+                config=path, prog="auth-login")
+        t.ok(r.status == 405 and bool(warnings_of(r)) == warned,
+             "ACCESS_TOKEN_EXPIRE_MINUTES=%s: starts, %s" % (
+                 minutes, "warns" if warned else "without a warning"),
+             repr(r))
+    path = write_file(tmp, "seed-525601.env",
+                      seed_env("", ACCESS_TOKEN_EXPIRE_MINUTES="525601"))
+    r = cgi(b"", method="GET", content_type=None, content_length=None,
+            config=path, prog="auth-login")
+    t.ok(r.returncode == 2 and "ACCESS_TOKEN_EXPIRE_MINUTES" in r.stderr,
+         "ACCESS_TOKEN_EXPIRE_MINUTES over a year is refused", repr(r))
+
+
 def main():
     t = TAP()
     for fn in (test_long_password, test_long_password_rehash,
-               test_long_password_refused, test_www_authenticate):
+               test_long_password_refused, test_www_authenticate,
+               test_seed_env):
         t.run(fn)
     t.done()
 
