@@ -189,8 +189,11 @@ app_fail(struct req *r, enum auth_status rc)
 /*
  * Count request r against the n limits in hits.  Returns 1 if it may go
  * on, or 0 once it has been answered: 429 {"detail": "Too many
- * requests"} with Retry-After, or 503 if the counters cannot be reached
- * (the throttle fails closed).
+ * requests"} with Retry-After, or, when the counters cannot be counted,
+ * what app_fail() answers for the failure: 503 if they cannot be reached,
+ * 500 if the database refused (a missing table: the migrations not
+ * applied), as the handler would have answered had it met the failure
+ * first.  Either way the throttle fails closed.
  */
 int
 app_throttle(struct app *app, struct req *r, const struct throttle_hit *hits,
@@ -208,7 +211,7 @@ app_throttle(struct app *app, struct req *r, const struct throttle_hit *hits,
 		/* Whatever went wrong, nothing was counted: fail closed. */
 		log_err("throttle", "cannot count status=%s client=%s",
 		    auth_strerror(rc), r->client);
-		resp_error(r, 503, "Service temporarily unavailable");
+		app_fail(r, rc);
 		return 0;
 	}
 	if (wait == 0)

@@ -411,8 +411,10 @@ db_prepare(struct db *db, enum db_q q)
 		return AUTH_ERR_NOMEM;
 	if (mysql_stmt_prepare(st, db_sql[q], strlen(db_sql[q])) != 0) {
 		err = mysql_stmt_errno(st);
-		log_err("db", "prepare failed query=%d errno=%u error=%s",
-		    (int)q, err, mysql_stmt_error(st));
+		log_err("db", "prepare failed query=%d errno=%u error=%s%s",
+		    (int)q, err, mysql_stmt_error(st),
+		    err == ER_NO_SUCH_TABLE || err == ER_BAD_FIELD_ERROR ?
+		    "; are the migrations applied? (scripts/migrate)" : "");
 		(void)mysql_stmt_close(st);
 		return db_classify(db, err);
 	}
