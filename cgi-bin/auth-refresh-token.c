@@ -9,6 +9,9 @@
  *	    generation replaced in the current burst of rotations, inside
  *	    REFRESH_REUSE_GRACE_SECONDS, the current generation is handed
  *	    out again (session.c);
+ *	    A refresh token the FastAPI backend issued (no session) starts a
+ *	    new session the first time (legacy.c), while
+ *	    LEGACY_REFRESH_TOKENS allows it;
  *	401 {"detail": "Invalid refresh token"} with WWW-Authenticate:
  *	    Bearer for anything else: a bad, expired or mistyped token, a
  *	    revoked or expired session, a deleted or disabled user, or an
@@ -28,6 +31,7 @@
 
 #include "app.h"
 #include "jwt.h"
+#include "legacy.h"
 #include "log.h"
 #include "req.h"
 #include "resp.h"
@@ -51,10 +55,17 @@ refresh_refuse(struct app *app, struct req *r)
 		resp_unauthorized(r, "Invalid refresh token");
 }
 
+/*
+ * A refresh token of ours names its session (session_refresh()); one the
+ * FastAPI backend issued before the switch names none, and is traded
+ * once for a new session while LEGACY_REFRESH_TOKENS allows it
+ * (legacy_trade()).  Either way the answer is a new pair or the 401.
+ */
 static void
 refresh_handle(struct app *app, struct req *r)
 {
-	const char		*token;
+	const unsigned char	*key;
+	const char		*token, *kind = "";
 	size_t			 len;
 	struct jwt_claims	 c;
 	struct session		 s;
@@ -67,36 +78,44 @@ refresh_handle(struct app *app, struct req *r)
 		return;
 	}
 	now = (long long)time(NULL);
-	if (jwt_verify((const unsigned char *)app->cfg.jwt_secret_key,
-	    app->cfg.jwt_secret_len, token, len, JWT_REFRESH, now, &c) !=
-	    AUTH_OK) {
+	key = (const unsigned char *)app->cfg.jwt_secret_key;
+	if (jwt_verify(key, app->cfg.jwt_secret_len, token, len, JWT_REFRESH,
+	    now, &c) == AUTH_OK)
+		rc = session_refresh(app->db, &c, now,
+		    app->cfg.refresh_reuse_grace_seconds, &s, &res);
+	else if (app->cfg.legacy_refresh_tokens &&
+	    jwt_verify_legacy(key, app->cfg.jwt_secret_len, token, len, now,
+	    &c) == AUTH_OK) {
+		kind = " legacy=yes";
+		rc = legacy_trade(app->db, &app->cfg, token, len, &c, now, &s,
+		    &res);
+	} else {
 		log_info("refresh", "failure reason=token client=%s",
 		    r->client);
 		refresh_refuse(app, r);
 		return;
 	}
-	if ((rc = session_refresh(app->db, &c, now,
-	    app->cfg.refresh_reuse_grace_seconds, &s, &res)) != AUTH_OK) {
+	if (rc != AUTH_OK) {
 		app_fail(r, rc);
 		return;
 	}
 	switch (res) {
 	case SESSION_ROTATED:
 	case SESSION_GRACE:
-		log_info("refresh", "%s user=%lld session=%.8s client=%s",
-		    res == SESSION_ROTATED ? "rotated" : "grace", c.sub, c.sid,
-		    r->client);
+		log_info("refresh", "%s user=%lld session=%.8s client=%s%s",
+		    res == SESSION_ROTATED ? "rotated" : "grace", c.sub, s.id,
+		    r->client, kind);
 		token_respond(app, r, &s, now);
 		break;
 	case SESSION_REUSED:
 		log_warn("refresh", "reuse detected, session revoked "
-		    "user=%lld session=%.8s client=%s", c.sub, c.sid,
-		    r->client);
+		    "user=%lld session=%.8s client=%s%s", c.sub, c.sid,
+		    r->client, kind);
 		refresh_refuse(app, r);
 		break;
 	default:
 		log_info("refresh", "failure reason=session user=%lld "
-		    "session=%.8s client=%s", c.sub, c.sid, r->client);
+		    "session=%.8s client=%s%s", c.sub, c.sid, r->client, kind);
 		refresh_refuse(app, r);
 		break;
 	}

@@ -97,6 +97,7 @@ enum cfg_key {
 	CFG_DB_CONNECT_TIMEOUT,
 	CFG_DB_TIMEOUT,
 	CFG_DB_LOCK_WAIT_TIMEOUT,
+	CFG_LEGACY_REFRESH_TOKENS,
 	CFG_CORS_ALLOW_CREDENTIALS,
 	CFG_CORS_MAX_AGE,
 	CFG_CORS_ALLOW_HEADERS,
@@ -270,6 +271,9 @@ static const struct cfg_def cfg_defs[CFG__MAX] = {
 	{ "DB_LOCK_WAIT_TIMEOUT", CFG_TYPE_INT,
 	  offsetof(struct cfg, db.lock_wait_timeout), "5", 1, 3600,
 	  0, NULL }, /* CFG_DB_LOCK_WAIT_TIMEOUT */
+	{ "LEGACY_REFRESH_TOKENS", CFG_TYPE_BOOL,
+	  offsetof(struct cfg, legacy_refresh_tokens), "true", 0, 1,
+	  0, NULL }, /* CFG_LEGACY_REFRESH_TOKENS */
 	/* The origins' check needs the credentials: the CORS keys last. */
 	{ "CORS_ALLOW_CREDENTIALS", CFG_TYPE_BOOL,
 	  offsetof(struct cfg, cors_allow_credentials), "false", 0, 1,

@@ -46,6 +46,7 @@ struct cfg {
 	char		*log_file;		/* LOG_FILE or NULL: stderr */
 	long		 throttle_limit[THROTTLE__MAX];	/* THROTTLE_X, 0: off */
 	long		 throttle_window[THROTTLE__MAX];	/* THROTTLE_X_WINDOW */
+	long		 legacy_refresh_tokens; /* LEGACY_REFRESH_TOKENS */
 	long		 cors_allow_credentials; /* CORS_ALLOW_CREDENTIALS */
 	long		 cors_max_age;		/* CORS_MAX_AGE, seconds */
 	char		*cors_allow_headers;	/* CORS_ALLOW_HEADERS or NULL */

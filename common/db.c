@@ -171,6 +171,23 @@ static const char *const db_sql[DB_Q__MAX] = {
 	    /* DB_Q_CLEANUP_THROTTLE */
 	"SELECT COUNT(*) FROM auth_throttle WHERE expires_at < ?",
 	    /* DB_Q_COUNT_THROTTLE */
+	/*
+	 * Legacy refresh tokens (legacy.c): the account and when its
+	 * sessions were last all revoked; the first use of a token, which
+	 * its unique key makes the only one; what that use started.
+	 */
+	"SELECT u.is_active, c.revoked_at FROM `user` u "
+	    "LEFT JOIN auth_legacy_cutoff c ON c.user_id = u.id "
+	    "WHERE u.id = ?", /* DB_Q_LEGACY_USER */
+	"INSERT INTO auth_legacy_refresh (token_hash, user_id, session_id, "
+	    "used_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+	    /* DB_Q_LEGACY_CLAIM */
+	"SELECT session_id, used_at FROM auth_legacy_refresh "
+	    "WHERE token_hash = ?", /* DB_Q_LEGACY_GET */
+	"INSERT INTO auth_legacy_cutoff (user_id, revoked_at) VALUES (?, ?) "
+	    "ON DUPLICATE KEY UPDATE "
+	    "revoked_at = GREATEST(revoked_at, VALUES(revoked_at))",
+	    /* DB_Q_LEGACY_CUTOFF */
 };
 
 /*

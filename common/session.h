@@ -33,5 +33,8 @@ enum auth_status session_start(struct db *, long long, long long, long,
 enum auth_status session_refresh(struct db *, const struct jwt_claims *,
 		    long long, long, struct session *, enum session_result *);
 enum auth_status session_revoke_all(struct db *, long long, long long);
+enum auth_status session_current(struct db *, const char *, long long,
+		    long long, struct session *);
+enum auth_status session_revoke_one(struct db *, const char *, long long);
 
 #endif /* !AUTH_SESSION_H */

@@ -6,17 +6,25 @@ bytes); registration and reset keep refusing such passwords; 401 answers
 carry WWW-Authenticate: Bearer, as FastAPI's OAuth2 helpers send it, and
 no other answer does; the FastAPI backend's .env works as it is, every
 value quoted or not, with its 7-day access tokens and a warning about
-them (the program run as plain CGI with such a file)."""
+them (the program run as plain CGI with such a file); its refresh tokens,
+which name no session, are each traded once for a new session: within the
+grace window a second presentation gets that session's current pair,
+later it is reuse and revokes it; never for a disabled or deleted account
+or one whose sessions were all revoked since (a password reset); never
+with LEGACY_REFRESH_TOKENS=false."""
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import re
+import time
 import warnings
 
 from harness import (TAP, cgi, config_values, db_query, db_scalar, env, err,
-                     expect, expect_422, new_user, password, post, request,
-                     sql_quote, write_file)
+                     expect, expect_422, new_user, password, post, race,
+                     request, sql_quote, write_file)
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -210,11 +218,152 @@ def test_seed_env(t):
          "ACCESS_TOKEN_EXPIRE_MINUTES over a year is refused", repr(r))
 
 
+def b64e(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def claims_of(tok):
+    seg = tok.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4)))
+
+
+def jose(claims, key=None):
+    """A token as python-jose wrote them for the FastAPI backend: the same
+    header, the claims in the order given, HS256 with the test key."""
+    hp = b64e(b'{"alg":"HS256","typ":"JWT"}') + "." + b64e(
+        json.dumps(claims, separators=(",", ":")).encode())
+    key = key or config_values()["JWT_SECRET_KEY"].encode()
+    return hp + "." + b64e(hmac.new(key, hp.encode(),
+                                    hashlib.sha256).digest())
+
+
+def legacy(uid, **over):
+    c = {"sub": str(uid), "type": "refresh",
+         "exp": int(time.time()) + 21 * 86400}
+    c.update(over)
+    return jose(c)
+
+
+def refresh(tok):
+    return request("POST", REFRESH, {"refresh_token": tok})
+
+
+def grace():
+    return int(config_values().get("REFRESH_REUSE_GRACE_SECONDS", "10"))
+
+
+def test_legacy_refresh(t):
+    user = new_user("lt")
+    uid = registered(t, user)
+    tok = legacy(uid)
+    r = refresh(tok)
+    ok = r.status == 200 and isinstance(r.json, dict)
+    t.ok(ok, "a refresh token of the FastAPI backend is traded for a new "
+         "pair", repr(r))
+    if not ok:
+        return
+    first = claims_of(r.json["refresh_token"])
+    t.ok(first.get("sub") == str(uid) and len(first.get("sid", "")) == 32,
+         "... naming a new session of the account", repr(first))
+    rows = db_query("SELECT HEX(token_hash), user_id, session_id FROM "
+                    "auth_legacy_refresh WHERE user_id = %d" % uid)
+    t.ok(len(rows) == 1 and rows[0][2] == first["sid"] and
+         rows[0][0].lower() == hashlib.sha256(tok.encode()).hexdigest(),
+         "its first use is recorded, by a SHA-256 of the token", rows)
+    again = refresh(tok)
+    t.ok(again.status == 200 and claims_of(
+        again.json["refresh_token"])["sid"] == first["sid"],
+         "presented again within REFRESH_REUSE_GRACE_SECONDS: the current "
+         "pair of the session it started", repr(again))
+    r2 = refresh(r.json["refresh_token"])
+    t.eq(r2.status, 200, "the new session rotates")
+    time.sleep(grace() + 1.5)
+    r3 = refresh(tok)
+    t.ok(r3.status == 401 and r3.header("www-authenticate") == "Bearer",
+         "presented again after the grace window: 401 (reuse)", repr(r3))
+    t.eq(db_scalar("SELECT revoked_at IS NOT NULL FROM auth_refresh_session "
+                   "WHERE id = '%s'" % first["sid"]), "1",
+         "... and the session it started is revoked")
+    t.eq(refresh(r2.json["refresh_token"]).status, 401,
+         "... so the session's current token is refused")
+    t.eq(int(db_scalar("SELECT COUNT(*) FROM auth_refresh_session WHERE "
+                       "user_id = %d" % uid)), 1,
+         "one legacy token started one session")
+
+
+def test_legacy_race(t):
+    user = new_user("lr")
+    uid = registered(t, user)
+    tok = legacy(uid)
+    answers = race(6, lambda i: refresh(tok))
+    sids = set()
+    for a in answers:
+        if getattr(a, "status", None) == 200:
+            sids.add(claims_of(a.json["refresh_token"])["sid"])
+    t.ok(all(getattr(a, "status", None) == 200 for a in answers) and
+         len(sids) == 1, "six presentations at once: all 200, one session "
+         "(the database decided which was first)",
+         *[repr(a) for a in answers])
+    t.eq(int(db_scalar("SELECT COUNT(*) FROM auth_refresh_session WHERE "
+                       "user_id = %d" % uid)), 1,
+         "... and one session row")
+
+
+def test_legacy_refused(t):
+    user = new_user("lx")
+    uid = registered(t, user)
+    now = int(time.time())
+    cases = [
+        ("an access token of the FastAPI backend",
+         legacy(uid, type="access")),
+        ("expired", legacy(uid, exp=now - 3600)),
+        ("for an account that does not exist", legacy(999999999)),
+        ("naming a session it does not have",
+         legacy(uid, sid="0123456789abcdef0123456789abcdef")),
+        ("signed with another key",
+         jose({"sub": str(uid), "type": "refresh", "exp": now + 3600},
+              key=b"another-key-0123456789abcdef0123456789")),
+    ]
+    for name, tok in cases:
+        r = refresh(tok)
+        t.ok(r.status == 401 and r.json == {"detail":
+                                            "Invalid refresh token"},
+             "legacy token %s: 401" % name, repr(r))
+    # Every session revoked (a password reset) after the token was issued:
+    # the FastAPI backend's token starts none either.
+    db_query("INSERT INTO auth_legacy_cutoff (user_id, revoked_at) VALUES "
+             "(%d, UTC_TIMESTAMP())" % uid)
+    r = refresh(legacy(uid))
+    t.eq(r.status, 401, "a legacy token issued before every session of the "
+         "account was revoked: 401")
+    r = refresh(legacy(uid, iat=now + 5))
+    t.eq(r.status, 200, "one whose iat is after it: 200")
+    db_query("UPDATE `user` SET is_active = 0 WHERE id = %d" % uid)
+    r = refresh(legacy(uid, iat=now + 6))
+    t.eq(r.status, 401, "a legacy token of a disabled account: 401")
+    t.eq(int(db_scalar("SELECT COUNT(*) FROM auth_legacy_refresh WHERE "
+                       "user_id = %d" % uid)), 1,
+         "only the traded token was recorded")
+    user2 = new_user("lc")
+    uid2 = registered(t, user2)
+    tmp = os.path.join(env("AUTH_TEST_TMPDIR"), "legacy-off")
+    os.makedirs(tmp, exist_ok=True)
+    off = write_file(tmp, "off.env", "".join(
+        "%s=%s\n" % kv for kv in config_values().items()) +
+        "LEGACY_REFRESH_TOKENS=false\n")
+    r = cgi({"refresh_token": legacy(uid2)}, config=off,
+            prog="auth-refresh-token")
+    t.ok(r.status == 401 and "reason=token" in r.stderr,
+         "LEGACY_REFRESH_TOKENS=false: the FastAPI backend's tokens get "
+         "401", repr(r))
+
+
 def main():
     t = TAP()
     for fn in (test_long_password, test_long_password_rehash,
                test_long_password_refused, test_www_authenticate,
-               test_seed_env):
+               test_seed_env, test_legacy_refresh, test_legacy_race,
+               test_legacy_refused):
         t.run(fn)
     t.done()
 

@@ -469,7 +469,8 @@ def collab_auth(t, var, env_file, users, before):
         env_text = f.read()
     ca = CollabAuth(var, env_file, MAIL_OUTBOX_DIR=outbox,
                     CORS_ALLOW_ORIGINS=FRONT_END,
-                    CORS_ALLOW_CREDENTIALS="true")
+                    CORS_ALLOW_CREDENTIALS="true",
+                    REFRESH_REUSE_GRACE_SECONDS="2")
     diffs = []
     try:
         if not t.ok(ca.up, "collab-auth: lighttpd starts", ca.why):
@@ -508,14 +509,23 @@ def collab_auth(t, var, env_file, users, before):
                                  "password": long_["password"][:71]})
         t.eq(r.status, 401, "collab-auth: its first 71 bytes do not")
 
-        # Refresh tokens the FastAPI backend issued: traded once.
+        # Refresh tokens the FastAPI backend issued: traded once.  Again
+        # within the grace window (REFRESH_REUSE_GRACE_SECONDS=2 here, in
+        # the environment) it is the same session; after it, reuse.
         r1 = post(port, "refresh-token", {"refresh_token": mixed["refresh"]})
         ok = r1.status == 200 and r1.json and "refresh_token" in r1.json
         t.ok(ok, "collab-auth: a refresh token of the FastAPI backend is "
              "traded for a new pair", repr(r1))
         r2 = post(port, "refresh-token", {"refresh_token": mixed["refresh"]})
-        t.eq(r2.status, 401, "collab-auth: the same legacy token again is "
-             "refused")
+        t.ok(ok and r2.status == 200 and
+             claims(r2.json["refresh_token"])["sid"] ==
+             claims(r1.json["refresh_token"])["sid"],
+             "collab-auth: the same legacy token again at once (two tabs): "
+             "the same session", repr(r2))
+        time.sleep(3)
+        r2 = post(port, "refresh-token", {"refresh_token": mixed["refresh"]})
+        t.eq(r2.status, 401, "collab-auth: the same legacy token after the "
+             "grace window is refused")
         if ok:
             r3 = post(port, "refresh-token",
                       {"refresh_token": r1.json["refresh_token"]})
@@ -565,6 +575,9 @@ def collab_auth(t, var, env_file, users, before):
             r = post(port, "login", {"email": bob["email"],
                                      "password": bob["password"]})
             t.eq(r.status, 200, "collab-auth: the new password logs in")
+            r = post(port, "refresh-token", {"refresh_token": bob["refresh"]})
+            t.eq(r.status, 401, "collab-auth: the reset ends the sessions "
+                 "of the FastAPI backend's refresh tokens too")
 
         headers = {}
         names = []
