@@ -36,24 +36,7 @@
 #include "req.h"
 #include "resp.h"
 #include "session.h"
-#include "throttle.h"
 #include "token.h"
-
-/*
- * Answer r for a refused token: count the failure against the client's
- * address and answer 401, or 429 once it is past the limit (503 if the
- * count cannot be made).
- */
-static void
-refresh_refuse(struct app *app, struct req *r)
-{
-	struct throttle_hit	 hit;
-
-	hit.kind = THROTTLE_REFRESH_ADDRESS;
-	hit.key = r->client;
-	if (app_throttle(app, r, &hit, 1))
-		resp_unauthorized(r, "Invalid refresh token");
-}
 
 /*
  * A refresh token of ours names its session (session_refresh()); one the
@@ -79,22 +62,18 @@ refresh_handle(struct app *app, struct req *r)
 	}
 	now = (long long)time(NULL);
 	key = (const unsigned char *)app->cfg.jwt_secret_key;
-	if (jwt_verify(key, app->cfg.jwt_secret_len, token, len, JWT_REFRESH,
-	    now, &c) == AUTH_OK)
-		rc = session_refresh(app->db, &c, now,
-		    app->cfg.refresh_reuse_grace_seconds, &s, &res);
-	else if (app->cfg.legacy_refresh_tokens &&
+	if (app->cfg.legacy_refresh_tokens &&
 	    jwt_verify_legacy(key, app->cfg.jwt_secret_len, token, len, now,
 	    &c) == AUTH_OK) {
 		kind = " legacy=yes";
 		rc = legacy_trade(app->db, &app->cfg, token, len, &c, now, &s,
 		    &res);
-	} else {
-		log_info("refresh", "failure reason=token client=%s",
-		    r->client);
-		refresh_refuse(app, r);
+	} else if (!token_refresh_claims(app, r, "refresh", token, len, now,
+	    &c))
 		return;
-	}
+	else
+		rc = session_refresh(app->db, &c, now,
+		    app->cfg.refresh_reuse_grace_seconds, &s, &res);
 	if (rc != AUTH_OK) {
 		app_fail(r, rc);
 		return;
@@ -111,12 +90,12 @@ refresh_handle(struct app *app, struct req *r)
 		log_warn("refresh", "reuse detected, session revoked "
 		    "user=%lld session=%.8s client=%s%s", c.sub, c.sid,
 		    r->client, kind);
-		refresh_refuse(app, r);
+		token_refresh_refuse(app, r);
 		break;
 	default:
 		log_info("refresh", "failure reason=session user=%lld "
 		    "session=%.8s client=%s%s", c.sub, c.sid, r->client, kind);
-		refresh_refuse(app, r);
+		token_refresh_refuse(app, r);
 		break;
 	}
 }

@@ -150,20 +150,30 @@ app_serve(struct app *app, const struct app_endpoint *ep,
 	req_init(&r, io, &app->cfg.proxies);
 	/* Whether the web server passes Authorization on (never its value). */
 	authz = req_param(&r, "HTTP_AUTHORIZATION") != NULL;
-	/* CORS first, so that every answer to an allowed origin says so. */
-	preflight = cors_begin(&app->cfg, &r);
-	if (req_route(&r, app_route(ep))) {
+	/*
+	 * CORS first, so that every answer to an allowed origin says so;
+	 * never for auth-verify, which answers for whatever it guards.
+	 */
+	preflight = (ep->flags & APP_ANY_PATH) == 0 &&
+	    cors_begin(&app->cfg, &r);
+	/* auth-verify answers for whatever path it guards: no route. */
+	if ((ep->flags & APP_ANY_PATH) != 0 || req_route(&r, app_route(ep))) {
 		if (preflight)
-			cors_preflight(&app->cfg, &r, APP_METHODS);
-		else if (req_read_json(&r))
+			cors_preflight(&app->cfg, &r, ep->allow != NULL ?
+			    ep->allow : APP_METHODS);
+		else if (ep->allow != NULL ? req_check_method(&r, ep->allow) :
+		    req_read_json(&r))
 			ep->handle(app, &r);
 	}
 	if (r.status == 0) {
 		log_err("request", "handler gave no answer");
 		resp_error(&r, 500, "Internal server error");
 	}
-	log_info("request", "status=%d ms=%ld client=%s%s", r.status,
-	    req_elapsed_ms(&r), r.client, authz ? " authorization=yes" : "");
+	/* A health probe or an authorizer's yes is no news worth a line. */
+	if ((ep->flags & APP_QUIET) == 0 || r.status >= 400)
+		log_info("request", "status=%d ms=%ld client=%s%s", r.status,
+		    req_elapsed_ms(&r), r.client,
+		    authz ? " authorization=yes" : "");
 	*afterp = r.after;
 	*argp = r.after_arg;
 	req_free(&r);
@@ -272,7 +282,9 @@ app_start(struct app *app, const struct app_endpoint *ep)
 		log_err("startup", "out of memory");
 		return 1;
 	}
-	switch (db_connect(app->db)) {
+	/* APP_LAZY_DB: a program that may never need it holds none. */
+	switch ((ep->flags & APP_LAZY_DB) != 0 ? AUTH_OK :
+	    db_connect(app->db)) {
 	case AUTH_OK:
 		break;
 	case AUTH_ERR_DB_UNAVAIL:

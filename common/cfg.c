@@ -97,6 +97,7 @@ enum cfg_key {
 	CFG_DB_CONNECT_TIMEOUT,
 	CFG_DB_TIMEOUT,
 	CFG_DB_LOCK_WAIT_TIMEOUT,
+	CFG_VERIFY_CHECK_ACCOUNT,
 	CFG_LEGACY_REFRESH_TOKENS,
 	CFG_CORS_ALLOW_CREDENTIALS,
 	CFG_CORS_MAX_AGE,
@@ -271,6 +272,9 @@ static const struct cfg_def cfg_defs[CFG__MAX] = {
 	{ "DB_LOCK_WAIT_TIMEOUT", CFG_TYPE_INT,
 	  offsetof(struct cfg, db.lock_wait_timeout), "5", 1, 3600,
 	  0, NULL }, /* CFG_DB_LOCK_WAIT_TIMEOUT */
+	{ "VERIFY_CHECK_ACCOUNT", CFG_TYPE_BOOL,
+	  offsetof(struct cfg, verify_check_account), "false", 0, 1,
+	  0, NULL }, /* CFG_VERIFY_CHECK_ACCOUNT */
 	{ "LEGACY_REFRESH_TOKENS", CFG_TYPE_BOOL,
 	  offsetof(struct cfg, legacy_refresh_tokens), "true", 0, 1,
 	  0, NULL }, /* CFG_LEGACY_REFRESH_TOKENS */

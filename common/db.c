@@ -171,6 +171,11 @@ static const char *const db_sql[DB_Q__MAX] = {
 	    /* DB_Q_CLEANUP_THROTTLE */
 	"SELECT COUNT(*) FROM auth_throttle WHERE expires_at < ?",
 	    /* DB_Q_COUNT_THROTTLE */
+	"UPDATE auth_refresh_session SET revoked_at = ? "
+	    "WHERE id = ? AND user_id = ? AND revoked_at IS NULL "
+	    "AND expires_at > ?", /* DB_Q_SESSION_REVOKE_LIVE */
+	"SELECT is_active FROM `user` WHERE id = ?", /* DB_Q_USER_ACTIVE */
+	"SELECT 1", /* DB_Q_HEALTH */
 	/*
 	 * Legacy refresh tokens (legacy.c): the account and when its
 	 * sessions were last all revoked; the first use of a token, which

@@ -432,3 +432,93 @@ session_revoke_one(struct db *db, const char *id, long long now)
 
 	return session_revoke(db, id, now);
 }
+
+/* What session_end_once() works with. */
+struct session_end_args {
+	const struct jwt_claims	*c;
+	int			 all;
+	long long		 now;
+	long			 grace;
+	enum session_end_result	*res;
+};
+
+/*
+ * One run of session_end(), inside a transaction (db_txn()): the session
+ * is judged as refresh-token judges it (session_judge()), then ended
+ * whatever the judgement, since a copied token ends it too.  The UPDATE
+ * that ends it only ends a live session, so of two concurrent logouts
+ * one ends it and the other finds it gone.
+ */
+static enum auth_status
+session_end_once(struct db *db, void *arg, int *commit)
+{
+	struct session_end_args	*a = arg;
+	const struct jwt_claims	*c = a->c;
+	struct session_row	 row;
+	MYSQL_BIND		 p[4];
+	MYSQL_TIME		 tnow;
+	unsigned long		 sidlen = strlen(c->sid);
+	long long		 uid = c->sub;
+	enum auth_status	 rc;
+	int			 good;
+
+	*a->res = SESSION_END_GONE;
+	rc = session_read(db, c, &row);
+	if (rc == AUTH_ERR_NOT_FOUND)
+		return AUTH_OK;
+	if (rc != AUTH_OK)
+		return rc;
+	if (row.revoked || row.expires_at <= a->now)
+		return AUTH_OK;
+	good = strcmp(row.cur, c->jti) == 0 ||
+	    session_judge(&row, c, a->now, a->grace) == SESSION_GRACE;
+
+	db_time_from_epoch(&tnow, a->now);
+	db_bind_time(&p[0], &tnow);
+	db_bind_str(&p[1], c->sid, &sidlen);
+	db_bind_llong(&p[2], &uid);
+	db_bind_time(&p[3], &tnow);
+	if ((rc = db_exec(db, DB_Q_SESSION_REVOKE_LIVE, p, NULL)) != AUTH_OK)
+		return rc;
+	*commit = 1;
+	if (db_affected(db, DB_Q_SESSION_REVOKE_LIVE) != 1)
+		return AUTH_OK;		/* a concurrent logout ended it */
+	if (!good) {
+		/* An older generation came back: the token was copied. */
+		*a->res = SESSION_END_REUSED;
+		return AUTH_OK;
+	}
+	*a->res = SESSION_END_DONE;
+	return a->all ? session_revoke_all(db, uid, a->now) : AUTH_OK;
+}
+
+/*
+ * Log out with the refresh token of verified claims c at time now, with
+ * a reuse grace window of grace seconds.  The session's current
+ * generation (or one replaced within the grace window, as
+ * session_refresh() judges it) ends the session and, if all, every live
+ * session of its user, in one transaction, re-run on a conflict by
+ * db_txn(): a run that did commit leaves only ended sessions, so a
+ * re-run changes nothing.  A session already ended is left as it is, and
+ * all then ends nothing else: a stale token must not log its user out
+ * everywhere.  An older generation ends the session (SESSION_END_REUSED).
+ * *res says which; returns AUTH_OK, AUTH_ERR_DB_UNAVAIL, AUTH_ERR_DB, or
+ * AUTH_ERR_DB_COMMIT_UNKNOWN (the caller answers 503; the client's retry
+ * then finds the session ended or not, and is answered by it).
+ */
+enum auth_status
+session_end(struct db *db, const struct jwt_claims *c, int all,
+    long long now, long grace, enum session_end_result *res)
+{
+	struct session_end_args	 a;
+	enum auth_status	 rc;
+
+	a.c = c;
+	a.all = all;
+	a.now = now;
+	a.grace = grace;
+	a.res = res;
+	if ((rc = db_txn(db, session_end_once, &a)) != AUTH_OK)
+		*res = SESSION_END_GONE;
+	return rc;
+}

@@ -27,12 +27,22 @@ enum session_result {
 	SESSION__MAX
 };
 
+/* What a logout with a refresh token did. */
+enum session_end_result {
+	SESSION_END_DONE,	/* ended now: the session, or all the user's */
+	SESSION_END_GONE,	/* already revoked, expired or deleted */
+	SESSION_END_REUSED,	/* an older generation: session revoked */
+	SESSION_END__MAX
+};
+
 /* session.c */
 enum auth_status session_start(struct db *, long long, long long, long,
 		    struct session *);
 enum auth_status session_refresh(struct db *, const struct jwt_claims *,
 		    long long, long, struct session *, enum session_result *);
 enum auth_status session_revoke_all(struct db *, long long, long long);
+enum auth_status session_end(struct db *, const struct jwt_claims *, int,
+		    long long, long, enum session_end_result *);
 enum auth_status session_current(struct db *, const char *, long long,
 		    long long, struct session *);
 enum auth_status session_revoke_one(struct db *, const char *, long long);

@@ -29,12 +29,21 @@ sets the environment these read:
                            each message as N.json
   AUTH_TEST_SMTP_PORT      its port on 127.0.0.1
   AUTH_TEST_CLEANUP        the built cron/auth-cleanup
+  AUTH_TEST_WHOAMI_LOG     where tests/whoami/whoami, the program that the
+                           auth-verify examples guard, logs each request
+  AUTH_TEST_WEBROOT        apache-cgi: the web root holding the .htaccess
+  AUTH_TEST_WHOLE_SUITE    1 when every test file runs (test_openapi.py)
+
+Every answer that request() and raw_request() receive is recorded, one
+JSON line each, in AUTH_TEST_TMPDIR/answers.jsonl: test_openapi.py, which
+runs last in each server's pass, checks them against openapi.json.
 """
 
 import http.client
 import json
 import os
 import re
+import base64
 import secrets
 import shlex
 import socket
@@ -57,7 +66,7 @@ CONFIG_KEYS = (
     "USE_CREDENTIALS VALIDATE_CERTS MAIL_OUTBOX_DIR OTP_SECRET_KEY "
     "OTP_EXPIRE_MINUTES OTP_MAX_ATTEMPTS OTP_COOLDOWN_SECONDS "
     "OTP_MAX_PER_HOUR LOG_FILE DB_CONNECT_TIMEOUT DB_TIMEOUT "
-    "DB_LOCK_WAIT_TIMEOUT "
+    "DB_LOCK_WAIT_TIMEOUT VERIFY_CHECK_ACCOUNT "
     "CORS_ALLOW_ORIGINS CORS_ALLOW_CREDENTIALS CORS_ALLOW_HEADERS "
     "CORS_MAX_AGE LEGACY_REFRESH_TOKENS"
 ).split() + ["THROTTLE_%s%s" % (k, w) for k in (
@@ -157,6 +166,55 @@ def base_url():
     return u.hostname, u.port
 
 
+ANSWERS = "answers.jsonl"
+_record_lock = threading.Lock()
+
+
+def record(method, path, status, headers, body, raw=False):
+    """Append one answer to AUTH_TEST_TMPDIR/answers.jsonl (see above).
+    headers: (name, value) pairs as received."""
+    tmp = os.environ.get("AUTH_TEST_TMPDIR")
+    if not tmp:
+        return
+    line = json.dumps({
+        "file": os.path.basename(sys.argv[0]),
+        "server": os.environ.get("AUTH_TEST_SERVER", "lighttpd"),
+        "method": method, "path": path, "status": status,
+        "headers": [[k, v] for k, v in headers],
+        "body": base64.b64encode(body).decode(), "raw": raw}) + "\n"
+    with _record_lock:
+        with open(os.path.join(tmp, ANSWERS), "a") as f:
+            f.write(line)
+
+
+def parse_raw(reply):
+    """The status (or None), header pairs and body (de-chunked) of a raw
+    HTTP/1.1 reply."""
+    head, _, body = reply.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", lines[0])
+    headers = []
+    for ln in lines[1:]:
+        k, sep, v = ln.partition(b":")
+        if sep:
+            headers.append((k.decode("latin-1").strip(),
+                            v.decode("latin-1").strip()))
+    if any(k.lower() == "transfer-encoding" and "chunked" in v.lower()
+           for k, v in headers):
+        data = b""
+        while True:
+            size, _, body = body.partition(b"\r\n")
+            try:
+                n = int(size.split(b";")[0], 16)
+            except ValueError:
+                break
+            if n == 0:
+                break
+            data, body = data + body[:n], body[n + 2:]
+        body = data
+    return (int(m.group(1)) if m else None), headers, body
+
+
 def request(method, path=REGISTER, body=None, headers=None, timeout=TIMEOUT):
     """One HTTP/1.1 request on a new connection.  body: bytes, str or a
     JSON-able object (then Content-Type: application/json is set unless
@@ -178,6 +236,7 @@ def request(method, path=REGISTER, body=None, headers=None, timeout=TIMEOUT):
         conn.request(method, path, body=body, headers=hdrs)
         r = conn.getresponse()
         data = r.read()
+        record(method, path, r.status, r.getheaders(), data)
         return Response(r.status,
                         {k.lower(): v for k, v in r.getheaders()}, data)
     finally:
@@ -203,8 +262,13 @@ def raw_request(data, timeout=TIMEOUT):
                 reply += chunk
         except socket.timeout:
             return None, reply + b"[no answer within %d s]" % timeout
-    m = re.match(rb"HTTP/1\.[01] (\d{3})", reply)
-    return (int(m.group(1)) if m else None), reply
+    status, headers, body = parse_raw(reply)
+    if status is not None:
+        first = data.split(b"\r\n", 1)[0].split(b" ")
+        if len(first) == 3:
+            record(first[0].decode("latin-1"), first[1].decode("latin-1"),
+                   status, headers, body, raw=True)
+    return status, reply
 
 
 JSON_HEADERS = {
