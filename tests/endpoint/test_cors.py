@@ -17,8 +17,11 @@ from harness import (TAP, cgi, config_values, env, expect, new_user, post,
 FRONT = "http://localhost:5173"
 OTHER = "https://evil.example"
 LOGIN = "/api/auth/login"
-ENDPOINTS = ("register", "login", "refresh-token", "forgot-password",
-             "reset-password")
+# Each endpoint and the methods it takes.
+ENDPOINTS = (("register", "POST"), ("login", "POST"),
+             ("refresh-token", "POST"), ("forgot-password", "POST"),
+             ("reset-password", "POST"), ("logout", "POST"),
+             ("health", "GET, HEAD"))
 
 
 def preflight(path, origin=FRONT, method="POST", headers="content-type"):
@@ -46,12 +49,13 @@ def check_allowed(t, r, desc):
 
 
 def test_preflight(t):
-    for name in ENDPOINTS:
+    for name, methods in ENDPOINTS:
         path = "/api/auth/" + name
-        r = preflight(path, headers="content-type,authorization")
+        r = preflight(path, method=methods.split(",")[0],
+                      headers="content-type,authorization")
         want = {
             "access-control-allow-origin": FRONT,
-            "access-control-allow-methods": "POST",
+            "access-control-allow-methods": methods,
             "access-control-allow-headers": "Accept, Accept-Language, "
             "Content-Language, Content-Type, Authorization",
             "access-control-allow-credentials": "true",
@@ -61,6 +65,14 @@ def test_preflight(t):
              r.header("vary") == "Origin" and r.json == {"message": "OK"},
              "%s: a preflight from the front end is answered 200 with "
              "every Access-Control-* header" % name, repr(r))
+        r = preflight(path, origin=OTHER, method=methods.split(",")[0])
+        t.ok(r.status == 400 and not cors_headers(r),
+             "%s: a preflight from another origin: 400, no "
+             "Access-Control-* header" % name, repr(r))
+        r = request("OPTIONS", path, None, headers={"Origin": FRONT})
+        t.ok(r.status == 405 and r.header("allow") == methods,
+             "%s: OPTIONS that is no preflight: 405, Allow: %s"
+             % (name, methods), repr(r))
     r = preflight(LOGIN, origin=OTHER)
     expect(t, r, 400, "Disallowed CORS origin",
            "a preflight from another origin: 400")
