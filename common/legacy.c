@@ -24,6 +24,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <mysqld_error.h>
+
 #include "cfg.h"
 #include "db.h"
 #include "jwt.h"
@@ -32,8 +34,10 @@
 #include "session.h"
 
 #define LEGACY_HASH_LEN		32	/* SHA-256 */
+/* The session of a token retired by a logout: no session has this id. */
+#define LEGACY_RETIRED		"00000000000000000000000000000000"
 
-/* One trade, as it goes (legacy_trade_txn()). */
+/* One trade or logout, as it goes (legacy_trade_txn(), ...). */
 struct legacy_trade {
 	const struct cfg		*cfg;
 	const struct jwt_claims		*claims;
@@ -42,6 +46,7 @@ struct legacy_trade {
 	struct session			 s;	/* the session started */
 	int				 refused; /* account gone, off, reset */
 	int				 taken;	/* not the first use */
+	int				 all;	/* logout: every session */
 };
 
 static void
@@ -112,6 +117,28 @@ legacy_account_ok(struct db *db, struct legacy_trade *t,
 }
 
 /*
+ * Record the use of t's token, for the session sid.  Returns db_exec()'s
+ * status: AUTH_ERR_DB_DUPLICATE when it was used before.
+ */
+static enum auth_status
+legacy_claim(struct db *db, struct legacy_trade *t, const char *sid)
+{
+	MYSQL_BIND		 p[5];
+	MYSQL_TIME		 used, expires;
+	unsigned long		 hlen, idlen = strlen(sid);
+	long long		 uid = t->claims->sub;
+
+	legacy_bind_hash(&p[0], t->hash, &hlen);
+	db_bind_llong(&p[1], &uid);
+	db_bind_str(&p[2], sid, &idlen);
+	db_time_from_epoch(&used, t->now);
+	db_bind_time(&p[3], &used);
+	db_time_from_epoch(&expires, t->claims->exp);
+	db_bind_time(&p[4], &expires);
+	return db_exec(db, DB_Q_LEGACY_CLAIM, p, NULL);
+}
+
+/*
  * The trade, for db_txn(): start a session and record the token's first
  * use, together or not at all.
  */
@@ -119,9 +146,6 @@ static enum auth_status
 legacy_trade_txn(struct db *db, void *arg, int *commit)
 {
 	struct legacy_trade	*t = arg;
-	MYSQL_BIND		 p[5];
-	MYSQL_TIME		 used, expires;
-	unsigned long		 hlen, idlen = JWT_ID_LEN;
 	long long		 uid = t->claims->sub;
 	enum auth_status	 rc;
 
@@ -134,14 +158,7 @@ legacy_trade_txn(struct db *db, void *arg, int *commit)
 	if ((rc = session_start(db, uid, t->now,
 	    cfg_refresh_lifetime(t->cfg), &t->s)) != AUTH_OK)
 		return rc;
-	legacy_bind_hash(&p[0], t->hash, &hlen);
-	db_bind_llong(&p[1], &uid);
-	db_bind_str(&p[2], t->s.id, &idlen);
-	db_time_from_epoch(&used, t->now);
-	db_bind_time(&p[3], &used);
-	db_time_from_epoch(&expires, t->claims->exp);
-	db_bind_time(&p[4], &expires);
-	rc = db_exec(db, DB_Q_LEGACY_CLAIM, p, NULL);
+	rc = legacy_claim(db, t, t->s.id);
 	if (rc == AUTH_ERR_DB_DUPLICATE) {
 		/* Not the first: the session just started is rolled back. */
 		t->taken = 1;
@@ -153,30 +170,55 @@ legacy_trade_txn(struct db *db, void *arg, int *commit)
 }
 
 /*
- * The token was used before: within the grace window of that first use,
- * the current pair of the session it started (*res SESSION_GRACE); after
- * it, reuse (SESSION_REUSED: that session is revoked).
+ * Read what the first use of t's token recorded: the session it started
+ * into sid (JWT_ID_LEN + 1 bytes; LEGACY_RETIRED for a logout) and when
+ * into *used.  Returns AUTH_OK, AUTH_ERR_NOT_FOUND or a database
+ * failure.
  */
 static enum auth_status
-legacy_again(struct db *db, const struct cfg *cfg, struct legacy_trade *t,
-    struct session *out, enum session_result *res)
+legacy_first_use(struct db *db, struct legacy_trade *t, char *sid,
+    long long *used)
 {
 	MYSQL_BIND		 p[1], r[2];
-	MYSQL_TIME		 used;
+	MYSQL_TIME		 when;
 	MYSQL_STMT		*st;
-	char			 sid[JWT_ID_LEN + 1];
 	unsigned long		 hlen, sidlen;
 	enum auth_status	 rc;
 
 	legacy_bind_hash(&p[0], t->hash, &hlen);
 	if ((rc = db_exec(db, DB_Q_LEGACY_GET, p, &st)) != AUTH_OK)
 		return rc;
-	db_bind_out_str(&r[0], sid, sizeof(sid), &sidlen, NULL);
-	db_bind_time(&r[1], &used);
+	db_bind_out_str(&r[0], sid, JWT_ID_LEN + 1, &sidlen, NULL);
+	db_bind_time(&r[1], &when);
 	if ((rc = db_fetch_one(db, st, r)) != AUTH_OK)
-		return rc == AUTH_ERR_NOT_FOUND ? AUTH_OK : rc;
+		return rc;
 	sid[sidlen] = '\0';
-	if (t->now - db_time_to_epoch(&used) <=
+	*used = db_time_to_epoch(&when);
+	return AUTH_OK;
+}
+
+/*
+ * The token was used before: within the grace window of that first use,
+ * the current pair of the session it started (*res SESSION_GRACE); after
+ * it, reuse (SESSION_REUSED: that session is revoked).  A token a logout
+ * retired is refused.
+ */
+static enum auth_status
+legacy_again(struct db *db, const struct cfg *cfg, struct legacy_trade *t,
+    struct session *out, enum session_result *res)
+{
+	char			 sid[JWT_ID_LEN + 1];
+	long long		 used;
+	enum auth_status	 rc;
+
+	if ((rc = legacy_first_use(db, t, sid, &used)) != AUTH_OK)
+		return rc == AUTH_ERR_NOT_FOUND ? AUTH_OK : rc;
+	if (strcmp(sid, LEGACY_RETIRED) == 0) {
+		log_info("legacy", "a legacy refresh token retired by a "
+		    "logout user=%lld", t->claims->sub);
+		return AUTH_OK;
+	}
+	if (t->now - used <=
 	    cfg->refresh_reuse_grace_seconds) {
 		rc = session_current(db, sid, t->claims->sub, t->now, out);
 		if (rc == AUTH_OK)
@@ -189,6 +231,25 @@ legacy_again(struct db *db, const struct cfg *cfg, struct legacy_trade *t,
 		return rc == AUTH_ERR_DB_COMMIT_UNKNOWN ? AUTH_ERR_DB_UNAVAIL :
 		    rc;
 	*res = SESSION_REUSED;
+	return AUTH_OK;
+}
+
+/*
+ * Fill t for tok (len bytes) with claims c at time now: its hash.
+ */
+static enum auth_status
+legacy_start(struct legacy_trade *t, const struct cfg *cfg, const char *tok,
+    size_t len, const struct jwt_claims *c, long long now)
+{
+	unsigned int	 mdlen = 0;
+
+	memset(t, 0, sizeof(*t));
+	t->cfg = cfg;
+	t->claims = c;
+	t->now = now;
+	if (EVP_Digest(tok, len, t->hash, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen != LEGACY_HASH_LEN)
+		return AUTH_ERR_CRYPTO;
 	return AUTH_OK;
 }
 
@@ -211,18 +272,12 @@ legacy_trade(struct db *db, const struct cfg *cfg, const char *tok,
     struct session *out, enum session_result *res)
 {
 	struct legacy_trade	 t;
-	unsigned int		 mdlen = 0;
 	enum auth_status	 rc;
 
 	memset(out, 0, sizeof(*out));
 	*res = SESSION_INVALID;
-	memset(&t, 0, sizeof(t));
-	t.cfg = cfg;
-	t.claims = c;
-	t.now = now;
-	if (EVP_Digest(tok, len, t.hash, &mdlen, EVP_sha256(), NULL) != 1 ||
-	    mdlen != LEGACY_HASH_LEN)
-		return AUTH_ERR_CRYPTO;
+	if ((rc = legacy_start(&t, cfg, tok, len, c, now)) != AUTH_OK)
+		return rc;
 	rc = db_txn(db, legacy_trade_txn, &t);
 	if (rc == AUTH_OK && t.taken)
 		rc = legacy_again(db, cfg, &t, out, res);
@@ -230,6 +285,61 @@ legacy_trade(struct db *db, const struct cfg *cfg, const char *tok,
 		*out = t.s;
 		*res = SESSION_ROTATED;
 	}
+	OPENSSL_cleanse(&t, sizeof(t));
+	return rc;
+}
+
+/*
+ * The logout, for db_txn(): the token is retired (recorded as used, for
+ * no session), or, if it was traded before, the session it started is
+ * revoked; with all every session of its user is revoked.
+ */
+static enum auth_status
+legacy_retire_txn(struct db *db, void *arg, int *commit)
+{
+	struct legacy_trade	*t = arg;
+	char			 sid[JWT_ID_LEN + 1];
+	long long		 used;
+	enum auth_status	 rc;
+
+	rc = legacy_claim(db, t, LEGACY_RETIRED);
+	/* Its account is gone: nothing to retire, nothing to end. */
+	if (rc == AUTH_ERR_DB && db_last_errno(db) == ER_NO_REFERENCED_ROW_2)
+		return AUTH_OK;
+	if (rc == AUTH_ERR_DB_DUPLICATE) {
+		if ((rc = legacy_first_use(db, t, sid, &used)) != AUTH_OK)
+			return rc;
+		if (strcmp(sid, LEGACY_RETIRED) != 0 &&
+		    (rc = session_revoke_one(db, sid, t->now)) != AUTH_OK)
+			return rc;
+	} else if (rc != AUTH_OK)
+		return rc;
+	if (t->all && (rc = session_revoke_all(db, t->claims->sub,
+	    t->now)) != AUTH_OK)
+		return rc;
+	*commit = 1;
+	return AUTH_OK;
+}
+
+/*
+ * Log out with tok (len bytes), a refresh token the FastAPI backend
+ * issued, whose claims c jwt_verify_legacy() accepted, at time now: it
+ * can never be traded afterwards, the session it started if it was
+ * traded ends, and with all every session of its user ends, those its
+ * other legacy tokens would start included (session_revoke_all()).
+ * Returns AUTH_OK, AUTH_ERR_CRYPTO or a database failure.
+ */
+enum auth_status
+legacy_retire(struct db *db, const struct cfg *cfg, const char *tok,
+    size_t len, const struct jwt_claims *c, int all, long long now)
+{
+	struct legacy_trade	 t;
+	enum auth_status	 rc;
+
+	if ((rc = legacy_start(&t, cfg, tok, len, c, now)) != AUTH_OK)
+		return rc;
+	t.all = all;
+	rc = db_txn(db, legacy_retire_txn, &t);
 	OPENSSL_cleanse(&t, sizeof(t));
 	return rc;
 }

@@ -20,6 +20,8 @@ struct jwt_claims;
 enum auth_status legacy_trade(struct db *, const struct cfg *, const char *,
 		    size_t, const struct jwt_claims *, long long,
 		    struct session *, enum session_result *);
+enum auth_status legacy_retire(struct db *, const struct cfg *, const char *,
+		    size_t, const struct jwt_claims *, int, long long);
 enum auth_status legacy_cutoff(struct db *, long long, long long);
 long long	 legacy_issued_at(const struct jwt_claims *, long);
 int		 legacy_may_trade(int, const long long *, long long);

@@ -31,6 +31,7 @@ with warnings.catch_warnings():
     import crypt                            # libxcrypt, as the programs'
 
 LOGIN = "/api/auth/login"
+LOGOUT = "/api/auth/logout"
 REFRESH = "/api/auth/refresh-token"
 RESET = "/api/auth/reset-password"
 INVALID = "Invalid email or password"
@@ -358,12 +359,48 @@ def test_legacy_refused(t):
          "401", repr(r))
 
 
+def test_legacy_logout(t):
+    user = new_user("lo")
+    uid = registered(t, user)
+    tok = legacy(uid)
+    r = request("POST", LOGOUT, {"refresh_token": tok})
+    t.ok(r.status == 200 and r.json == {"message": "Logged out"},
+         "logout with a refresh token of the FastAPI backend: 200", repr(r))
+    t.eq(refresh(tok).status, 401, "... and it can never be traded after")
+    t.eq(int(db_scalar("SELECT COUNT(*) FROM auth_refresh_session WHERE "
+                       "user_id = %d" % uid)), 0, "... no session started")
+    t.eq(request("POST", LOGOUT, {"refresh_token": tok}).status, 200,
+         "a second logout with it: 200 (harmless)")
+    traded = legacy(uid, iat=int(time.time()) - 1)
+    r = refresh(traded)
+    sid = claims_of(r.json["refresh_token"])["sid"] if r.status == 200 \
+        else None
+    r = request("POST", LOGOUT, {"refresh_token": traded})
+    t.ok(r.status == 200 and sid is not None and db_scalar(
+        "SELECT revoked_at IS NOT NULL FROM auth_refresh_session WHERE id = "
+        "'%s'" % sid) == "1", "logout with a legacy token that was traded: "
+         "200, and the session it started ends", repr(r))
+    other = legacy(uid, iat=int(time.time()) - 2)
+    login = request("POST", LOGIN, {"email": user["email"],
+                                    "password": user["password"]})
+    r = request("POST", LOGOUT, {"refresh_token": legacy(
+        uid, iat=int(time.time()) - 3), "all": True})
+    t.eq(r.status, 200, "logout \"all\" with a legacy token: 200")
+    t.eq(refresh(login.json["refresh_token"]).status, 401,
+         "... the session of a login ends")
+    t.eq(refresh(other).status, 401, "... and another legacy token of the "
+         "account starts none")
+    r = request("POST", LOGOUT, {"refresh_token": legacy(999999998)})
+    t.eq(r.status, 200, "logout with a legacy token of an account that is "
+         "gone: 200")
+
+
 def main():
     t = TAP()
     for fn in (test_long_password, test_long_password_rehash,
                test_long_password_refused, test_www_authenticate,
                test_seed_env, test_legacy_refresh, test_legacy_race,
-               test_legacy_refused):
+               test_legacy_refused, test_legacy_logout):
         t.run(fn)
     t.done()
 
