@@ -60,9 +60,10 @@ logout_handle(struct app *app, struct req *r)
 		return;
 	}
 	now = (long long)time(NULL);
-	if (app->cfg.legacy_refresh_tokens &&
+	if (app->cfg.legacy_tokens &&
 	    jwt_verify_legacy((const unsigned char *)app->cfg.jwt_secret_key,
-	    app->cfg.jwt_secret_len, token, len, now, &c) == AUTH_OK) {
+	    app->cfg.jwt_secret_len, token, len, JWT_REFRESH, now, &c) ==
+	    AUTH_OK) {
 		if ((rc = legacy_retire(app->db, &app->cfg, token, len, &c, all,
 		    now)) != AUTH_OK) {
 			app_fail(r, rc);

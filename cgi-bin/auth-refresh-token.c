@@ -11,7 +11,7 @@
  *	    out again (session.c);
  *	    A refresh token the FastAPI backend issued (no session) starts a
  *	    new session the first time (legacy.c), while
- *	    LEGACY_REFRESH_TOKENS allows it;
+ *	    LEGACY_TOKENS allows it;
  *	401 {"detail": "Invalid refresh token"} with WWW-Authenticate:
  *	    Bearer for anything else: a bad, expired or mistyped token, a
  *	    revoked or expired session, a deleted or disabled user, or an
@@ -41,7 +41,7 @@
 /*
  * A refresh token of ours names its session (session_refresh()); one the
  * FastAPI backend issued before the switch names none, and is traded
- * once for a new session while LEGACY_REFRESH_TOKENS allows it
+ * once for a new session while LEGACY_TOKENS allows it
  * (legacy_trade()).  Either way the answer is a new pair or the 401.
  */
 static void
@@ -62,9 +62,9 @@ refresh_handle(struct app *app, struct req *r)
 	}
 	now = (long long)time(NULL);
 	key = (const unsigned char *)app->cfg.jwt_secret_key;
-	if (app->cfg.legacy_refresh_tokens &&
-	    jwt_verify_legacy(key, app->cfg.jwt_secret_len, token, len, now,
-	    &c) == AUTH_OK) {
+	if (app->cfg.legacy_tokens &&
+	    jwt_verify_legacy(key, app->cfg.jwt_secret_len, token, len,
+	    JWT_REFRESH, now, &c) == AUTH_OK) {
 		kind = " legacy=yes";
 		rc = legacy_trade(app->db, &app->cfg, token, len, &c, now, &s,
 		    &res);

@@ -98,7 +98,7 @@ enum cfg_key {
 	CFG_DB_TIMEOUT,
 	CFG_DB_LOCK_WAIT_TIMEOUT,
 	CFG_VERIFY_CHECK_ACCOUNT,
-	CFG_LEGACY_REFRESH_TOKENS,
+	CFG_LEGACY_TOKENS,
 	CFG_CORS_ALLOW_CREDENTIALS,
 	CFG_CORS_MAX_AGE,
 	CFG_CORS_ALLOW_HEADERS,
@@ -275,9 +275,9 @@ static const struct cfg_def cfg_defs[CFG__MAX] = {
 	{ "VERIFY_CHECK_ACCOUNT", CFG_TYPE_BOOL,
 	  offsetof(struct cfg, verify_check_account), "false", 0, 1,
 	  0, NULL }, /* CFG_VERIFY_CHECK_ACCOUNT */
-	{ "LEGACY_REFRESH_TOKENS", CFG_TYPE_BOOL,
-	  offsetof(struct cfg, legacy_refresh_tokens), "true", 0, 1,
-	  0, NULL }, /* CFG_LEGACY_REFRESH_TOKENS */
+	{ "LEGACY_TOKENS", CFG_TYPE_BOOL,
+	  offsetof(struct cfg, legacy_tokens), "true", 0, 1,
+	  0, NULL }, /* CFG_LEGACY_TOKENS */
 	/* The origins' check needs the credentials: the CORS keys last. */
 	{ "CORS_ALLOW_CREDENTIALS", CFG_TYPE_BOOL,
 	  offsetof(struct cfg, cors_allow_credentials), "false", 0, 1,

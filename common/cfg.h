@@ -47,7 +47,7 @@ struct cfg {
 	long		 throttle_limit[THROTTLE__MAX];	/* THROTTLE_X, 0: off */
 	long		 throttle_window[THROTTLE__MAX];	/* THROTTLE_X_WINDOW */
 	long		 verify_check_account;	/* VERIFY_CHECK_ACCOUNT: 1, 0 */
-	long		 legacy_refresh_tokens; /* LEGACY_REFRESH_TOKENS */
+	long		 legacy_tokens; /* LEGACY_TOKENS */
 	long		 cors_allow_credentials; /* CORS_ALLOW_CREDENTIALS */
 	long		 cors_max_age;		/* CORS_MAX_AGE, seconds */
 	char		*cors_allow_headers;	/* CORS_ALLOW_HEADERS or NULL */

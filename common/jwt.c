@@ -355,8 +355,8 @@ out:
 /*
  * What jwt_verify() and jwt_verify_legacy() share: verify tok (len
  * bytes) signed with key as a token of type want at time now.  legacy
- * says a refresh token of the FastAPI backend's: "iat" may be absent
- * (then 0), and neither "sid" nor "jti" may be present.
+ * says a token of the FastAPI backend's: "iat" may be absent (then 0),
+ * and neither "sid" nor "jti" may be present.
  */
 static enum auth_status
 jwt_read(const unsigned char *key, size_t keylen, const char *tok,
@@ -610,18 +610,18 @@ jwt_verify(const unsigned char *key, size_t keylen, const char *tok,
 }
 
 /*
- * Verify tok as a refresh token the FastAPI backend issued before the
- * switch: python-jose's {"sub", "type": "refresh", "exp"}, signed with
- * the same key, naming no session.  Everything jwt_verify() checks for
- * JWT_REFRESH, but "iat" may be absent (*out's is then 0) and "sid" and
- * "jti" must be: a token with either is ours or forged, and only
- * jwt_verify() may accept it.  Return AUTH_OK and fill *out (sid and jti
- * ""), or AUTH_ERR_INVALID with *out zeroed.  out may be NULL.
+ * Verify tok as a token of type want the FastAPI backend issued before
+ * the switch: python-jose's {"sub", "type", "exp"}, signed with the same
+ * key, naming no session.  Everything jwt_verify() checks, but "iat" may
+ * be absent (*out's is then 0) and "sid" and "jti" must be: a token with
+ * either is ours or forged, and only jwt_verify() may accept it.  Return
+ * AUTH_OK and fill *out (sid and jti ""), or AUTH_ERR_INVALID with *out
+ * zeroed.  out may be NULL.
  */
 enum auth_status
 jwt_verify_legacy(const unsigned char *key, size_t keylen, const char *tok,
-    size_t len, long long now, struct jwt_claims *out)
+    size_t len, enum jwt_type want, long long now, struct jwt_claims *out)
 {
 
-	return jwt_read(key, keylen, tok, len, JWT_REFRESH, 1, now, out);
+	return jwt_read(key, keylen, tok, len, want, 1, now, out);
 }

@@ -2,7 +2,7 @@
 /*
  * Refresh tokens the FastAPI backend issued before the switch, which name
  * no session: each is traded once for a session of ours, so that its
- * users stay logged in (LEGACY_REFRESH_TOKENS).
+ * users stay logged in (LEGACY_TOKENS).
  */
 #ifndef AUTH_LEGACY_H
 #define AUTH_LEGACY_H

@@ -11,7 +11,7 @@ which name no session, are each traded once for a new session: within the
 grace window a second presentation gets that session's current pair,
 later it is reuse and revokes it; never for a disabled or deleted account
 or one whose sessions were all revoked since (a password reset); never
-with LEGACY_REFRESH_TOKENS=false."""
+with LEGACY_TOKENS=false."""
 
 import base64
 import hashlib
@@ -351,11 +351,11 @@ def test_legacy_refused(t):
     os.makedirs(tmp, exist_ok=True)
     off = write_file(tmp, "off.env", "".join(
         "%s=%s\n" % kv for kv in config_values().items()) +
-        "LEGACY_REFRESH_TOKENS=false\n")
+        "LEGACY_TOKENS=false\n")
     r = cgi({"refresh_token": legacy(uid2)}, config=off,
             prog="auth-refresh-token")
     t.ok(r.status == 401 and "reason=token" in r.stderr,
-         "LEGACY_REFRESH_TOKENS=false: the FastAPI backend's tokens get "
+         "LEGACY_TOKENS=false: the FastAPI backend's tokens get "
          "401", repr(r))
 
 
@@ -395,12 +395,51 @@ def test_legacy_logout(t):
          "gone: 200")
 
 
+def verify(tok, config=None):
+    """auth-verify, as plain CGI (the responder), on a guarded path."""
+    return cgi(b"", method="GET", content_type=None, content_length=None,
+               prog="auth-verify", config=config, extra_env={
+                   "HTTP_AUTHORIZATION": "Bearer " + tok,
+                   "PATH_INFO": "/me", "SCRIPT_NAME": "/api/profiles",
+                   "REQUEST_URI": "/api/profiles/me"})
+
+
+def test_legacy_access(t):
+    user = new_user("la")
+    uid = registered(t, user)
+    now = int(time.time())
+    tok = jose({"sub": str(uid), "type": "access", "exp": now + 7 * 86400})
+    r = verify(tok)
+    t.ok(r.status == 200 and r.json == {"user_id": uid},
+         "auth-verify lets an access token of the FastAPI backend (no iat) "
+         "through, with its user", repr(r))
+    for name, bad in (
+            ("expired", {"sub": str(uid), "type": "access",
+                         "exp": now - 3600}),
+            ("a refresh token", {"sub": str(uid), "type": "refresh",
+                                 "exp": now + 3600}),
+            ("with a sid", {"sub": str(uid), "type": "access",
+                            "sid": "0123456789abcdef0123456789abcdef",
+                            "exp": now + 3600})):
+        r = verify(jose(bad))
+        t.eq(r.status, 401, "auth-verify: the FastAPI backend's access "
+             "token %s: 401" % name)
+    tmp = os.path.join(env("AUTH_TEST_TMPDIR"), "legacy-off")
+    os.makedirs(tmp, exist_ok=True)
+    off = write_file(tmp, "off-verify.env", "".join(
+        "%s=%s\n" % kv for kv in config_values().items()) +
+        "LEGACY_TOKENS=false\n")
+    r = verify(tok, config=off)
+    t.eq(r.status, 401, "LEGACY_TOKENS=false: auth-verify refuses it")
+
+
 def main():
     t = TAP()
     for fn in (test_long_password, test_long_password_rehash,
                test_long_password_refused, test_www_authenticate,
                test_seed_env, test_legacy_refresh, test_legacy_race,
-               test_legacy_refused, test_legacy_logout):
+               test_legacy_refused, test_legacy_logout,
+               test_legacy_access):
         t.run(fn)
     t.done()
 

@@ -1232,7 +1232,7 @@ test_legacy(void)
 		memcpy(copy, l->tok, n);
 		memset(&c, 0xa5, sizeof(c));
 		rc = jwt_verify_legacy((const unsigned char *)KEY, KEYLEN,
-		    copy, n, FIX_NOW, &c);
+		    copy, n, JWT_REFRESH, FIX_NOW, &c);
 		free(copy);
 		if (l->legacy_ok)
 			tap_ok(rc == AUTH_OK && c.type == JWT_REFRESH &&
@@ -1245,13 +1245,25 @@ test_legacy(void)
 		tap_ok(verify(l->tok, n, JWT_REFRESH, FIX_NOW, &c) ==
 		    AUTH_ERR_INVALID, "jwt_verify refuses %s", l->what);
 	}
+	/* The FastAPI backend's access token, as an access token. */
+	tap_ok(jwt_verify_legacy((const unsigned char *)KEY, KEYLEN,
+	    legacies[2].tok, strlen(legacies[2].tok), JWT_ACCESS, FIX_NOW,
+	    &c) == AUTH_OK && c.type == JWT_ACCESS && c.sub == 7 &&
+	    c.iat == 0, "legacy: accepts %s as an access token",
+	    legacies[2].what);
+	tap_ok(jwt_verify_legacy((const unsigned char *)KEY, KEYLEN,
+	    legacies[0].tok, strlen(legacies[0].tok), JWT_ACCESS, FIX_NOW,
+	    NULL) == AUTH_ERR_INVALID, "legacy: a refresh token is no access "
+	    "token");
 	/* Our own refresh token is no legacy one. */
 	tap_ok(jwt_verify_legacy((const unsigned char *)KEY, KEYLEN,
-	    fixtures[1].tok, strlen(fixtures[1].tok), FIX_NOW, NULL) ==
+	    fixtures[1].tok, strlen(fixtures[1].tok), JWT_REFRESH, FIX_NOW,
+	    NULL) ==
 	    AUTH_ERR_INVALID, "legacy: refuses a refresh token with sid and "
 	    "jti (%s)", fixtures[1].what);
 	tap_ok(jwt_verify_legacy((const unsigned char *)KEY, 31,
-	    legacies[0].tok, strlen(legacies[0].tok), FIX_NOW, NULL) ==
+	    legacies[0].tok, strlen(legacies[0].tok), JWT_REFRESH, FIX_NOW,
+	    NULL) ==
 	    AUTH_ERR_INVALID, "legacy: a key under 32 bytes is refused");
 }
 
