@@ -246,6 +246,17 @@ def probes(tag, users):
         ("register, non-ASCII local part", "POST", "register",
          {"email": "zo\u00eb%s@example.com" % tag, "username": "zoe%s" % tag,
           "password": "Pw-" + secrets.token_hex(8)}, None, False),
+        ("register, internationalised domain", "POST", "register",
+         {"email": "idn%s@b\u00fccher.de" % tag, "username": "idn%s" % tag,
+          "password": "Pw-" + secrets.token_hex(8)}, None, False),
+        ("register, repeated member", "POST", "register",
+         '{"email": "a%s@example.com", "email": "b%s@example.com", '
+         '"username": "rep%s", "password": "Pw-%s"}'
+         % (tag, tag, tag, secrets.token_hex(8)),
+         {"Content-Type": "application/json"}, False),
+        ("login", "POST", "login",
+         {"email": users["jose"]["email"],
+          "password": users["jose"]["password"]}, None, True),
         ("login, wrong password", "POST", "login",
          {"email": mixed["email"], "password": "wrong-password"}, None, True),
         ("login, unknown email", "POST", "login",
@@ -256,6 +267,11 @@ def probes(tag, users):
         ("login, no fields", "POST", "login", {}, None, True),
         ("login, malformed JSON", "POST", "login", b'{"email": ',
          {"Content-Type": "application/json"}, True),
+        ("login, Content-Type text/plain", "POST", "login",
+         json.dumps({"email": mixed["email"], "password": "x"}),
+         {"Content-Type": "text/plain"}, False),
+        ("login, Origin of the front end, no body", "POST", "login", b"",
+         {"Origin": FRONT_END, "Content-Type": "application/json"}, False),
         ("refresh-token, garbage", "POST", "refresh-token",
          {"refresh_token": "not.a.token"}, None, True),
         ("forgot-password, unknown email", "POST", "forgot-password",
@@ -301,6 +317,8 @@ def view(answer, body_sent):
             return "time " + re.sub(r"\d", "9", v)
         if key == "id" and isinstance(v, int):
             return "an id"
+        if key == "expires_in" and isinstance(v, int):
+            return "%d seconds" % v
         if key == "email" and isinstance(v, str) and isinstance(
                 body_sent, dict):
             sent = body_sent.get("email", "")
