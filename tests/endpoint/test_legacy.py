@@ -72,9 +72,7 @@ def test_long_password(t):
     expect(t, r, 401, INVALID, "80 bytes that differ in the first byte: 401")
     r = login(user["email"], pw[:71] + "z" + pw[72:])
     expect(t, r, 401, INVALID, "80 bytes that differ in the 72nd byte: 401")
-    t.eq(int(db_scalar("SELECT COUNT(*) FROM auth_refresh_session WHERE "
-                       "user_id = %d" % uid)), 2,
-         "the two logins started two sessions")
+    t.eq(sessions_of(uid), 2, "the two logins started two sessions")
 
 
 def test_long_password_rehash(t):
@@ -253,6 +251,11 @@ def grace():
     return int(config_values().get("REFRESH_REUSE_GRACE_SECONDS", "10"))
 
 
+def sessions_of(uid):
+    return int(db_scalar("SELECT COUNT(*) FROM auth_refresh_session WHERE "
+                         "user_id = %d" % uid))
+
+
 def test_legacy_refresh(t):
     user = new_user("lt")
     uid = registered(t, user)
@@ -287,9 +290,7 @@ def test_legacy_refresh(t):
          "... and the session it started is revoked")
     t.eq(refresh(r2.json["refresh_token"]).status, 401,
          "... so the session's current token is refused")
-    t.eq(int(db_scalar("SELECT COUNT(*) FROM auth_refresh_session WHERE "
-                       "user_id = %d" % uid)), 1,
-         "one legacy token started one session")
+    t.eq(sessions_of(uid), 1, "one legacy token started one session")
 
 
 def test_legacy_race(t):
@@ -305,9 +306,7 @@ def test_legacy_race(t):
          len(sids) == 1, "six presentations at once: all 200, one session "
          "(the database decided which was first)",
          *[repr(a) for a in answers])
-    t.eq(int(db_scalar("SELECT COUNT(*) FROM auth_refresh_session WHERE "
-                       "user_id = %d" % uid)), 1,
-         "... and one session row")
+    t.eq(sessions_of(uid), 1, "... and one session row")
 
 
 def test_legacy_refused(t):
@@ -367,8 +366,7 @@ def test_legacy_logout(t):
     t.ok(r.status == 200 and r.json == {"message": "Logged out"},
          "logout with a refresh token of the FastAPI backend: 200", repr(r))
     t.eq(refresh(tok).status, 401, "... and it can never be traded after")
-    t.eq(int(db_scalar("SELECT COUNT(*) FROM auth_refresh_session WHERE "
-                       "user_id = %d" % uid)), 0, "... no session started")
+    t.eq(sessions_of(uid), 0, "... no session started")
     t.eq(request("POST", LOGOUT, {"refresh_token": tok}).status, 200,
          "a second logout with it: 200 (harmless)")
     traded = legacy(uid, iat=int(time.time()) - 1)
