@@ -256,14 +256,15 @@ app_nice(const struct app *app, const struct app_endpoint *ep)
 
 /*
  * Everything once per process, before the first request: the config (its
- * LOG_FILE and BCRYPT_NICE), the database, the endpoint's own init.
+ * LOG_FILE and BCRYPT_NICE), the database (not as plain CGI: see below),
+ * the endpoint's own init.
  * Returns 0, or the exit status: 2 for a bad configuration, 1 otherwise.
  * A database that is away is no failure: the program starts and answers
  * 503 until it comes back, so that a web server that spawns it at boot
  * does not give up on it.
  */
 static int
-app_start(struct app *app, const struct app_endpoint *ep)
+app_start(struct app *app, const struct app_endpoint *ep, int cgi)
 {
 	char	 err[512];
 
@@ -282,8 +283,14 @@ app_start(struct app *app, const struct app_endpoint *ep)
 		log_err("startup", "out of memory");
 		return 1;
 	}
-	/* APP_LAZY_DB: a program that may never need it holds none. */
-	switch ((ep->flags & APP_LAZY_DB) != 0 ? AUTH_OK :
+	/*
+	 * A FastCGI process connects now, so that its first request does
+	 * not wait.  As plain CGI the one request connects when it needs
+	 * the database: connecting here as well would, with the database
+	 * away, wait out the connect timeout twice and log it twice.
+	 * APP_LAZY_DB: a program that may never need it holds none.
+	 */
+	switch (cgi || (ep->flags & APP_LAZY_DB) != 0 ? AUTH_OK :
 	    db_connect(app->db)) {
 	case AUTH_OK:
 		break;
@@ -382,7 +389,7 @@ app_main(const struct app_endpoint *ep)
 		return 1;
 	}
 	cgi = FCGX_IsCGI();
-	if ((rc = app_start(&app, ep)) != 0) {
+	if ((rc = app_start(&app, ep, cgi)) != 0) {
 		/*
 		 * As plain CGI the client is waiting on our stdout: tell it
 		 * something went wrong rather than leave it an empty reply.

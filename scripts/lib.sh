@@ -262,11 +262,64 @@ ca_mariadbd() {
 	fi
 }
 
+# ca_db_tls_certs DIR: a test CA and a server certificate it signed, for
+# the DNS name "localhost" only (no IP address: a client that connects to
+# 127.0.0.1 and checks the name must refuse it), under DIR: ca.pem,
+# ca-key.pem, server.pem, server-key.pem (keys mode 0600).  Made on first
+# use and again when the server certificate ends within a day.
+ca_db_tls_certs() {
+	local dir=$1 days=30
+	if [ -s "$dir/server.pem" ] && [ -s "$dir/ca.pem" ] &&
+	    openssl x509 -checkend 86400 -noout -in "$dir/server.pem" \
+	    >/dev/null 2>&1; then
+		return 0
+	fi
+	mkdir -p "$dir" || return 1
+	(
+		umask 077
+		cd "$dir" || exit 1
+		printf '%s\n' "subjectAltName=DNS:localhost" \
+		    "basicConstraints=critical,CA:FALSE" \
+		    "keyUsage=critical,digitalSignature" \
+		    "extendedKeyUsage=serverAuth" >server.ext &&
+		openssl req -x509 -newkey ec \
+		    -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		    -keyout ca-key.pem -out ca.pem -days "$days" \
+		    -subj "/CN=collab-auth test CA" &&
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+		    -nodes -keyout server-key.pem -out server.csr \
+		    -subj "/CN=collab-auth test MariaDB" &&
+		openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem \
+		    -set_serial "0x$(ca_random_hex 8)" -days "$days" \
+		    -extfile server.ext -out server.pem &&
+		chmod 0644 ca.pem server.pem
+	) >"$dir/openssl.log" 2>&1 || {
+		cat "$dir/openssl.log" >&2
+		ca_say "could not make the test certificates in $dir"
+		return 1
+	}
+}
+
 # ca_db_start: initialise the datadir on first use, start MariaDB on the
-# unix socket only, and wait (bounded) until it answers.  A server this
+# unix socket, and wait (bounded) until it answers.  A server this
 # datadir already runs is reused.  CA_SERVICE_TZ, if set, is its TZ.
+# Only when CA_DB_PORT is set (scripts/test; scripts/serve stays on the
+# socket) does it also listen on 127.0.0.1:CA_DB_PORT, with TLS from the
+# certificates ca_db_tls_certs made in CA_DB_TLS_DIR, or without TLS at
+# all when CA_DB_TLS_DIR is empty.
 ca_db_start() {
-	local user_opt="" pid end=$((SECONDS + 60))
+	local user_opt="" pid end=$((SECONDS + 60)) tls=${CA_DB_TLS_DIR:-}
+	local net_opts=(--skip-networking)
+	if [ -n "${CA_DB_PORT:-}" ]; then
+		net_opts=(--port="$CA_DB_PORT" --bind-address=127.0.0.1)
+		if [ -n "$tls" ]; then
+			net_opts+=(--ssl-ca="$tls/ca.pem"
+			    --ssl-cert="$tls/server.pem"
+			    --ssl-key="$tls/server-key.pem")
+		else
+			net_opts+=(--skip-ssl)
+		fi
+	fi
 	if pid=$(ca_db_pid); then
 		# Already running (an earlier run's): wait until it answers.
 		while [ "$SECONDS" -lt "$end" ]; do
@@ -303,9 +356,12 @@ ca_db_start() {
 	    --no-defaults $user_opt \
 	    --datadir="$CA_DATADIR" --socket="$CA_DB_SOCK" \
 	    --pid-file="$CA_DB_PID" --log-error="$CA_DB_LOG" \
-	    --skip-networking --innodb-buffer-pool-size=64M \
+	    "${net_opts[@]}" --innodb-buffer-pool-size=64M \
 	    </dev/null >>"$CA_DB_LOG" 2>&1 &
 	pid=$!
+	# Not a job of this shell: a test that kills it (SIGKILL) must not
+	# make the shell report "Killed" in the middle of the test output.
+	disown "$pid" 2>/dev/null
 	end=$((SECONDS + 60))
 	while [ "$SECONDS" -lt "$end" ]; do
 		if ca_db_ping; then

@@ -40,7 +40,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "endpoint"))
-from harness import TAP, env  # noqa: E402
+from harness import TAP, env, free_port, lib_sh  # noqa: E402
 
 DB = "collab_auth_switch"
 REF_DB = "collab_auth_switch_ref"
@@ -80,12 +80,6 @@ def admin(sql, db=None, timeout=60):
             sql, p.stderr.decode(errors="replace")))
     return [[None if c == "NULL" else c for c in ln.split("\t")]
             for ln in p.stdout.decode().split("\n") if ln]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_port(port, proc=None, seconds=WAIT):
@@ -178,16 +172,6 @@ class Seed:
             return f.read()[-2000:]
 
 
-def lib_sh(var, script, *args):
-    """Run script (bash) after sourcing scripts/lib.sh with var's paths."""
-    lib = os.path.join(env("AUTH_TEST_TOP"), "scripts", "lib.sh")
-    return subprocess.run(
-        ["bash", "-c", '. "$0" && ca_paths "$1" >/dev/null && shift && '
-         + script, lib, var] + list(args),
-        capture_output=True, text=True, timeout=120,
-        env=dict(os.environ, CA_PROG="test-switch"))
-
-
 class CollabAuth:
     """collab-auth behind a lighttpd of its own, from the shipped
     httpd-conf/lighttpd-collab-auth.conf, reading config (the FastAPI
@@ -199,11 +183,12 @@ class CollabAuth:
         self.log = os.path.join(var, "log", "collab-auth.log")
         pairs = ["TZ=%s" % os.environ.get("AUTH_TEST_TZ", "UTC")] + [
             "%s=%s" % kv for kv in extra.items()]
-        p = lib_sh(var, 'port=$1 && ca_lighttpd_conf "$1" "$2" && '
-                   'shift 2 && ca_lighttpd_start "$port" "$@"',
-                   str(self.port), config, *pairs)
+        p = lib_sh(var, 'ca_lighttpd_conf "$PORT" "$CFG" && '
+                   'ca_lighttpd_start "$PORT" ' +
+                   " ".join(shlex.quote(x) for x in pairs),
+                   PORT=str(self.port), CFG=config)
         self.up = p.returncode == 0 and wait_port(self.port)
-        self.why = p.stdout + p.stderr
+        self.why = (p.stdout + p.stderr).decode(errors="replace")
 
     def stop(self):
         lib_sh(self.var, "ca_lighttpd_stop")
