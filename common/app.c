@@ -34,6 +34,27 @@
 /* What an endpoint takes, for a CORS preflight (req_read_json()). */
 #define APP_METHODS	"POST"
 
+/* Set by SIGUSR1: leave once the request in hand is answered. */
+static volatile sig_atomic_t app_stopping;
+
+/*
+ * SIGUSR1 is FastCGI's "finish and leave" (multiwatch sends it to stop a
+ * pool, see httpd-conf/systemd/collab-auth@.service).  Installed before FCGX_Init,
+ * which then leaves it in place of its own; like libfcgi's, it tells
+ * FCGX_Accept_r to give up waiting.  It is only let through while the
+ * process waits for a request (app_run_fcgi blocks it meanwhile): arriving in
+ * the middle of one it would cut short whatever read or write it
+ * interrupted, and the client would get an answer to half a request.
+ */
+static void
+app_stop(int sig)
+{
+
+	(void)sig;
+	app_stopping = 1;
+	FCGX_ShutdownPending();
+}
+
 static const char *
 app_fcgi_param(void *arg, const char *name)
 {
@@ -344,9 +365,12 @@ app_run_fcgi(struct app *app, const struct app_endpoint *ep)
 {
 	FCGX_Request	 fr;
 	struct req_io	 io;
+	sigset_t	 usr1;
 	void		(*after)(void *);
 	void		*arg;
 
+	(void)sigemptyset(&usr1);
+	(void)sigaddset(&usr1, SIGUSR1);
 	if (FCGX_InitRequest(&fr, 0, 0) != 0) {
 		log_err("startup", "FCGX_InitRequest failed");
 		return 1;
@@ -355,7 +379,17 @@ app_run_fcgi(struct app *app, const struct app_endpoint *ep)
 	io.read = app_fcgi_read;
 	io.write = app_fcgi_write;
 	io.arg = &fr;
-	while (FCGX_Accept_r(&fr) >= 0) {
+	for (;;) {
+		/*
+		 * A SIGUSR1 that came during the last request arrives here.
+		 * (One that comes between the test and accept() is seen
+		 * only after the next request: a window of a few
+		 * instructions.)
+		 */
+		(void)sigprocmask(SIG_UNBLOCK, &usr1, NULL);
+		if (app_stopping || FCGX_Accept_r(&fr) < 0)
+			break;
+		(void)sigprocmask(SIG_BLOCK, &usr1, NULL);
 		app_serve(app, ep, &io, &after, &arg);
 		FCGX_Finish_r(&fr);
 		if (after != NULL)
@@ -378,12 +412,18 @@ app_main(const struct app_endpoint *ep)
 	};
 	struct app	 app;
 	struct req	 r;
+	struct sigaction sa;
 	int		 cgi, rc;
 
 	memset(&app, 0, sizeof(app));
 	app.prog = ep->prog;
 	log_init(ep->prog);
 	(void)signal(SIGPIPE, SIG_IGN);
+	/* No SA_RESTART: it must interrupt the wait in accept(). */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = app_stop;
+	(void)sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGUSR1, &sa, NULL);
 	if (FCGX_Init() != 0) {
 		log_err("startup", "FCGX_Init failed");
 		return 1;

@@ -6,8 +6,10 @@ Standard library only; run by Debian's /usr/bin/python3.  scripts/test
 sets the environment these read:
 
   AUTH_TEST_SERVER         which web server runs the programs: lighttpd
-                           (mod_fastcgi), apache-fcgid (Apache, mod_fcgid)
-                           or apache-cgi (Apache, mod_cgi: plain CGI)
+                           (mod_fastcgi), apache-fcgid (Apache, mod_fcgid),
+                           apache-cgi (Apache, mod_cgi: plain CGI), nginx
+                           (in front of the process pool: multiwatch) or
+                           apache-proxy (Apache, mod_proxy_fcgi, the pool)
   AUTH_TEST_URL            base URL of the web server, http://127.0.0.1:PORT
   AUTH_TEST_TOP            top of the source tree
   AUTH_TEST_BINDIR         directory of the built programs (cgi-bin/)
@@ -29,13 +31,18 @@ sets the environment these read:
   AUTH_TEST_DB_START       shell command starting MariaDB (bounded)
   AUTH_TEST_ERROR_LOG      the web server's error log
   AUTH_TEST_PROGRAM_LOG    the programs' stderr (lighttpd's server.breakagelog;
-                           under Apache its error log, the same file)
+                           under Apache its error log, the same file; in
+                           the pool the pool's log, with multiwatch's lines)
   AUTH_TEST_TMPDIR         scratch directory
   AUTH_TEST_SMTP_SPOOL     where the test SMTP server (smtp_server.py) that
                            the programs under the web server mail to keeps
                            each message as N.json
   AUTH_TEST_SMTP_PORT      its port on 127.0.0.1
   AUTH_TEST_CLEANUP        the built cron/auth-cleanup
+  AUTH_TEST_VAR            scripts/test's var directory (scripts/lib.sh's
+                           ca_paths: its sockets, logs, the pool's pid files)
+  AUTH_TEST_ENDPOINTS      the endpoints (CA_ENDPOINTS): /api/auth/NAME each
+  AUTH_TEST_POOL_PROGRAMS  the programs the pool runs (CA_POOL_PROGRAMS)
   AUTH_TEST_WHOAMI_LOG     where tests/whoami/whoami, the program that the
                            auth-verify examples guard, logs each request
   AUTH_TEST_WEBROOT        apache-cgi: the web root holding the .htaccess
@@ -82,7 +89,7 @@ CONFIG_KEYS = (
     "REFRESH_ADDRESS") for w in ("", "_WINDOW")]
 
 
-SERVERS = ("lighttpd", "apache-fcgid", "apache-cgi")
+SERVERS = ("lighttpd", "apache-fcgid", "apache-cgi", "nginx", "apache-proxy")
 
 
 def server():
@@ -94,6 +101,12 @@ def server():
               % (name, ", ".join(SERVERS)))
         sys.exit(2)
     return name
+
+
+def pooled():
+    """Whether the programs run in the process pool (nginx, Apache's
+    mod_proxy_fcgi) rather than under the web server."""
+    return server() in ("nginx", "apache-proxy")
 
 
 def env(name):
@@ -259,15 +272,24 @@ def post(obj, **kw):
     return request("POST", REGISTER, obj, **kw)
 
 
+def _complete(reply):
+    """Whether reply is a whole answer by its Content-Length."""
+    head, sep, body = reply.partition(b"\r\n\r\n")
+    m = re.search(rb"\r\ncontent-length: *(\d+)\r\n", head.lower() + b"\r\n")
+    return bool(sep) and m is not None and len(body) >= int(m.group(1))
+
+
 def raw_request(data, timeout=TIMEOUT):
-    """Send raw bytes, read until the server closes; return the status
-    code (or None) and the raw reply."""
+    """Send raw bytes, read until the server closes or the answer is
+    complete by its Content-Length (nginx, having refused a request whose
+    body never came, waits a while for that body before it closes);
+    return the status code (or None) and the raw reply."""
     host, port = base_url()
     reply = b""
     with socket.create_connection((host, port), timeout=timeout) as s:
         s.sendall(data)
         try:
-            while True:
+            while not _complete(reply):
                 chunk = s.recv(65536)
                 if not chunk:
                     break
@@ -657,8 +679,18 @@ def error_log():
     return read_log("AUTH_TEST_ERROR_LOG")
 
 
+def manager_log():
+    """The log of what starts and replaces the programs' processes: the
+    web server's error log, or the pool's (multiwatch's lines are among
+    the programs')."""
+    if pooled():
+        return read_log("AUTH_TEST_PROGRAM_LOG")
+    return error_log()
+
+
 # What each server logs when a program exits or dies under it (mod_fcgid's
-# at LogLevel fcgid:info, which scripts/test sets).
+# at LogLevel fcgid:info, which scripts/test sets; in the pool, multiwatch,
+# in the pool's log: see manager_log()).
 _DIED = {
     "lighttpd": r"child (exited|signalled|died)",
     "apache-fcgid": r"mod_fcgid: process \S+\(\d+\) exit",
@@ -667,14 +699,17 @@ _DIED = {
 }
 
 
+_DIED_POOL = r"Child\[\d+\] died|Spawning child\[\d+\] failed"
+
+
 def died_pattern():
-    return _DIED[server()]
+    return _DIED_POOL if pooled() else _DIED[server()]
 
 
 def died_count():
-    """How often the web server's error log says a program exited or
-    died."""
-    return len(re.findall(died_pattern(), error_log()))
+    """How often the log of what manages the programs (see manager_log())
+    says a program exited or died."""
+    return len(re.findall(died_pattern(), manager_log()))
 
 
 # mod_cgi logs each line a program writes to stderr as one error-log line
@@ -689,7 +724,8 @@ _APACHE_STDERR = re.compile(
 # mod_cgi logs each line a program writes to stderr as one error-log line
 # of its own: "[time] [cgi:error] [pid N] [client A:P] AH01215: stderr
 # from /path/to/auth-x: auth-x[pid]: info: ...".  (lighttpd and mod_fcgid
-# copy the lines as they are.)
+# copy the lines as they are, and so does the pool, whose log also has
+# multiwatch's own lines, "Child[N] died, respawn".)
 _APACHE_STDERR = re.compile(
     r"^\[[^\]]*\] \[[a-z_]+:[a-z]+\] \[pid [^\]]*\]"
     r"(?: \[client [^\]]*\])? AH01215: (?:stderr from [^ ]*: )?(.*)$")
@@ -700,7 +736,7 @@ def program_lines(text):
     own lines are left out, and its prefix cut from the programs' lines
     it logged for them; only complete lines count, so that a slice of
     the result from an earlier length on is what was written since."""
-    if server() == "lighttpd":
+    if server() == "lighttpd" or pooled():
         return text[:text.rfind("\n") + 1]
     out = []
     for line in text.split("\n")[:-1]:
