@@ -116,15 +116,19 @@ static const char *const db_sql[DB_Q__MAX] = {
 	    "VALUES (?, ?, ?, 0) ON DUPLICATE KEY UPDATE "
 	    "user_id = VALUES(user_id), created_at = VALUES(created_at), "
 	    "attempts = 0", /* DB_Q_RESET_CODE_INSERT */
-	"SELECT t.id, t.otp, COALESCE(c.attempts, 0) "
-	    "FROM passwordresettoken t "
-	    "LEFT JOIN auth_reset_code c ON c.token_id = t.id "
+	/*
+	 * The newest live code collab-auth issued: it has its row in
+	 * auth_reset_code, written with it.  A code the FastAPI backend
+	 * issued (stored in clear, never honoured) has none and is passed
+	 * over: a try at it makes no row, so it never counts as an issued
+	 * code for the cooldown or the hourly cap.
+	 */
+	"SELECT t.id, t.otp, c.attempts FROM passwordresettoken t "
+	    "JOIN auth_reset_code c ON c.token_id = t.id "
 	    "WHERE t.user_id = ? AND t.is_used = 0 AND t.expires_at > ? "
 	    "ORDER BY t.id DESC LIMIT 1 FOR UPDATE", /* DB_Q_RESET_NEWEST */
-	/* Codes the FastAPI backend issued have no row yet: make one. */
-	"INSERT INTO auth_reset_code (token_id, user_id, created_at, attempts) "
-	    "VALUES (?, ?, ?, 1) ON DUPLICATE KEY UPDATE "
-	    "attempts = attempts + 1", /* DB_Q_RESET_ATTEMPT */
+	"UPDATE auth_reset_code SET attempts = attempts + 1 "
+	    "WHERE token_id = ?", /* DB_Q_RESET_ATTEMPT */
 	"UPDATE passwordresettoken SET is_used = 1 "
 	    "WHERE id = ? AND is_used = 0", /* DB_Q_RESET_USE */
 	"SELECT GET_LOCK('collab-auth-cleanup', 0)", /* DB_Q_CLEANUP_LOCK */
@@ -296,6 +300,15 @@ static const char *const db_sql[DB_Q__MAX] = {
 	    "ON DUPLICATE KEY UPDATE "
 	    "revoked_at = GREATEST(revoked_at, VALUES(revoked_at))",
 	    /* DB_Q_LEGACY_CUTOFF */
+	/* auth-cleanup: the legacy tokens' records, once no token needs them. */
+	"DELETE FROM auth_legacy_refresh WHERE expires_at < ? "
+	    "ORDER BY token_hash LIMIT ?", /* DB_Q_CLEANUP_LEGACY_REFRESH */
+	"SELECT COUNT(*) FROM auth_legacy_refresh WHERE expires_at < ?",
+	    /* DB_Q_COUNT_LEGACY_REFRESH */
+	"DELETE FROM auth_legacy_cutoff WHERE revoked_at < ? "
+	    "ORDER BY user_id LIMIT ?", /* DB_Q_CLEANUP_LEGACY_CUTOFF */
+	"SELECT COUNT(*) FROM auth_legacy_cutoff WHERE revoked_at < ?",
+	    /* DB_Q_COUNT_LEGACY_CUTOFF */
 };
 
 /*

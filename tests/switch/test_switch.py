@@ -473,7 +473,9 @@ def collab_auth(t, var, env_file, users, before):
     ca = CollabAuth(var, env_file, MAIL_OUTBOX_DIR=outbox,
                     CORS_ALLOW_ORIGINS=FRONT_END,
                     CORS_ALLOW_CREDENTIALS="true",
-                    REFRESH_REUSE_GRACE_SECONDS="2")
+                    REFRESH_REUSE_GRACE_SECONDS="2",
+                    MAIL_DELIVERY_PROGRAM=os.path.join(
+                        env("AUTH_TEST_TOP"), "cron", "auth-cleanup"))
     diffs = []
     try:
         if not t.ok(ca.up, "collab-auth: lighttpd starts", ca.why):
