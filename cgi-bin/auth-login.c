@@ -5,9 +5,10 @@
  *
  * Body {"email", "password"}.  Answers
  *	200 {"access_token", "refresh_token", "token_type", "expires_in"};
- *	401 {"detail": "Invalid email or password"}, the same bytes for an
- *	    unknown email (or a look-alike of a stored one) as for a wrong
- *	    password, after the same bcrypt work whatever the stored hash;
+ *	401 {"detail": "Invalid email or password"} with WWW-Authenticate:
+ *	    Bearer, the same bytes for an unknown email (or a look-alike of a
+ *	    stored one) as for a wrong password, after the same bcrypt work
+ *	    whatever the stored hash;
  *	403 {"detail": "Account is disabled"}, only once the password is
  *	    right;
  *	422 for a missing or mistyped field or an email no account can
@@ -148,12 +149,15 @@ login_succeed(struct app *app, struct req *r, const struct user_login *u,
  * account).  Every failure, whatever the account (none, a look-alike,
  * a hash that is no bcrypt, a hash from before BCRYPT_ROUNDS was raised),
  * costs the bcrypt work of one check at BCRYPT_ROUNDS (pw_check()) and
- * answers the same 401 bytes.
+ * answers the same 401 bytes.  The password is checked (and rehashed)
+ * as bcrypt reads it, by its first 72 bytes (pw_bcrypt_key()), so that
+ * the FastAPI backend's accounts with longer passwords still log in.
  */
 static void
 login_handle(struct app *app, struct req *r)
 {
 	char			 email[VALID_EMAIL_LOOKUP_MAX + 1];
+	char			 key[PW_KEY_MAX + 1];
 	const char		*password;
 	struct user_login	 u;
 	enum auth_status	 rc;
@@ -166,9 +170,10 @@ login_handle(struct app *app, struct req *r)
 		app_fail(r, rc);
 		return;
 	}
-	if (pw_check(password, rc == AUTH_OK ? u.hash : NULL,
+	pw_bcrypt_key(password, key);
+	if (pw_check(key, rc == AUTH_OK ? u.hash : NULL,
 	    app->cfg.bcrypt_rounds))
-		login_succeed(app, r, &u, email, password);
+		login_succeed(app, r, &u, email, key);
 	else {
 		if (rc == AUTH_OK)
 			log_info("login", "failure reason=password user=%lld "
@@ -176,8 +181,9 @@ login_handle(struct app *app, struct req *r)
 		else
 			log_info("login", "failure reason=unknown-email "
 			    "client=%s", r->client);
-		resp_error(r, 401, "Invalid email or password");
+		resp_unauthorized(r, "Invalid email or password");
 	}
+	OPENSSL_cleanse(key, sizeof(key));
 	OPENSSL_cleanse(&u, sizeof(u));
 }
 

@@ -16,6 +16,10 @@
  *	    and refresh-token count together;
  *	404, 405, 411, 413, 415, 400 from the front end (req.c);
  *	503 when the database is away, 500 on internal failure.
+ * A refresh token the FastAPI backend issued (no session, legacy.c) is
+ * retired instead: it can never be traded for a session afterwards, and
+ * the session it started, if it was traded, ends ("all": every session
+ * of its user too); 200.
  * Access tokens stay valid until they expire (they are checked without
  * the database): clients drop theirs at logout.
  */
@@ -25,6 +29,7 @@
 
 #include "app.h"
 #include "jwt.h"
+#include "legacy.h"
 #include "log.h"
 #include "req.h"
 #include "resp.h"
@@ -55,6 +60,20 @@ logout_handle(struct app *app, struct req *r)
 		return;
 	}
 	now = (long long)time(NULL);
+	if (app->cfg.legacy_tokens &&
+	    jwt_verify_legacy((const unsigned char *)app->cfg.jwt_secret_key,
+	    app->cfg.jwt_secret_len, token, len, JWT_REFRESH, now, &c) ==
+	    AUTH_OK) {
+		if ((rc = legacy_retire(app->db, &app->cfg, token, len, &c, all,
+		    now)) != AUTH_OK) {
+			app_fail(r, rc);
+			return;
+		}
+		log_info("logout", "retired user=%lld all=%s client=%s "
+		    "legacy=yes", c.sub, all ? "yes" : "no", r->client);
+		resp_field(r, 200, "message", "Logged out");
+		return;
+	}
 	if (!token_refresh_claims(app, r, "logout", token, len, now, &c))
 		return;
 	if ((rc = session_end(app->db, &c, all, now,

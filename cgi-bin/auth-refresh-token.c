@@ -9,10 +9,14 @@
  *	    generation replaced in the current burst of rotations, inside
  *	    REFRESH_REUSE_GRACE_SECONDS, the current generation is handed
  *	    out again (session.c);
- *	401 {"detail": "Invalid refresh token"} for anything else: a bad,
- *	    expired or mistyped token, a revoked or expired session, a
- *	    deleted or disabled user, or an older generation (which also
- *	    revokes the session: the token was copied);
+ *	    A refresh token the FastAPI backend issued (no session) starts a
+ *	    new session the first time (legacy.c), while
+ *	    LEGACY_TOKENS allows it;
+ *	401 {"detail": "Invalid refresh token"} with WWW-Authenticate:
+ *	    Bearer for anything else: a bad, expired or mistyped token, a
+ *	    revoked or expired session, a deleted or disabled user, or an
+ *	    older generation (which also revokes the session: the token was
+ *	    copied);
  *	422 for a missing or mistyped field;
  *	429 with Retry-After instead of that 401 once the client's address
  *	    is past THROTTLE_REFRESH_ADDRESS failures (a valid signed token
@@ -27,16 +31,24 @@
 
 #include "app.h"
 #include "jwt.h"
+#include "legacy.h"
 #include "log.h"
 #include "req.h"
 #include "resp.h"
 #include "session.h"
 #include "token.h"
 
+/*
+ * A refresh token of ours names its session (session_refresh()); one the
+ * FastAPI backend issued before the switch names none, and is traded
+ * once for a new session while LEGACY_TOKENS allows it
+ * (legacy_trade()).  Either way the answer is a new pair or the 401.
+ */
 static void
 refresh_handle(struct app *app, struct req *r)
 {
-	const char		*token;
+	const unsigned char	*key;
+	const char		*token, *kind = "";
 	size_t			 len;
 	struct jwt_claims	 c;
 	struct session		 s;
@@ -49,30 +61,40 @@ refresh_handle(struct app *app, struct req *r)
 		return;
 	}
 	now = (long long)time(NULL);
-	if (!token_refresh_claims(app, r, "refresh", token, len, now, &c))
+	key = (const unsigned char *)app->cfg.jwt_secret_key;
+	if (app->cfg.legacy_tokens &&
+	    jwt_verify_legacy(key, app->cfg.jwt_secret_len, token, len,
+	    JWT_REFRESH, now, &c) == AUTH_OK) {
+		kind = " legacy=yes";
+		rc = legacy_trade(app->db, &app->cfg, token, len, &c, now, &s,
+		    &res);
+	} else if (!token_refresh_claims(app, r, "refresh", token, len, now,
+	    &c))
 		return;
-	if ((rc = session_refresh(app->db, &c, now,
-	    app->cfg.refresh_reuse_grace_seconds, &s, &res)) != AUTH_OK) {
+	else
+		rc = session_refresh(app->db, &c, now,
+		    app->cfg.refresh_reuse_grace_seconds, &s, &res);
+	if (rc != AUTH_OK) {
 		app_fail(r, rc);
 		return;
 	}
 	switch (res) {
 	case SESSION_ROTATED:
 	case SESSION_GRACE:
-		log_info("refresh", "%s user=%lld session=%.8s client=%s",
-		    res == SESSION_ROTATED ? "rotated" : "grace", c.sub, c.sid,
-		    r->client);
+		log_info("refresh", "%s user=%lld session=%.8s client=%s%s",
+		    res == SESSION_ROTATED ? "rotated" : "grace", c.sub, s.id,
+		    r->client, kind);
 		token_respond(app, r, &s, now);
 		break;
 	case SESSION_REUSED:
 		log_warn("refresh", "reuse detected, session revoked "
-		    "user=%lld session=%.8s client=%s", c.sub, c.sid,
-		    r->client);
+		    "user=%lld session=%.8s client=%s%s", c.sub, c.sid,
+		    r->client, kind);
 		token_refresh_refuse(app, r);
 		break;
 	default:
 		log_info("refresh", "failure reason=session user=%lld "
-		    "session=%.8s client=%s", c.sub, c.sid, r->client);
+		    "session=%.8s client=%s%s", c.sub, c.sid, r->client, kind);
 		token_refresh_refuse(app, r);
 		break;
 	}

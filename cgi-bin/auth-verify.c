@@ -100,10 +100,12 @@ verify_allow(struct req *r, long long uid)
 static void
 verify_handle(struct app *app, struct req *r)
 {
+	const unsigned char	*key;
 	const char		*tok;
 	size_t			 len;
 	struct jwt_claims	 c;
 	enum auth_status	 rc;
+	long long		 now;
 	int			 active;
 
 	switch (bearer_token(req_param(r, "HTTP_AUTHORIZATION"), &tok, &len)) {
@@ -116,9 +118,13 @@ verify_handle(struct app *app, struct req *r)
 		verify_deny(r, 0, "no-bearer-token");
 		return;
 	}
-	if (jwt_verify((const unsigned char *)app->cfg.jwt_secret_key,
-	    app->cfg.jwt_secret_len, tok, len, JWT_ACCESS,
-	    (long long)time(NULL), &c) != AUTH_OK) {
+	key = (const unsigned char *)app->cfg.jwt_secret_key;
+	now = (long long)time(NULL);
+	/* The FastAPI backend's access tokens have no iat (LEGACY_TOKENS). */
+	if (jwt_verify(key, app->cfg.jwt_secret_len, tok, len, JWT_ACCESS,
+	    now, &c) != AUTH_OK && (!app->cfg.legacy_tokens ||
+	    jwt_verify_legacy(key, app->cfg.jwt_secret_len, tok, len,
+	    JWT_ACCESS, now, &c) != AUTH_OK)) {
 		verify_deny(r, 1, "token");
 		return;
 	}

@@ -25,10 +25,14 @@
 #include <fcgiapp.h>
 
 #include "app.h"
+#include "cors.h"
 #include "log.h"
 #include "req.h"
 #include "resp.h"
 #include "throttle.h"
+
+/* What an endpoint takes, for a CORS preflight (req_read_json()). */
+#define APP_METHODS	"POST"
 
 /* Set by SIGUSR1: leave once the request in hand is answered. */
 static volatile sig_atomic_t app_stopping;
@@ -162,17 +166,26 @@ app_serve(struct app *app, const struct app_endpoint *ep,
     const struct req_io *io, void (**afterp)(void *), void **argp)
 {
 	struct req	 r;
-	int		 authz;
+	int		 authz, preflight;
 
 	req_init(&r, io, &app->cfg.proxies);
 	/* Whether the web server passes Authorization on (never its value). */
 	authz = req_param(&r, "HTTP_AUTHORIZATION") != NULL;
+	/*
+	 * CORS first, so that every answer to an allowed origin says so;
+	 * never for auth-verify, which answers for whatever it guards.
+	 */
+	preflight = (ep->flags & APP_ANY_PATH) == 0 &&
+	    cors_begin(&app->cfg, &r);
 	/* auth-verify answers for whatever path it guards: no route. */
-	if (((ep->flags & APP_ANY_PATH) != 0 ||
-	    req_route(&r, app_route(ep))) &&
-	    (ep->allow != NULL ? req_check_method(&r, ep->allow) :
-	    req_read_json(&r)))
-		ep->handle(app, &r);
+	if ((ep->flags & APP_ANY_PATH) != 0 || req_route(&r, app_route(ep))) {
+		if (preflight)
+			cors_preflight(&app->cfg, &r, ep->allow != NULL ?
+			    ep->allow : APP_METHODS);
+		else if (ep->allow != NULL ? req_check_method(&r, ep->allow) :
+		    req_read_json(&r))
+			ep->handle(app, &r);
+	}
 	if (r.status == 0) {
 		log_err("request", "handler gave no answer");
 		resp_error(&r, 500, "Internal server error");
@@ -207,8 +220,11 @@ app_fail(struct req *r, enum auth_status rc)
 /*
  * Count request r against the n limits in hits.  Returns 1 if it may go
  * on, or 0 once it has been answered: 429 {"detail": "Too many
- * requests"} with Retry-After, or 503 if the counters cannot be reached
- * (the throttle fails closed).
+ * requests"} with Retry-After, or, when the counters cannot be counted,
+ * what app_fail() answers for the failure: 503 if they cannot be reached,
+ * 500 if the database refused (a missing table: the migrations not
+ * applied), as the handler would have answered had it met the failure
+ * first.  Either way the throttle fails closed.
  */
 int
 app_throttle(struct app *app, struct req *r, const struct throttle_hit *hits,
@@ -234,7 +250,7 @@ app_throttle(struct app *app, struct req *r, const struct throttle_hit *hits,
 		    LOG_LEVEL_ERR;
 		log_msg(level, "throttle", "cannot count status=%s client=%s",
 		    auth_strerror(rc), r->client);
-		resp_error(r, 503, "Service temporarily unavailable");
+		app_fail(r, rc);
 		return 0;
 	}
 	if (wait == 0)
@@ -290,6 +306,7 @@ app_start(struct app *app, const struct app_endpoint *ep, int cgi)
 		    strerror(errno));
 		return 2;
 	}
+	cfg_warn(&app->cfg);
 	app_nice(app, ep);
 	if ((app->db = db_new(&app->cfg.db, NULL, 0)) == NULL) {
 		log_err("startup", "out of memory");

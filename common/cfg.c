@@ -26,6 +26,7 @@
 
 #include "cfg.h"
 #include "client.h"
+#include "cors.h"
 #include "dburl.h"
 #include "log.h"
 #include "status.h"
@@ -40,6 +41,9 @@
 #define CFG_LINE_MAX	4096		/* longest line, without its end */
 #define CFG_VALUE_MAX	16384		/* longest value once expanded */
 #define CFG_FILE_MAX	(1024 * 1024)	/* largest file read */
+
+#define CFG_ACCESS_MAX	525600		/* ACCESS_TOKEN_EXPIRE_MINUTES: a year */
+#define CFG_ACCESS_ADVISED 60		/* ... above which cfg_warn() warns */
 
 #define CFG_REQUIRED	0x01		/* no default: must be set */
 #define CFG_SECRET	0x02		/* wiped before it is freed */
@@ -100,6 +104,11 @@ enum cfg_key {
 	CFG_OTP_MAX_FAILURES_PER_DAY,
 	CFG_MAIL_DELIVERY_PROGRAM,
 	CFG_MAIL_DELIVERY_SLOTS,
+	CFG_LEGACY_TOKENS,
+	CFG_CORS_ALLOW_CREDENTIALS,
+	CFG_CORS_MAX_AGE,
+	CFG_CORS_ALLOW_HEADERS,
+	CFG_CORS_ALLOW_ORIGINS,
 	CFG__MAX
 };
 
@@ -129,6 +138,10 @@ static enum auth_status	 cfg_check_algorithm(struct cfg *, char *, size_t);
 static enum auth_status	 cfg_check_dburl(struct cfg *, char *, size_t);
 static enum auth_status	 cfg_check_jwt(struct cfg *, char *, size_t);
 static enum auth_status	 cfg_check_proxies(struct cfg *, char *, size_t);
+static enum auth_status	 cfg_check_cors_headers(struct cfg *, char *,
+			    size_t);
+static enum auth_status	 cfg_check_cors_origins(struct cfg *, char *,
+			    size_t);
 
 static const struct cfg_def cfg_defs[CFG__MAX] = {
 	{ "MYSQL_DB_URL", CFG_TYPE_STRING,
@@ -140,9 +153,10 @@ static const struct cfg_def cfg_defs[CFG__MAX] = {
 	{ "ALGORITHM", CFG_TYPE_STRING,
 	  offsetof(struct cfg, algorithm), "HS256", 0, 0,
 	  0, cfg_check_algorithm }, /* CFG_ALGORITHM */
+	/* Up to a year: the FastAPI backend's .env said 10080 (7 days). */
 	{ "ACCESS_TOKEN_EXPIRE_MINUTES", CFG_TYPE_INT,
-	  offsetof(struct cfg, access_token_expire_minutes), "15", 1, 1440,
-	  0, NULL }, /* CFG_ACCESS_TOKEN_EXPIRE_MINUTES */
+	  offsetof(struct cfg, access_token_expire_minutes), "15", 1,
+	  CFG_ACCESS_MAX, 0, NULL }, /* CFG_ACCESS_TOKEN_EXPIRE_MINUTES */
 	{ "REFRESH_TOKEN_EXPIRE_DAYS", CFG_TYPE_INT,
 	  offsetof(struct cfg, refresh_token_expire_days), "21", 1, 365,
 	  0, NULL }, /* CFG_REFRESH_TOKEN_EXPIRE_DAYS */
@@ -276,6 +290,22 @@ static const struct cfg_def cfg_defs[CFG__MAX] = {
 	{ "MAIL_DELIVERY_SLOTS", CFG_TYPE_INT,
 	  offsetof(struct cfg, mail_delivery_slots), "4", 1, 32,
 	  0, NULL }, /* CFG_MAIL_DELIVERY_SLOTS */
+	{ "LEGACY_TOKENS", CFG_TYPE_BOOL,
+	  offsetof(struct cfg, legacy_tokens), "true", 0, 1,
+	  0, NULL }, /* CFG_LEGACY_TOKENS */
+	/* The origins' check needs the credentials: the CORS keys last. */
+	{ "CORS_ALLOW_CREDENTIALS", CFG_TYPE_BOOL,
+	  offsetof(struct cfg, cors_allow_credentials), "false", 0, 1,
+	  0, NULL }, /* CFG_CORS_ALLOW_CREDENTIALS */
+	{ "CORS_MAX_AGE", CFG_TYPE_INT,
+	  offsetof(struct cfg, cors_max_age), "600", 0, 86400,
+	  0, NULL }, /* CFG_CORS_MAX_AGE */
+	{ "CORS_ALLOW_HEADERS", CFG_TYPE_STRING,
+	  offsetof(struct cfg, cors_allow_headers), "Authorization", 0, 0,
+	  0, cfg_check_cors_headers }, /* CFG_CORS_ALLOW_HEADERS */
+	{ "CORS_ALLOW_ORIGINS", CFG_TYPE_STRING,
+	  offsetof(struct cfg, cors_allow_origins), NULL, 0, 0,
+	  0, cfg_check_cors_origins }, /* CFG_CORS_ALLOW_ORIGINS */
 };
 
 static const char *const cfg_syntax_msgs[CFG_SYNTAX__MAX] = {
@@ -391,6 +421,25 @@ cfg_check_proxies(struct cfg *c, char *err, size_t errsz)
 
 	return client_proxies_parse(c->trusted_proxies, &c->proxies, err,
 	    errsz);
+}
+
+/*
+ * CORS_ALLOW_HEADERS and CORS_ALLOW_ORIGINS: see cors.c.  The origins are
+ * lower-cased in place, as browsers send them.
+ */
+static enum auth_status
+cfg_check_cors_headers(struct cfg *c, char *err, size_t errsz)
+{
+
+	return cors_check_headers(c->cors_allow_headers, err, errsz);
+}
+
+static enum auth_status
+cfg_check_cors_origins(struct cfg *c, char *err, size_t errsz)
+{
+
+	return cors_check_origins(c->cors_allow_origins,
+	    c->cors_allow_credentials, err, errsz);
 }
 
 /*
@@ -1109,6 +1158,29 @@ cfg_apply(struct cfg *c, char *vals[CFG__MAX], char *err, size_t errsz)
 	if ((rc = cfg_check_mail(c, err, errsz)) != AUTH_OK)
 		return rc;
 	return cfg_check_db_times(c, err, errsz);
+}
+
+/*
+ * Log what in c works but should not stay as it is, once, when a program
+ * starts (auth-cleanup, run by cron, does not call this): an access token
+ * lifetime over CFG_ACCESS_ADVISED minutes, such as the FastAPI backend's
+ * 7 days.  An access token is checked by its signature and expiry alone:
+ * a logout, a password reset or a disabled account ends its sessions,
+ * but not the access tokens already handed out.
+ */
+void
+cfg_warn(const struct cfg *c)
+{
+	long	 m = c->access_token_expire_minutes;
+
+	if (m <= CFG_ACCESS_ADVISED)
+		return;
+	log_warn("config", "ACCESS_TOKEN_EXPIRE_MINUTES=%ld: an access token "
+	    "stays valid for %ld %s whatever happens (a logout, a password "
+	    "reset or a disabled account cannot revoke it); we recommend 15, "
+	    "the default, or at most %d: clients get new ones with their "
+	    "refresh token", m, m >= 2880 ? m / 1440 : m / 60,
+	    m >= 2880 ? "days" : "hours", CFG_ACCESS_ADVISED);
 }
 
 /*

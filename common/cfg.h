@@ -50,11 +50,17 @@ struct cfg {
 	long		 otp_max_failures_per_day;	/* 0: off */
 	char		*mail_delivery_program;	/* auth-cleanup's path */
 	long		 mail_delivery_slots;	/* deliveries at once */
+	long		 legacy_tokens; /* LEGACY_TOKENS */
+	long		 cors_allow_credentials; /* CORS_ALLOW_CREDENTIALS */
+	long		 cors_max_age;		/* CORS_MAX_AGE, seconds */
+	char		*cors_allow_headers;	/* CORS_ALLOW_HEADERS or NULL */
+	char		*cors_allow_origins;	/* CORS_ALLOW_ORIGINS, NULL: off */
 };
 
 /* cfg.c */
 const char	*cfg_default_path(void);
 long		 cfg_refresh_lifetime(const struct cfg *);
+void		 cfg_warn(const struct cfg *);
 enum auth_status cfg_load(struct cfg *, const char *, int, char *, size_t);
 enum auth_status cfg_load_default(struct cfg *, char *, size_t);
 void		 cfg_free(struct cfg *);

@@ -125,15 +125,19 @@ static const char *const db_sql[DB_Q__MAX] = {
 	    "VALUES (?, ?, ?, 0) ON DUPLICATE KEY UPDATE "
 	    "user_id = VALUES(user_id), created_at = VALUES(created_at), "
 	    "attempts = 0", /* DB_Q_RESET_CODE_INSERT */
-	"SELECT t.id, t.otp, COALESCE(c.attempts, 0) "
-	    "FROM passwordresettoken t "
-	    "LEFT JOIN auth_reset_code c ON c.token_id = t.id "
+	/*
+	 * The newest live code collab-auth issued: it has its row in
+	 * auth_reset_code, written with it.  A code the FastAPI backend
+	 * issued (stored in clear, never honoured) has none and is passed
+	 * over: a try at it makes no row, so it never counts as an issued
+	 * code for the cooldown or the hourly cap.
+	 */
+	"SELECT t.id, t.otp, c.attempts FROM passwordresettoken t "
+	    "JOIN auth_reset_code c ON c.token_id = t.id "
 	    "WHERE t.user_id = ? AND t.is_used = 0 AND t.expires_at > ? "
 	    "ORDER BY t.id DESC LIMIT 1 FOR UPDATE", /* DB_Q_RESET_NEWEST */
-	/* Codes the FastAPI backend issued have no row yet: make one. */
-	"INSERT INTO auth_reset_code (token_id, user_id, created_at, attempts) "
-	    "VALUES (?, ?, ?, 1) ON DUPLICATE KEY UPDATE "
-	    "attempts = attempts + 1", /* DB_Q_RESET_ATTEMPT */
+	"UPDATE auth_reset_code SET attempts = attempts + 1 "
+	    "WHERE token_id = ?", /* DB_Q_RESET_ATTEMPT */
 	"UPDATE passwordresettoken SET is_used = 1 "
 	    "WHERE id = ? AND is_used = 0", /* DB_Q_RESET_USE */
 	"SELECT GET_LOCK('collab-auth-cleanup', 0)", /* DB_Q_CLEANUP_LOCK */
@@ -288,6 +292,32 @@ static const char *const db_sql[DB_Q__MAX] = {
 	"INSERT INTO auth_reset_account (user_id, issued_at) VALUES (?, ?) "
 	    "ON DUPLICATE KEY UPDATE issued_at = VALUES(issued_at)",
 	    /* DB_Q_RESET_ACCOUNT_ISSUED */
+	/*
+	 * Legacy refresh tokens (legacy.c): the account and when its
+	 * sessions were last all revoked; the first use of a token, which
+	 * its unique key makes the only one; what that use started.
+	 */
+	"SELECT u.is_active, c.revoked_at FROM `user` u "
+	    "LEFT JOIN auth_legacy_cutoff c ON c.user_id = u.id "
+	    "WHERE u.id = ?", /* DB_Q_LEGACY_USER */
+	"INSERT INTO auth_legacy_refresh (token_hash, user_id, session_id, "
+	    "used_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+	    /* DB_Q_LEGACY_CLAIM */
+	"SELECT session_id, used_at FROM auth_legacy_refresh "
+	    "WHERE token_hash = ?", /* DB_Q_LEGACY_GET */
+	"INSERT INTO auth_legacy_cutoff (user_id, revoked_at) VALUES (?, ?) "
+	    "ON DUPLICATE KEY UPDATE "
+	    "revoked_at = GREATEST(revoked_at, VALUES(revoked_at))",
+	    /* DB_Q_LEGACY_CUTOFF */
+	/* auth-cleanup: the legacy tokens' records, once no token needs them. */
+	"DELETE FROM auth_legacy_refresh WHERE expires_at < ? "
+	    "ORDER BY token_hash LIMIT ?", /* DB_Q_CLEANUP_LEGACY_REFRESH */
+	"SELECT COUNT(*) FROM auth_legacy_refresh WHERE expires_at < ?",
+	    /* DB_Q_COUNT_LEGACY_REFRESH */
+	"DELETE FROM auth_legacy_cutoff WHERE revoked_at < ? "
+	    "ORDER BY user_id LIMIT ?", /* DB_Q_CLEANUP_LEGACY_CUTOFF */
+	"SELECT COUNT(*) FROM auth_legacy_cutoff WHERE revoked_at < ?",
+	    /* DB_Q_COUNT_LEGACY_CUTOFF */
 };
 
 /*
@@ -615,7 +645,9 @@ db_prepare(struct db *db, enum db_q q)
 		err = mysql_stmt_errno(st);
 		if (!db_conflict_later(db, q, err))
 			log_err("db", "prepare failed query=%d errno=%u "
-			    "error=%s", (int)q, err, mysql_stmt_error(st));
+			    "error=%s%s", (int)q, err, mysql_stmt_error(st),
+			    err == ER_NO_SUCH_TABLE || err == ER_BAD_FIELD_ERROR ?
+			    "; are the migrations applied? (scripts/migrate)" : "");
 		(void)mysql_stmt_close(st);
 		return db_classify(db, err);
 	}

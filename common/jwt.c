@@ -353,6 +353,68 @@ out:
 }
 
 /*
+ * What jwt_verify() and jwt_verify_legacy() share: verify tok (len
+ * bytes) signed with key as a token of type want at time now.  legacy
+ * says a token of the FastAPI backend's: "iat" may be absent (then 0),
+ * and neither "sid" nor "jti" may be present.
+ */
+static enum auth_status
+jwt_read(const unsigned char *key, size_t keylen, const char *tok,
+    size_t len, enum jwt_type want, int legacy, long long now,
+    struct jwt_claims *out)
+{
+	struct json_object	*obj = NULL;
+	struct jwt_claims	 c;
+	const char		*pay, *s;
+	size_t			 paylen, n;
+	enum auth_status	 rc = AUTH_ERR_INVALID;
+
+	memset(&c, 0, sizeof(c));
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if ((unsigned int)want >= JWT_TYPE__MAX)
+		goto out;
+	if (!jwt_check(key, keylen, tok, len, &pay, &paylen))
+		goto out;
+
+	/* The signature is good: the payload is ours to read. */
+	if ((obj = jwt_json_object(pay, paylen)) == NULL)
+		goto out;
+	if (!jwt_sub(obj, &c.sub) ||
+	    !jwt_string_is(obj, "type", jwt_type_names[want]) ||
+	    !jwt_time(obj, "exp", &c.exp))
+		goto out;
+	if (!jwt_time(obj, "iat", &c.iat) &&
+	    (!legacy || json_object_object_get_ex(obj, "iat", NULL)))
+		goto out;
+	c.type = want;
+	/* Both times are in 0..2^53: neither sum can overflow. */
+	if (now >= c.exp + JWT_LEEWAY || c.iat - JWT_LEEWAY > now)
+		goto out;
+	if (legacy) {
+		/* A token naming a session is ours: jwt_verify() judges it. */
+		if (json_object_object_get_ex(obj, "sid", NULL) ||
+		    json_object_object_get_ex(obj, "jti", NULL))
+			goto out;
+	} else if (want == JWT_REFRESH) {
+		if ((s = jwt_string(obj, "sid", &n)) == NULL ||
+		    !jwt_id_ok(s, n))
+			goto out;
+		memcpy(c.sid, s, n);
+		if ((s = jwt_string(obj, "jti", &n)) == NULL ||
+		    !jwt_id_ok(s, n))
+			goto out;
+		memcpy(c.jti, s, n);
+	}
+	if (out != NULL)
+		*out = c;
+	rc = AUTH_OK;
+out:
+	json_object_put(obj);
+	return rc;
+}
+
+/*
  * Encode the n bytes at in as base64url without padding (RFC 4648, 5;
  * RFC 7515, 2) into out, which holds outsz bytes, and NUL-terminate it.
  * Return the length of the text, or 0 if it does not fit (out is then
@@ -543,46 +605,23 @@ enum auth_status
 jwt_verify(const unsigned char *key, size_t keylen, const char *tok,
     size_t len, enum jwt_type want, long long now, struct jwt_claims *out)
 {
-	struct json_object	*obj = NULL;
-	struct jwt_claims	 c;
-	const char		*pay, *s;
-	size_t			 paylen, n;
-	enum auth_status	 rc = AUTH_ERR_INVALID;
 
-	memset(&c, 0, sizeof(c));
-	if (out != NULL)
-		memset(out, 0, sizeof(*out));
-	if ((unsigned int)want >= JWT_TYPE__MAX)
-		goto out;
-	if (!jwt_check(key, keylen, tok, len, &pay, &paylen))
-		goto out;
+	return jwt_read(key, keylen, tok, len, want, 0, now, out);
+}
 
-	/* The signature is good: the payload is ours to read. */
-	if ((obj = jwt_json_object(pay, paylen)) == NULL)
-		goto out;
-	if (!jwt_sub(obj, &c.sub) ||
-	    !jwt_string_is(obj, "type", jwt_type_names[want]) ||
-	    !jwt_time(obj, "exp", &c.exp) ||
-	    !jwt_time(obj, "iat", &c.iat))
-		goto out;
-	c.type = want;
-	/* Both times are in 0..2^53: neither sum can overflow. */
-	if (now >= c.exp + JWT_LEEWAY || c.iat - JWT_LEEWAY > now)
-		goto out;
-	if (want == JWT_REFRESH) {
-		if ((s = jwt_string(obj, "sid", &n)) == NULL ||
-		    !jwt_id_ok(s, n))
-			goto out;
-		memcpy(c.sid, s, n);
-		if ((s = jwt_string(obj, "jti", &n)) == NULL ||
-		    !jwt_id_ok(s, n))
-			goto out;
-		memcpy(c.jti, s, n);
-	}
-	if (out != NULL)
-		*out = c;
-	rc = AUTH_OK;
-out:
-	json_object_put(obj);
-	return rc;
+/*
+ * Verify tok as a token of type want the FastAPI backend issued before
+ * the switch: python-jose's {"sub", "type", "exp"}, signed with the same
+ * key, naming no session.  Everything jwt_verify() checks, but "iat" may
+ * be absent (*out's is then 0) and "sid" and "jti" must be: a token with
+ * either is ours or forged, and only jwt_verify() may accept it.  Return
+ * AUTH_OK and fill *out (sid and jti ""), or AUTH_ERR_INVALID with *out
+ * zeroed.  out may be NULL.
+ */
+enum auth_status
+jwt_verify_legacy(const unsigned char *key, size_t keylen, const char *tok,
+    size_t len, enum jwt_type want, long long now, struct jwt_claims *out)
+{
+
+	return jwt_read(key, keylen, tok, len, want, 1, now, out);
 }

@@ -40,5 +40,8 @@ enum auth_status jwt_sign(const unsigned char *, size_t,
 		    const struct jwt_claims *, char *, size_t);
 enum auth_status jwt_verify(const unsigned char *, size_t, const char *,
 		    size_t, enum jwt_type, long long, struct jwt_claims *);
+enum auth_status jwt_verify_legacy(const unsigned char *, size_t,
+		    const char *, size_t, enum jwt_type, long long,
+		    struct jwt_claims *);
 
 #endif /* !AUTH_JWT_H */

@@ -18,7 +18,7 @@
 
 #define PW_BCRYPT_LEN		60	/* "$2b$NN$", 22 salt, 31 hash */
 #define PW_BCRYPT_PREFIX_LEN	4	/* "$2b$" */
-#define PW_BCRYPT_KEY_MAX	72	/* crypt(5): no more is read */
+#define PW_BCRYPT_KEY_MAX	PW_KEY_MAX /* crypt(5): no more is read */
 #define PW_BCRYPT_COST_MIN	4
 #define PW_BCRYPT_COST_MAX	31
 
@@ -202,4 +202,24 @@ pw_cost(const char *stored)
 {
 
 	return pw_parse(stored);
+}
+
+/*
+ * Copy into key (PW_KEY_MAX + 1 bytes) what bcrypt reads of password: all
+ * of it, or its first PW_KEY_MAX bytes when it is longer.  For login
+ * only: the FastAPI backend (passlib's bcrypt) hashed a longer password
+ * by cutting it there, so such an account knows those bytes alone, and
+ * its owner still types the whole password.  Registration and reset
+ * refuse such passwords instead (valid_password(), pw_hash()), and
+ * pw_verify() never cuts: a caller cuts here, on purpose.  The cut may
+ * split a UTF-8 character, as bcrypt's did.  The caller wipes key.
+ */
+void
+pw_bcrypt_key(const char *password, char *key)
+{
+	size_t	 n;
+
+	n = strnlen(password, PW_KEY_MAX);
+	memcpy(key, password, n);
+	key[n] = '\0';
 }

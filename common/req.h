@@ -12,6 +12,8 @@
 
 #define REQ_BODY_MAX	16384	/* bytes; larger bodies get 413 */
 #define REQ_JSON_DEPTH	8
+#define REQ_KEEP_MAX	4	/* header lines every answer carries */
+#define REQ_KEEP_LEN	320	/* bytes of one, with its NUL */
 
 struct client_proxies;
 struct json_object;
@@ -45,6 +47,8 @@ struct req {
 	struct json_object	*errors;	/* 422 details, or NULL */
 	size_t			 ninvalid;	/* details recorded or lost */
 	int			 status;	/* answered status, 0 if none */
+	char			 keep[REQ_KEEP_MAX][REQ_KEEP_LEN];
+	size_t			 nkeep;		/* lines in keep: resp_keep() */
 	void			(*after)(void *); /* run once answered */
 	void			*after_arg;	/* not owned by the request */
 };

@@ -220,8 +220,6 @@ reset_check_code(struct db *db, const struct cfg *cfg, struct reset_try *t,
 
 	/* Count the try before comparing, and keep it either way. */
 	db_bind_llong(&p[0], &t->token);
-	db_bind_llong(&p[1], &uid);
-	db_bind_time(&p[2], &tnow);
 	if ((rc = db_exec(db, DB_Q_RESET_ATTEMPT, p, NULL)) != AUTH_OK)
 		return rc;
 	t->commit = 1;

@@ -16,7 +16,8 @@
 #include "req.h"
 #include "resp.h"
 
-#define RESP_HEAD_MAX	1024
+#define RESP_HEAD_MAX	2048
+#define RESP_EXTRA_MAX	8	/* header lines one answer adds */
 
 /*
  * Add v to the JSON object o under key, or (resp_append) to the end of
@@ -120,6 +121,54 @@ resp_head(char *head, size_t headsz, int status, int bare, size_t bodylen,
 }
 
 /*
+ * Make every answer to r carry the header line "name: value" from now on
+ * (CORS's, which must be on errors too).  The line must be printable
+ * ASCII, shorter than REQ_KEEP_LEN.  Returns 0, or -1 (nothing kept) if
+ * it is not or REQ_KEEP_MAX lines are kept already: our bug, logged.
+ */
+int
+resp_keep(struct req *r, const char *name, const char *value)
+{
+	const char	*p;
+	int		 n;
+
+	if (r->nkeep >= REQ_KEEP_MAX)
+		goto bad;
+	n = snprintf(r->keep[r->nkeep], REQ_KEEP_LEN, "%s: %s", name, value);
+	if (n < 0 || n >= REQ_KEEP_LEN)
+		goto bad;
+	for (p = r->keep[r->nkeep]; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			goto bad;
+	r->nkeep++;
+	return 0;
+bad:
+	log_err("response", "header not kept name=%s", name);
+	return -1;
+}
+
+/*
+ * Fill all (n entries) with the lines r keeps for every answer, then the
+ * NULL-terminated list extra (may be NULL), then NULL.  Returns all, or
+ * NULL if they do not fit.
+ */
+static const char *const *
+resp_lines(const struct req *r, const char *const *extra, const char **all,
+    size_t n)
+{
+	size_t	 i, k = 0;
+
+	for (i = 0; i < r->nkeep && k < n; i++)
+		all[k++] = r->keep[i];
+	for (; extra != NULL && *extra != NULL && k < n; extra++)
+		all[k++] = *extra;
+	if (k >= n)
+		return NULL;
+	all[k] = NULL;
+	return all;
+}
+
+/*
  * Claim request r for an answer of status.  Returns 0, or -1 (logged)
  * when it has been answered already: a request is answered once only.
  */
@@ -153,6 +202,8 @@ resp_text(struct req *r, int status, const char *text,
 	static const char	 internal[] =
 	    "{\"detail\":\"Internal server error\"}";
 	char			 head[RESP_HEAD_MAX];
+	const char		*all[REQ_KEEP_MAX + RESP_EXTRA_MAX + 1];
+	const char *const	*lines;
 	size_t			 tlen;
 	int			 hlen;
 
@@ -163,13 +214,15 @@ resp_text(struct req *r, int status, const char *text,
 		status = 500;
 		extra = NULL;
 	}
-	if ((hlen = resp_head(head, sizeof(head), status, 0, strlen(text),
-	    extra)) == -1) {
+	/* Every answer carries the lines kept for the request. */
+	lines = resp_lines(r, extra, all, sizeof(all) / sizeof(all[0]));
+	if (lines == NULL || (hlen = resp_head(head, sizeof(head), status, 0,
+	    strlen(text), lines)) == -1) {
 		log_err("response", "headers too long status=%d", status);
 		text = internal;
 		status = 500;
 		hlen = resp_head(head, sizeof(head), status, 0, strlen(text),
-		    NULL);
+		    resp_lines(r, NULL, all, sizeof(all) / sizeof(all[0])));
 	}
 	r->status = status;
 	tlen = r->method != NULL && strcmp(r->method, "HEAD") == 0 ? 0 :
@@ -275,6 +328,23 @@ resp_error(struct req *r, int status, const char *detail)
 {
 
 	resp_error_headers(r, status, detail, NULL);
+}
+
+/*
+ * Answer r with 401, {"detail": detail} and WWW-Authenticate: Bearer: a
+ * credential (password, refresh token) was refused.  FastAPI's OAuth2
+ * helpers and the login of its security tutorial, which the FastAPI
+ * backend followed, send the header with every 401 (RFC 6750, 3: a 401
+ * names the scheme), and clients may look for it.
+ */
+void
+resp_unauthorized(struct req *r, const char *detail)
+{
+	static const char *const bearer[] = {
+		"WWW-Authenticate: Bearer", NULL
+	};
+
+	resp_error_headers(r, 401, detail, bearer);
 }
 
 /*

@@ -21,6 +21,8 @@ void	 resp_error_headers(struct req *, int, const char *,
 void	 resp_invalid(struct req *);
 void	 resp_field(struct req *, int, const char *, const char *);
 void	 resp_bare(struct req *, int, const char *const *);
+void	 resp_unauthorized(struct req *, const char *);
+int	 resp_keep(struct req *, const char *, const char *);
 const char *resp_reason(int);
 
 #endif /* !AUTH_RESP_H */

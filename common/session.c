@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "legacy.h"
 #include "log.h"
 #include "rng.h"
 #include "session.h"
@@ -371,21 +372,65 @@ session_refresh(struct db *db, const struct jwt_claims *c, long long now,
 
 /*
  * Revoke every live session of user_id at time now (password reset, for
- * one).  Returns AUTH_OK, AUTH_ERR_DB_UNAVAIL or AUTH_ERR_DB; inside a
- * transaction its outcome is the COMMIT's, outside it
- * AUTH_ERR_DB_COMMIT_UNKNOWN when the connection died before the
- * outcome came back (not retried: the caller decides).
+ * one), and with them the sessions the refresh tokens the FastAPI
+ * backend issued before now would start (legacy_cutoff()).  Returns
+ * AUTH_OK, AUTH_ERR_DB_UNAVAIL or AUTH_ERR_DB; inside a transaction its
+ * outcome is the COMMIT's, outside it AUTH_ERR_DB_COMMIT_UNKNOWN when the
+ * connection died before the outcome came back (not retried: the caller
+ * decides).
  */
 enum auth_status
 session_revoke_all(struct db *db, long long user_id, long long now)
 {
-	MYSQL_BIND	 p[2];
-	MYSQL_TIME	 when;
+	MYSQL_BIND		 p[2];
+	MYSQL_TIME		 when;
+	enum auth_status	 rc;
 
 	db_time_from_epoch(&when, now);
 	db_bind_time(&p[0], &when);
 	db_bind_llong(&p[1], &user_id);
-	return db_exec(db, DB_Q_SESSION_REVOKE_USER, p, NULL);
+	if ((rc = db_exec(db, DB_Q_SESSION_REVOKE_USER, p, NULL)) != AUTH_OK)
+		return rc;
+	return legacy_cutoff(db, user_id, now);
+}
+
+/*
+ * Fill *out with session id of user_id at its current generation, if it
+ * is live at now: not revoked, not over, its user active.  Returns
+ * AUTH_OK, AUTH_ERR_NOT_FOUND when it is not (or is no session), or a
+ * database failure.
+ */
+enum auth_status
+session_current(struct db *db, const char *id, long long user_id,
+    long long now, struct session *out)
+{
+	struct jwt_claims	 c;
+	struct session_row	 row;
+	enum auth_status	 rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(&c, 0, sizeof(c));
+	if (strlen(id) != JWT_ID_LEN)
+		return AUTH_ERR_NOT_FOUND;
+	memcpy(c.sid, id, JWT_ID_LEN);
+	c.sub = user_id;
+	if ((rc = session_read(db, &c, &row)) != AUTH_OK)
+		return rc;
+	if (row.revoked || !row.active || row.expires_at <= now)
+		return AUTH_ERR_NOT_FOUND;
+	session_out(out, &c, row.cur, row.expires_at);
+	return AUTH_OK;
+}
+
+/*
+ * Revoke session id at time now: a refresh token that started it was
+ * presented again (legacy.c).  Returns db_exec()'s status.
+ */
+enum auth_status
+session_revoke_one(struct db *db, const char *id, long long now)
+{
+
+	return session_revoke(db, id, now);
 }
 
 /* What session_end_once() works with. */

@@ -43,5 +43,8 @@ enum auth_status session_refresh(struct db *, const struct jwt_claims *,
 enum auth_status session_revoke_all(struct db *, long long, long long);
 enum auth_status session_end(struct db *, const struct jwt_claims *, int,
 		    long long, long, enum session_end_result *);
+enum auth_status session_current(struct db *, const char *, long long,
+		    long long, struct session *);
+enum auth_status session_revoke_one(struct db *, const char *, long long);
 
 #endif /* !AUTH_SESSION_H */

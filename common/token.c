@@ -112,7 +112,7 @@ token_refresh_refuse(struct app *app, struct req *r)
 	hit.kind = THROTTLE_REFRESH_ADDRESS;
 	hit.key = r->client;
 	if (app_throttle(app, r, &hit, 1))
-		resp_error(r, 401, "Invalid refresh token");
+		resp_unauthorized(r, "Invalid refresh token");
 }
 
 /*

@@ -76,6 +76,7 @@ enum cleanup_cut {
 	CLEANUP_CUT_SESSION,	/* now - CLEANUP_DEAD_SESSION */
 	CLEANUP_CUT_FAILURE,	/* now - CLEANUP_FAILURE_AGE */
 	CLEANUP_CUT_MAILQ,	/* now - CLEANUP_MAILQ_AGE */
+	CLEANUP_CUT_LEGACY,	/* now - refresh lifetime - a day */
 	CLEANUP_CUT__MAX
 };
 
@@ -150,6 +151,16 @@ static const struct cleanup_job cleanup_jobs[] = {
 	/* Throttle counters whose window has ended. */
 	{ "auth_throttle", DB_Q_CLEANUP_THROTTLE, DB_Q_COUNT_THROTTLE,
 	  CLEANUP_CUT_NOW, 1 },
+	/*
+	 * The FastAPI backend's refresh tokens (legacy.c): a use is kept a
+	 * day past the token's expiry (JWT_LEEWAY, clocks), so that the
+	 * token is never taken for new while it still verifies; a cutoff
+	 * as long as a token issued before it could live, and a day.
+	 */
+	{ "auth_legacy_refresh", DB_Q_CLEANUP_LEGACY_REFRESH,
+	  DB_Q_COUNT_LEGACY_REFRESH, CLEANUP_CUT_SESSION, 1 },
+	{ "auth_legacy_cutoff", DB_Q_CLEANUP_LEGACY_CUTOFF,
+	  DB_Q_COUNT_LEGACY_CUTOFF, CLEANUP_CUT_LEGACY, 1 },
 };
 
 #define CLEANUP_NJOBS	(sizeof(cleanup_jobs) / sizeof(cleanup_jobs[0]))
@@ -244,6 +255,8 @@ cleanup_cutoffs(struct cleanup_run *run, const struct cfg *cfg)
 	run->cut[CLEANUP_CUT_SESSION] = now - CLEANUP_DEAD_SESSION;
 	run->cut[CLEANUP_CUT_FAILURE] = now - CLEANUP_FAILURE_AGE;
 	run->cut[CLEANUP_CUT_MAILQ] = now - CLEANUP_MAILQ_AGE;
+	run->cut[CLEANUP_CUT_LEGACY] = now - cfg_refresh_lifetime(cfg) -
+	    CLEANUP_DEAD_SESSION;
 }
 
 /*

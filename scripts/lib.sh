@@ -54,7 +54,8 @@ THROTTLE_FORGOT_ADDRESS_WINDOW THROTTLE_RESET_ADDRESS
 THROTTLE_RESET_ADDRESS_WINDOW THROTTLE_REFRESH_ADDRESS
 THROTTLE_REFRESH_ADDRESS_WINDOW LOG_FILE DB_CONNECT_TIMEOUT DB_TIMEOUT
 DB_LOCK_WAIT_TIMEOUT VERIFY_CHECK_ACCOUNT OTP_MAX_FAILURES_PER_DAY
-MAIL_DELIVERY_PROGRAM MAIL_DELIVERY_SLOTS"
+MAIL_DELIVERY_PROGRAM MAIL_DELIVERY_SLOTS CORS_ALLOW_ORIGINS
+CORS_ALLOW_CREDENTIALS CORS_ALLOW_HEADERS CORS_MAX_AGE LEGACY_TOKENS"
 
 # Debian 12 packages: to build, and to run the private servers and tests.
 CA_BUILD_PACKAGES="autoconf automake gcc libc6-dev make pkgconf
@@ -75,8 +76,13 @@ CA_AUTHORIZERS="verify"
 CA_POOL_PROGRAMS="$CA_ENDPOINTS $CA_AUTHORIZERS"
 # The API document, served as a file at /api/auth/openapi.json.
 CA_OPENAPI=httpd-conf/openapi.json
-CA_TEST_PACKAGES="openssl python3 python3-aiosmtpd python3-jsonschema python3-dotenv
-systemd galera-4 rsync"
+# The Galera pass needs galera-4 and rsync (its state transfer); the
+# switch test's stand-in for the FastAPI backend (tests/switch/) needs the
+# FastAPI stack.
+CA_TEST_PACKAGES="openssl python3 python3-aiosmtpd python3-jsonschema
+python3-dotenv systemd galera-4 rsync python3-bcrypt python3-email-validator
+python3-fastapi python3-jose python3-passlib python3-pymysql
+python3-sqlmodel python3-uvicorn"
 
 ca_say() {
 	printf '%s: %s\n' "$CA_PROG" "$*" >&2

@@ -29,7 +29,7 @@ BATCH = 1000
 JOBS = ("passwordresettoken_expired", "passwordresettoken_used",
         "auth_reset_code", "auth_reset_failure", "auth_mail_queue",
         "auth_refresh_session_expired", "auth_refresh_session_revoked",
-        "auth_throttle")
+        "auth_throttle", "auth_legacy_refresh", "auth_legacy_cutoff")
 USAGE = "usage: auth-cleanup [-nq] [-p percent] [-t seconds]"
 SUMMARY = re.compile(r"^auth-cleanup:( dry-run)?((?: [a-z_]+=[0-9]+)+) "
                      r"seconds=[0-9]+\.[0-9]+$")
@@ -816,6 +816,56 @@ def test_time_limit(t):
         drop_user(uid)
 
 
+def test_legacy_records(t):
+    """The records of the FastAPI backend's refresh tokens (legacy.c,
+    migration 008): a first use goes a day after its token expired (a
+    token inside JWT_LEEWAY must still meet it), a cutoff once
+    REFRESH_TOKEN_EXPIRE_DAYS (21) and a day old.  And a code issue record
+    whose code the FastAPI backend's own cleanup deleted goes by its age
+    like any other: a young one still counts for the cooldown and cap."""
+    if not drain(t):
+        return
+    uid, uid2 = new_user(), new_user()
+    try:
+        for label, expires in (("gone", ago("25 HOUR")),
+                               ("leeway", ago("1 HOUR")),
+                               ("live", ahead("1 DAY"))):
+            db_query("INSERT INTO auth_legacy_refresh (token_hash, user_id, "
+                     "session_id, used_at, expires_at) VALUES (UNHEX(SHA2("
+                     "%s, 256)), %d, REPEAT('0', 32), %s, %s)"
+                     % (sql_quote(label + str(uid)), uid, ago("3 DAY"),
+                        expires))
+        for u, revoked in ((uid, ago("23 DAY")), (uid2, ago("21 DAY"))):
+            db_query("INSERT INTO auth_legacy_cutoff (user_id, revoked_at) "
+                     "VALUES (%d, %s)" % (u, revoked))
+        old = token(uid, "orphan-old", ahead("10 MINUTE"))
+        young = token(uid, "orphan-young", ahead("10 MINUTE"))
+        reset_code(uid, old, ago("3 HOUR"))
+        reset_code(uid, young, ago("10 MINUTE"))
+        # The FastAPI backend's cleanup: the codes are gone, not the rows.
+        db_query("DELETE FROM passwordresettoken WHERE id IN (%d, %d)"
+                 % (old, young))
+        r = cleanup()
+        t.eq(r.summary(), (False, counts(auth_legacy_refresh=1,
+                                         auth_legacy_cutoff=1,
+                                         auth_reset_code=1)),
+             "one first use, one cutoff and one orphan code record deleted",
+             repr(r))
+        t.eq(sorted(x[0] for x in db_query(
+            "SELECT expires_at > UTC_TIMESTAMP() FROM auth_legacy_refresh "
+            "WHERE user_id = %d" % uid)), ["0", "1"],
+             "the use of a token expired an hour ago, and a live one's, "
+             "kept")
+        t.eq(db_query("SELECT user_id FROM auth_legacy_cutoff WHERE "
+                      "user_id IN (%d, %d)" % (uid, uid2)), [[str(uid2)]],
+             "a cutoff of 21 days kept, one of 23 gone")
+        t.eq(codes_of(uid), {young}, "an orphan code record 10 minutes "
+             "old kept (it counts for the cap), one 3 hours old gone")
+    finally:
+        drop_user(uid)
+        drop_user(uid2)
+
+
 def main():
     global TMP
     TMP = os.path.join(env("AUTH_TEST_TMPDIR"), "cleanup")
@@ -829,7 +879,7 @@ def main():
                test_failures_and_queue, test_primary_key_order,
                test_batching, test_pacing, test_lock,
                test_lock_after_reconnect, test_db_error_midrun,
-               test_time_limit):
+               test_time_limit, test_legacy_records):
         t.run(fn)
     t.done()
 

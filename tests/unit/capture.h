@@ -8,6 +8,7 @@
 #ifndef AUTH_CAPTURE_H
 #define AUTH_CAPTURE_H
 
+#include <stdio.h>
 #include <string.h>
 
 #include "req.h"
@@ -57,6 +58,20 @@ capture_reset(void)
 
 	capture_len = 0;
 	capture_out[0] = '\0';
+}
+
+/*
+ * Return 1 if the head of the captured answer has the header line h.
+ */
+static int __attribute__((unused))
+capture_has(const char *h)
+{
+	char		 want[512];
+	const char	*end = strstr(capture_out, "\r\n\r\n");
+
+	(void)snprintf(want, sizeof(want), "\r\n%s\r\n", h);
+	return end != NULL && strstr(capture_out, want) != NULL &&
+	    strstr(capture_out, want) < end + 2;
 }
 
 #endif /* !AUTH_CAPTURE_H */

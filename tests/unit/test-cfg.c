@@ -230,10 +230,16 @@ static const struct check checks[] = {
 	{ BASE "\nBCRYPT_ROUNDS=\"12\"", 1, NULL },
 	{ BASE "\nBCRYPT_ROUNDS=012", 1, NULL },
 	{ BASE "\nACCESS_TOKEN_EXPIRE_MINUTES=0", 0,
-	    "ACCESS_TOKEN_EXPIRE_MINUTES: must be an integer from 1 to 1440" },
+	    "ACCESS_TOKEN_EXPIRE_MINUTES: must be an integer from 1 to "
+	    "525600" },
 	{ BASE "\nACCESS_TOKEN_EXPIRE_MINUTES=1", 1, NULL },
 	{ BASE "\nACCESS_TOKEN_EXPIRE_MINUTES=1440", 1, NULL },
-	{ BASE "\nACCESS_TOKEN_EXPIRE_MINUTES=1441", 0,
+	/* The FastAPI backend's 7 days, quoted as in its .env or not. */
+	{ BASE "\nACCESS_TOKEN_EXPIRE_MINUTES=10080", 1, NULL },
+	{ BASE "\nACCESS_TOKEN_EXPIRE_MINUTES=\"10080\"", 1, NULL },
+	{ BASE "\nACCESS_TOKEN_EXPIRE_MINUTES='10080'", 1, NULL },
+	{ BASE "\nACCESS_TOKEN_EXPIRE_MINUTES=525600", 1, NULL },
+	{ BASE "\nACCESS_TOKEN_EXPIRE_MINUTES=525601", 0,
 	    "ACCESS_TOKEN_EXPIRE_MINUTES: must be" },
 	{ BASE "\nREFRESH_TOKEN_EXPIRE_DAYS=0", 0,
 	    "REFRESH_TOKEN_EXPIRE_DAYS: must be an integer from 1 to 365" },

@@ -1154,6 +1154,119 @@ test_structure(void)
 	    n) == 0, "jwt_hs256_check: not with a foreign key");
 }
 
+/*
+ * The FastAPI backend's refresh tokens: python-jose 3.3.0 (Debian 12's
+ * python3-jose), /usr/bin/python3, jose.jwt.encode(claims, KEY,
+ * algorithm="HS256") unless said otherwise.
+ */
+struct legacy {
+	const char	*what;
+	const char	*tok;
+	int		 legacy_ok;	/* jwt_verify_legacy() accepts it */
+	long long	 iat;
+};
+
+static const struct legacy legacies[] = {
+	{ "{sub 7, type refresh, exp}, the FastAPI backend's",
+	  "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+	  "eyJzdWIiOiI3IiwidHlwZSI6InJlZnJlc2giLCJleHAiOjQxMDI0NDQ4MDB9."
+	  "2vLnAc5FnthqkoeW-D37vTHaCuOPW7IvRADvz-e-zu0", 1, 0 },
+	{ "{sub 7, type refresh, iat, exp}",
+	  "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+	  "eyJzdWIiOiI3IiwidHlwZSI6InJlZnJlc2giLCJpYXQiOjE3MDAwMDAwMDEsImV4"
+	  "cCI6NDEwMjQ0NDgwMH0."
+	  "wjQfUJT67P148glZ9kH7jzCkbbD-FN4dztJMrjDQKiM", 1, 1700000001 },
+	{ "{sub 7, type access, exp}: an access token",
+	  "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+	  "eyJzdWIiOiI3IiwidHlwZSI6ImFjY2VzcyIsImV4cCI6NDEwMjQ0NDgwMH0."
+	  "Zifzck64qIa2yuYeAntAPebaQVA36Yr1pMEVLOv3kag", 0, 0 },
+	{ "{sub 7, type refresh, sid, exp}: names a session",
+	  "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+	  "eyJzdWIiOiI3IiwidHlwZSI6InJlZnJlc2giLCJzaWQiOiIwMTIzNDU2Nzg5YWJj"
+	  "ZGVmMDEyMzQ1Njc4OWFiY2RlZiIsImV4cCI6NDEwMjQ0NDgwMH0."
+	  "IDHs_8iSMaque8wKMc0s-jwLKtFjeJzpOn3D5S3v8OE", 0, 0 },
+	{ "{sub 7, type refresh, jti, exp}: names a generation",
+	  "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+	  "eyJzdWIiOiI3IiwidHlwZSI6InJlZnJlc2giLCJqdGkiOiJ4IiwiZXhwIjo0MTAy"
+	  "NDQ0ODAwfQ."
+	  "cgwStojQMzX-p5fsVUHpHKRUIUdzZdfmUC-5MOu5Wws", 0, 0 },
+	{ "{sub 7, type refresh, exp 1700000000}: expired",
+	  "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+	  "eyJzdWIiOiI3IiwidHlwZSI6InJlZnJlc2giLCJleHAiOjE3MDAwMDAwMDB9."
+	  "5bbmkWgXT0URQZO3iuTb7YeFFxxnXHqe-gIXvafYrxE", 0, 0 },
+	{ "{sub 7, type refresh, exp} signed with FOREIGN",
+	  "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+	  "eyJzdWIiOiI3IiwidHlwZSI6InJlZnJlc2giLCJleHAiOjQxMDI0NDQ4MDB9."
+	  "uumcJeMk9quC13PmcteFVknu-Pxr71dOT_eP2J12AGs", 0, 0 },
+	{ "{sub 7, type refresh, iat \"x\", exp}: a bad iat",
+	  "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+	  "eyJzdWIiOiI3IiwidHlwZSI6InJlZnJlc2giLCJpYXQiOiJ4IiwiZXhwIjo0MTAy"
+	  "NDQ0ODAwfQ."
+	  "jKPR1l1DiPAlpx7F-jmMJpOWPQN0hss49wOeWVxlyyU", 0, 0 },
+	{ "{sub 7, exp}: no type",
+	  "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+	  "eyJzdWIiOiI3IiwiZXhwIjo0MTAyNDQ0ODAwfQ."
+	  "Rs5gg7itPWredu6KznfV16r_vpOS-V8xyJia7ITeBaI", 0, 0 },
+};
+
+/*
+ * jwt_verify_legacy(): the FastAPI backend's refresh tokens, and only
+ * them; jwt_verify() refuses every one of them.
+ */
+static void
+test_legacy(void)
+{
+	const struct legacy	*l;
+	struct jwt_claims	 c;
+	enum auth_status	 rc;
+	size_t			 i, n;
+	char			*copy;
+
+	for (i = 0; i < sizeof(legacies) / sizeof(legacies[0]); i++) {
+		l = &legacies[i];
+		n = strlen(l->tok);
+		if ((copy = malloc(n)) == NULL) {
+			perror("malloc");
+			exit(2);
+		}
+		memcpy(copy, l->tok, n);
+		memset(&c, 0xa5, sizeof(c));
+		rc = jwt_verify_legacy((const unsigned char *)KEY, KEYLEN,
+		    copy, n, JWT_REFRESH, FIX_NOW, &c);
+		free(copy);
+		if (l->legacy_ok)
+			tap_ok(rc == AUTH_OK && c.type == JWT_REFRESH &&
+			    c.sub == 7 && c.exp == 4102444800LL &&
+			    c.iat == l->iat && c.sid[0] == '\0' &&
+			    c.jti[0] == '\0', "legacy: accepts %s", l->what);
+		else
+			tap_ok(rc == AUTH_ERR_INVALID && zeroed(&c, sizeof(c)),
+			    "legacy: refuses %s", l->what);
+		tap_ok(verify(l->tok, n, JWT_REFRESH, FIX_NOW, &c) ==
+		    AUTH_ERR_INVALID, "jwt_verify refuses %s", l->what);
+	}
+	/* The FastAPI backend's access token, as an access token. */
+	tap_ok(jwt_verify_legacy((const unsigned char *)KEY, KEYLEN,
+	    legacies[2].tok, strlen(legacies[2].tok), JWT_ACCESS, FIX_NOW,
+	    &c) == AUTH_OK && c.type == JWT_ACCESS && c.sub == 7 &&
+	    c.iat == 0, "legacy: accepts %s as an access token",
+	    legacies[2].what);
+	tap_ok(jwt_verify_legacy((const unsigned char *)KEY, KEYLEN,
+	    legacies[0].tok, strlen(legacies[0].tok), JWT_ACCESS, FIX_NOW,
+	    NULL) == AUTH_ERR_INVALID, "legacy: a refresh token is no access "
+	    "token");
+	/* Our own refresh token is no legacy one. */
+	tap_ok(jwt_verify_legacy((const unsigned char *)KEY, KEYLEN,
+	    fixtures[1].tok, strlen(fixtures[1].tok), JWT_REFRESH, FIX_NOW,
+	    NULL) ==
+	    AUTH_ERR_INVALID, "legacy: refuses a refresh token with sid and "
+	    "jti (%s)", fixtures[1].what);
+	tap_ok(jwt_verify_legacy((const unsigned char *)KEY, 31,
+	    legacies[0].tok, strlen(legacies[0].tok), JWT_REFRESH, FIX_NOW,
+	    NULL) ==
+	    AUTH_ERR_INVALID, "legacy: a key under 32 bytes is refused");
+}
+
 int
 main(void)
 {
@@ -1164,5 +1277,6 @@ main(void)
 	test_sign();
 	test_crafted();
 	test_structure();
+	test_legacy();
 	return tap_done();
 }

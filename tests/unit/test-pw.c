@@ -247,6 +247,36 @@ test_long(void)
 	    "73-byte password not hashed");
 }
 
+/*
+ * pw_bcrypt_key(): what bcrypt reads of a password, for the FastAPI
+ * backend's accounts whose passwords were longer than 72 bytes.
+ */
+static void
+test_bcrypt_key(void)
+{
+	char	 key[PW_KEY_MAX + 1], h[PW_HASH_MAX];
+
+	memset(key, 'z', sizeof(key));
+	pw_bcrypt_key("short", key);
+	tap_ok(strcmp(key, "short") == 0, "pw_bcrypt_key: a short password "
+	    "whole");
+	pw_bcrypt_key(PW_72, key);
+	tap_ok(strcmp(key, PW_72) == 0, "pw_bcrypt_key: 72 bytes whole");
+	pw_bcrypt_key(PW_72 "\xc3\xa9\xc3\xa9 and more", key);
+	tap_ok(strcmp(key, PW_72) == 0 && key[PW_KEY_MAX] == '\0',
+	    "pw_bcrypt_key: 80 bytes cut to their first 72");
+	pw_bcrypt_key("", key);
+	tap_ok(key[0] == '\0', "pw_bcrypt_key: empty stays empty");
+	/* What passlib stored for a long password: libxcrypt's own cut. */
+	mkcrypt(PW_72 "\xc3\xa9\xc3\xa9", "$2b$04$abcdefghijklmnopqrstuu", h,
+	    sizeof(h));
+	pw_bcrypt_key(PW_72 "\xc3\xa9\xc3\xa9", key);
+	tap_ok(h[0] == '$' && pw_check(key, h, 4) == 1 &&
+	    pw_check(PW_72 "\xc3\xa9\xc3\xa9", h, 4) == 0,
+	    "pw_bcrypt_key: the key checks against bcrypt's hash of the whole "
+	    "password; the whole password does not");
+}
+
 /* CPU seconds pw_check() takes on password against stored at cost. */
 static double
 check_time(const char *password, const char *stored, long cost, int *ok)
@@ -329,5 +359,6 @@ main(void)
 	test_foreign();
 	test_malformed();
 	test_long();
+	test_bcrypt_key();
 	return tap_done();
 }
