@@ -164,6 +164,31 @@ req_utf8_ok(const unsigned char *s, size_t n)
 	return 1;
 }
 
+/*
+ * Return 1 if the n bytes at s hold no control character (RFC 8259: none
+ * in a string, only tab, LF and CR between tokens), else 0.  json-c takes
+ * raw ones inside strings even in strict mode, and a NUL after the value
+ * would pass the check for trailing white space.
+ */
+static int
+req_controls_ok(const unsigned char *s, size_t n)
+{
+	size_t	 i;
+	int	 instr = 0;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] < 0x20 && (instr ||
+		    (s[i] != '\t' && s[i] != '\n' && s[i] != '\r')))
+			return 0;
+		if (instr && s[i] == '\\') {
+			if (++i < n && s[i] < 0x20)
+				return 0;
+		} else if (s[i] == '"')
+			instr = !instr;
+	}
+	return 1;
+}
+
 static void
 req_json_invalid(struct req *r, const char *msg, const char *type)
 {
@@ -185,7 +210,8 @@ req_parse_json(struct req *r)
 	size_t			 end, i;
 	int			 ok = 0;
 
-	if (!req_utf8_ok((const unsigned char *)r->body, r->bodylen)) {
+	if (!req_utf8_ok((const unsigned char *)r->body, r->bodylen) ||
+	    !req_controls_ok((const unsigned char *)r->body, r->bodylen)) {
 		req_json_invalid(r, "JSON decode error", "json_invalid");
 		return 0;
 	}

@@ -209,6 +209,22 @@ static const struct case_front fronts[] = {
 	    "{\"a\":\"b\"} \r\n\t", 0, NULL },
 	{ "UTF-8 accepted", "POST", "application/json", NULL,
 	    "{\"a\":\"p\xc3\xa4ss\"}", 0, NULL },
+	/* RFC 8259, 7; json-c takes them raw even in strict mode. */
+	{ "raw LF in a string is 422", "POST", "application/json", NULL,
+	    "{\"a\":\"x\ny\"}", 422, JSON_INVALID },
+	{ "raw tab in a string is 422", "POST", "application/json", NULL,
+	    "{\"a\":\"x\ty\"}", 422, JSON_INVALID },
+	{ "raw control character in a string is 422", "POST",
+	    "application/json", NULL, "{\"a\":\"x\x01y\"}", 422,
+	    JSON_INVALID },
+	{ "raw control character in a key is 422", "POST",
+	    "application/json", NULL, "{\"a\x1f\":\"x\"}", 422,
+	    JSON_INVALID },
+	{ "control character between tokens is 422", "POST",
+	    "application/json", NULL, "{\"a\":\x0b\"x\"}", 422,
+	    JSON_INVALID },
+	{ "escaped controls accepted", "POST", "application/json", NULL,
+	    "{\"a\\u0001\":\"x\\n\\t\\\"\\\\\\u001f\"}", 0, NULL },
 };
 
 static void
@@ -304,6 +320,35 @@ test_limits(void)
 	free(f);
 }
 
+/*
+ * A NUL byte is not white space: "{}\0" was taken for "{}" (strchr()
+ * finds the terminator).  Found by tests/fuzz/fuzz-json.
+ */
+static void
+test_nul(void)
+{
+	struct fake	*f;
+	struct req	 r;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		abort();
+	f->method = "POST";
+	f->ctype = "application/json";
+	f->body = "{}\0";
+	f->bodylen = 3;
+	f->clen = "3";
+	tap_ok(run(f, &r) == 0 && answered(f, 422, JSON_INVALID),
+	    "a NUL byte after the object is 422");
+	req_free(&r);
+	f->body = "{\"a\":\"b\"} \0\0\n";
+	f->bodylen = 13;
+	f->clen = "13";
+	tap_ok(run(f, &r) == 0 && answered(f, 422, JSON_INVALID),
+	    "NUL bytes among trailing white space are 422");
+	req_free(&r);
+	free(f);
+}
+
 static void
 test_fields(void)
 {
@@ -367,6 +412,7 @@ main(void)
 
 	test_fronts();
 	test_limits();
+	test_nul();
 	test_fields();
 	return tap_done();
 }
