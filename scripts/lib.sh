@@ -59,7 +59,11 @@ mariadb-server"
 
 # The endpoints: cgi-bin/auth-NAME serves POST /api/auth/NAME.
 CA_ENDPOINTS="register login refresh-token forgot-password reset-password"
-CA_TEST_PACKAGES="openssl python3 python3-aiosmtpd"
+# clang and its runtime for the fuzz targets, llvm for llvm-symbolizer
+# (sanitizer reports with function names and lines), rsync for
+# ca_build_copy.
+CA_TEST_PACKAGES="openssl python3 python3-aiosmtpd clang libclang-rt-14-dev
+llvm rsync"
 
 ca_say() {
 	printf '%s: %s\n' "$CA_PROG" "$*" >&2
@@ -146,6 +150,47 @@ ca_build() {
 		fi
 		ca_say "make -j$jobs"
 		make -j"$jobs"
+	)
+}
+
+# ca_build_copy DIR [CONFIGURE-ARG...]: build the tree once more in DIR,
+# apart from the in-tree build (after ca_build, whose Makefile this
+# uses).  Automake refuses a second, VPATH build of a source tree that is
+# configured in-tree, so the distributed sources ("make distdir": what a
+# release holds) are mirrored into var/build/src, unchanged files keeping
+# their times so that the build stays incremental, and DIR is configured
+# from there with the arguments given (from scratch when they change).
+ca_build_copy() {
+	local dir=$1 jobs
+	shift
+	jobs=$(nproc 2>/dev/null || echo 2)
+	(
+		src=$CA_TOP/var/build/src
+		stage=$CA_TOP/var/build/dist.tmp
+		cd "$CA_TOP" || exit 1
+		rm -rf "$stage"
+		mkdir -p "$CA_TOP/var/build" || exit 1
+		make -s distdir distdir="$stage" >/dev/null || exit 1
+		mkdir -p "$src" "$dir" || exit 1
+		rsync -a -c --delete "$stage/" "$src/" || exit 1
+		rm -rf "$stage"
+		cd "$dir" || exit 1
+		# Other options: objects built with other flags must go.
+		if [ "$(cat configure.args 2>/dev/null)" != "$*" ]; then
+			find . -mindepth 1 -delete || exit 1
+		fi
+		if [ ! -f config.status ] || [ ! -f Makefile ] ||
+		    [ "$src/configure" -nt config.status ]; then
+			ca_say "$dir: configure $*"
+			rm -f configure.args
+			"$src/configure" "$@" >configure.out 2>&1 || {
+				tail -n 20 configure.out >&2
+				exit 1
+			}
+			printf '%s\n' "$*" >configure.args
+		fi
+		ca_say "$dir: make -j$jobs"
+		make -s -j"$jobs"
 	)
 }
 
