@@ -444,8 +444,11 @@ ca_sed_repl() {
 # ca_lighttpd_conf PORT CONFIG: generate CA_LIGHTTPD_DIR/lighttpd.conf for
 # 127.0.0.1:PORT, which includes the shipped snippet with its install paths
 # replaced by this tree's (sed, paths only: what runs is the shipped file).
+# The programs are those in CA_BINDIR when set (another build of the
+# tree, under its top), else in cgi-bin/.
 ca_lighttpd_conf() {
 	local port=$1 config=$2 snippet=$CA_TOP/httpd-conf/lighttpd-collab-auth.conf
+	local bindir=${CA_BINDIR:-$CA_TOP/cgi-bin}
 	local out=$CA_LIGHTTPD_DIR/collab-auth.conf left
 	[ -f "$snippet" ] || { ca_say "$snippet: missing"; return 1; }
 	mkdir -p "$CA_LIGHTTPD_DIR/htdocs" || return 1
@@ -453,7 +456,7 @@ ca_lighttpd_conf() {
 	*[\"\\]* | *"
 "*) ca_say "$config: a path with \" or \\ is not supported"; return 1 ;;
 	esac
-	sed -e "s|/usr/local/libexec/collab-auth/|$(ca_sed_repl "$CA_TOP")/cgi-bin/|g" \
+	sed -e "s|/usr/local/libexec/collab-auth/|$(ca_sed_repl "$bindir")/|g" \
 	    -e "s|/usr/local/etc/collab-auth\\.env|$(ca_sed_repl "$config")|g" \
 	    -e "s|/run/collab-auth/|$(ca_sed_repl "$CA_RUN")/|g" \
 	    -e "s|/var/log/lighttpd/collab-auth\\.log|$(ca_sed_repl "$CA_PROGRAM_LOG")|g" \
