@@ -160,6 +160,7 @@ ca_build() {
 # release holds) are mirrored into var/build/src, unchanged files keeping
 # their times so that the build stays incremental, and DIR is configured
 # from there with the arguments given (from scratch when they change).
+# Build in DIR only through this function: it brings the copy up to date.
 ca_build_copy() {
 	local dir=$1 jobs
 	shift
@@ -172,8 +173,23 @@ ca_build_copy() {
 		mkdir -p "$CA_TOP/var/build" || exit 1
 		make -s distdir distdir="$stage" >/dev/null || exit 1
 		mkdir -p "$src" "$dir" || exit 1
-		rsync -a -c --delete "$stage/" "$src/" || exit 1
+		changed=$(rsync -a -c -i --delete "$stage/" "$src/") || exit 1
 		rm -rf "$stage"
+		# What changed gets the time of this copy, not its time in
+		# the tree: a file edited while an earlier copy was being
+		# built is older than the objects built from its old text.
+		# Then autotools' outputs after their inputs, as in the tree.
+		printf '%s\n' "$changed" | sed -n 's/^>f[^ ]* //p' |
+		    while IFS= read -r f; do
+			touch "$src/$f" || exit 1
+		done || exit 1
+		case $changed in
+		*" configure"* | *" Makefile."* | *" aclocal.m4"* | \
+		    *" config.h.in"* | *" m4/"*)
+			touch "$src/aclocal.m4" && touch "$src/configure" \
+			    "$src/config.h.in" "$src/Makefile.in" || exit 1
+			;;
+		esac
 		cd "$dir" || exit 1
 		# Other options: objects built with other flags must go.
 		if [ "$(cat configure.args 2>/dev/null)" != "$*" ]; then

@@ -33,7 +33,6 @@
 #define FUZZ_MAX	65536		/* longer inputs are ignored */
 #define FUZZ_LINE_MAX	4000		/* cfg.c reads lines of 4096 */
 
-int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 /* Keys whose values are written back and read again. */
@@ -194,8 +193,8 @@ fuzz_roundtrip(const struct cfg *c)
 
 /*
  * Change, in the n bytes at s, each letter and digit of the values of
- * the secret keys' lines to another of its kind, escapes left alone.
- * Returns 1 if anything changed.
+ * the secret keys' lines to another of its kind, escapes and lines with
+ * "${" left alone.  Returns 1 if anything changed.
  */
 static int
 fuzz_perturb(char *s, size_t n)
@@ -216,8 +215,10 @@ fuzz_perturb(char *s, size_t n)
 			if (strncmp(p, fuzz_secrets[k],
 			    strlen(fuzz_secrets[k])) == 0)
 				break;
+		/* ${VAR} may name another key: its length would change. */
 		if (k == sizeof(fuzz_secrets) / sizeof(fuzz_secrets[0]) ||
-		    (p = memchr(p, '=', (size_t)(end - p))) == NULL)
+		    (p = memchr(p, '=', (size_t)(end - p))) == NULL ||
+		    memmem(p, (size_t)(end - p), "${", 2) != NULL)
 			continue;
 		for (i = 1; p + i < end; i++) {
 			if (p[i - 1] == '\\')
@@ -233,14 +234,14 @@ fuzz_perturb(char *s, size_t n)
 	return changed;
 }
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
+/*
+ * Before the first input: no environment (it would win over the file),
+ * and the private file the inputs are written to.
+ */
+void
+oracle_setup(void)
 {
 
-	(void)argc;
-	(void)argv;
-	oracle_quiet();
-	/* The environment wins over the file: there must be none. */
 	if (clearenv() != 0)
 		abort();
 	if ((fuzz_fd = mkstemp(fuzz_path)) == -1) {
@@ -249,7 +250,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 			abort();
 	}
 	(void)atexit(fuzz_cleanup);
-	return 0;
 }
 
 /*
@@ -259,7 +259,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct cfg	 zero;
-	static char		 copy[FUZZ_MAX];
+	static char		 copy[FUZZ_MAX + 1];
 	struct cfg		 c, c2;
 	char			 err[512], err2[512];
 	enum auth_status	 rc, rc2;
@@ -276,6 +276,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (err[0] == '\0')
 			oracle_fail("refused without a message");
 		memcpy(copy, data, size);
+		copy[size] = '\0';	/* for fuzz_perturb()'s string calls */
 		if (!fuzz_perturb(copy, size))
 			return 0;
 		rc2 = fuzz_load(copy, size, &c2, err2, sizeof(err2));

@@ -34,7 +34,6 @@
 
 #define FUZZ_NAMES	8
 
-int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 /* The fields the endpoints read. */
@@ -129,16 +128,6 @@ fuzz_fields_read(struct req *r, struct fuzz_field *fields, size_t max)
 			    "detail", fields[i].name);
 	}
 	return n;
-}
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-
-	(void)argc;
-	(void)argv;
-	oracle_quiet();
-	return 0;
 }
 
 /*

@@ -38,7 +38,6 @@
 #define FUZZ_NOW	1700000000LL
 #define FUZZ_FIELDS	8
 
-int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static const char *const fuzz_names[FUZZ_FIELDS] = {
@@ -247,16 +246,6 @@ fuzz_message(const char *m, const struct cfg *cfg, const char *to,
 	(void)fuzz_crlf(body, want);
 	if (strcmp(end + 2, want) != 0)
 		oracle_fail("the body changed");
-}
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-
-	(void)argc;
-	(void)argv;
-	oracle_quiet();
-	return 0;
 }
 
 /*

@@ -10,10 +10,10 @@
  *	<empty line>
  *	body
  *
- * and three made-up lines: CONTENT_LENGTH=* stands for the body's
- * length, FUZZ_CHUNK=n hands the body out n bytes per read, FUZZ_FAIL=n
- * makes the read fail after n bytes, and TRUSTED_PROXIES=spec sets the
- * trusted proxies.  The handler behind the front end takes the email,
+ * and some made-up ones.  A "*" in CONTENT_LENGTH stands for the body's
+ * length (so that "+*" or "* " are near misses), FUZZ_CHUNK=n hands the
+ * body out n bytes per read, FUZZ_FAIL=n makes the read fail after n
+ * bytes, and TRUSTED_PROXIES=spec sets the trusted proxies.  The handler behind the front end takes the email,
  * username and password fields as the endpoints do and echoes the
  * normalised ones with 200.
  *
@@ -52,7 +52,6 @@
 
 #define FUZZ_MAX	(REQ_BODY_MAX + 4096)	/* longer inputs are ignored */
 
-int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static int	fuzz_handled;
@@ -214,16 +213,6 @@ fuzz_check(const struct oracle_io *f, const struct oracle_resp *resp)
 		    "itself");
 }
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-
-	(void)argc;
-	(void)argv;
-	oracle_quiet();
-	return 0;
-}
-
 /*
  * The libFuzzer entry point.  Always returns 0.
  */
@@ -234,14 +223,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		"fuzz-req", NULL, 0, NULL, fuzz_handle
 	};
 	static struct oracle_io	 f;
-	static char		 text[FUZZ_MAX + 1], clen[32];
+	static char		 text[FUZZ_MAX + 1], clen[FUZZ_MAX + 32];
 	struct oracle_resp	 resp;
 	struct req_io		 io;
 	struct app		 app;
 	void			(*after)(void *);
 	void			*arg;
 	char			*line, *next, *eq, err[128];
-	const char		*proxies = NULL;
+	const char		*proxies = NULL, *star;
 	size_t			 i;
 
 	if (size > FUZZ_MAX)
@@ -275,11 +264,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (f.body > text + size)
 		f.body = text + size;
 	f.bodylen = (size_t)(text + size - f.body);
-	(void)snprintf(clen, sizeof(clen), "%zu", f.bodylen);
 	for (i = 0; i < f.nparams; i++)
 		if (strcmp(f.names[i], "CONTENT_LENGTH") == 0 &&
-		    strcmp(f.values[i], "*") == 0)
+		    (star = strchr(f.values[i], '*')) != NULL) {
+			(void)snprintf(clen, sizeof(clen), "%.*s%zu%s",
+			    (int)(star - f.values[i]), f.values[i], f.bodylen,
+			    star + 1);
 			f.values[i] = clen;
+			break;
+		}
 
 	memset(&app, 0, sizeof(app));
 	app.prog = "fuzz-req";

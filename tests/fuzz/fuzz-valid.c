@@ -43,7 +43,6 @@
 
 #define FUZZ_MAX	1024	/* longer inputs are ignored */
 
-int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static char	 fuzz_from[] = "noreply@example.org";
@@ -206,16 +205,6 @@ fuzz_hash(const char *stored, const char *pw, size_t len, int deep)
 		if (pw_verify(cut, hash) != 0)
 			oracle_fail("one byte more verifies");
 	}
-}
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-
-	(void)argc;
-	(void)argv;
-	oracle_quiet();
-	return 0;
 }
 
 /*

@@ -375,13 +375,19 @@ oracle_control(const char *s)
 }
 
 /*
- * Send the library's log lines to /dev/null: millions of them would
- * only slow the fuzzer down.
+ * libFuzzer calls this once, before the first input: the library's log
+ * lines go to /dev/null (millions of them would only slow the fuzzer
+ * down), then the target's own oracle_setup() runs if it has one.
  */
-void
-oracle_quiet(void)
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 
+	(void)argc;
+	(void)argv;
 	if (log_open("/dev/null") == -1)
 		abort();
+	if (oracle_setup != NULL)
+		oracle_setup();
+	return 0;
 }

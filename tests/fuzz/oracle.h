@@ -59,6 +59,9 @@ int		 oracle_json_refused(const char *, size_t);
 size_t		 oracle_json_depth(const char *, size_t);
 int		 oracle_address(const char *);
 int		 oracle_control(const char *);
-void		 oracle_quiet(void);
+int		 LLVMFuzzerInitialize(int *, char ***);
+
+/* A target's own set-up, run once before the first input; optional. */
+void		 oracle_setup(void) __attribute__((weak));
 
 #endif /* !AUTH_FUZZ_ORACLE_H */

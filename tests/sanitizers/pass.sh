@@ -4,8 +4,8 @@
 # tests/sanitizers/pass.sh: the sanitizer pass of scripts/test, which
 # sources this file.  The tree is built once more, in var/build/asan with
 # clang and --enable-sanitizers (AddressSanitizer, LeakSanitizer,
-# UndefinedBehaviorSanitizer), and the endpoint suite runs through
-# lighttpd against those programs: the server "lighttpd-asan".
+# UndefinedBehaviorSanitizer); its unit tests run, and the endpoint suite
+# runs through lighttpd against its programs: the server "lighttpd-asan".
 #
 # Reports.  Every program, under lighttpd or run directly by a test (plain
 # CGI, auth-cleanup), writes each report to a file of its own in
@@ -44,6 +44,26 @@ san_build() {
 	} >"$log" 2>&1 && return 0
 	tail -n 20 "$log"
 	return 1
+}
+
+# san_unit: the unit tests, built with the sanitizers ("make check" in
+# the sanitizer build, reports on their stderr): one check, or a problem
+# for each test that failed.
+san_unit() {
+	local log=$CA_LOG/sanitizers-unit.log trs found=0
+	if (cd "$SAN_BUILD" && make -s -j"$(nproc 2>/dev/null || echo 2)" \
+	    check) >"$log" 2>&1; then
+		passed=$((passed + 1))
+		echo "ok - sanitizers: the unit tests"
+		return 0
+	fi
+	for trs in $(grep -l -E '^:test-result: (FAIL|XPASS|ERROR)' \
+	    $(find "$SAN_BUILD/tests" -name '*.trs')); do
+		problem "sanitizers: unit test ${trs%.trs} failed (see ${trs%.trs}.log)"
+		found=1
+	done
+	[ "$found" = 1 ] ||
+	    problem "sanitizers: make check failed (see $log)"
 }
 
 # san_start: point the tests and lighttpd at the sanitizer build, with
