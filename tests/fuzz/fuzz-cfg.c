@@ -272,7 +272,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc != AUTH_OK) {
 		if (memcmp(&c, &zero, sizeof(c)) != 0)
 			oracle_fail("refused, but the configuration is set");
-		/* Quoting a bad TRUSTED_PROXIES entry is fine: log.c escapes. */
+		/* A bad TRUSTED_PROXIES entry is quoted: log.c escapes it. */
 		if (err[0] == '\0')
 			oracle_fail("refused without a message");
 		memcpy(copy, data, size);

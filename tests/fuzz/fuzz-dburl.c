@@ -256,7 +256,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    d.port < 1 || d.port > 65535 || d.tls >= DBURL_TLS__MAX ||
 	    (d.ssl_cert == NULL) != (d.ssl_key == NULL))
 		oracle_fail("parsed fields out of range");
-	if (d.tls != DBURL_TLS_VERIFY_CA && d.tls != DBURL_TLS_VERIFY_IDENTITY &&
+	if (d.tls != DBURL_TLS_VERIFY_CA &&
+	    d.tls != DBURL_TLS_VERIFY_IDENTITY &&
 	    strstr(url, "ssl_mode=") == NULL && d.unix_socket == NULL &&
 	    !fuzz_loopback(d.host))
 		oracle_fail("%s by default for host %s",

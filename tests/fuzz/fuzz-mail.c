@@ -176,8 +176,8 @@ fuzz_message(const char *m, const struct cfg *cfg, const char *to,
     const char *subject, const char *body)
 {
 	static char	 want[2 * FUZZ_MAX + 3];
-	const char	*p, *eol, *end, *hstart[FUZZ_FIELDS], *hend[FUZZ_FIELDS];
-	const char	*v, *lt;
+	const char	*hstart[FUZZ_FIELDS], *hend[FUZZ_FIELDS];
+	const char	*p, *eol, *end, *v, *lt;
 	size_t		 nf = 0, col, vl, i;
 
 	for (p = m, col = 0; *p != '\0'; p++) {

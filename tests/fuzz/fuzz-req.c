@@ -13,9 +13,9 @@
  * and some made-up ones.  A "*" in CONTENT_LENGTH stands for the body's
  * length (so that "+*" or "* " are near misses), FUZZ_CHUNK=n hands the
  * body out n bytes per read, FUZZ_FAIL=n makes the read fail after n
- * bytes, and TRUSTED_PROXIES=spec sets the trusted proxies.  The handler behind the front end takes the email,
- * username and password fields as the endpoints do and echoes the
- * normalised ones with 200.
+ * bytes, and TRUSTED_PROXIES=spec sets the trusted proxies.  The
+ * handler behind the front end takes the email, username and password
+ * fields as the endpoints do and echoes the normalised ones with 200.
  *
  * Properties (any broken one aborts):
  *  - exactly one complete response, with the headers every answer

@@ -172,7 +172,8 @@ oracle_response(const struct oracle_io *f, struct oracle_resp *r)
 	struct json_tokener	*tok;
 	const char		*p, *end, *eol, *body;
 	size_t			 blen, clen = 0;
-	int			 ctype = 0, clenseen = 0, cache = 0, nosniff = 0;
+	int			 ctype = 0, clenseen = 0, cache = 0;
+	int			 nosniff = 0;
 	char			*e;
 	unsigned long		 v;
 
