@@ -166,11 +166,11 @@ int
 main(void)
 {
 	static const struct app_endpoint ep = {
-		"auth-forgot-password",
-		forgot_queries,
-		sizeof(forgot_queries) / sizeof(forgot_queries[0]),
-		forgot_init,
-		forgot_handle,
+		.prog = "auth-forgot-password",
+		.queries = forgot_queries,
+		.nqueries = sizeof(forgot_queries) / sizeof(forgot_queries[0]),
+		.init = forgot_init,
+		.handle = forgot_handle,
 	};
 
 	return app_main(&ep);

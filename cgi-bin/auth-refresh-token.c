@@ -97,11 +97,11 @@ int
 main(void)
 {
 	static const struct app_endpoint ep = {
-		"auth-refresh-token",
-		refresh_queries,
-		sizeof(refresh_queries) / sizeof(refresh_queries[0]),
-		NULL,
-		refresh_handle,
+		.prog = "auth-refresh-token",
+		.queries = refresh_queries,
+		.nqueries = sizeof(refresh_queries) /
+		    sizeof(refresh_queries[0]),
+		.handle = refresh_handle,
 	};
 
 	return app_main(&ep);

@@ -53,15 +53,13 @@ register_created(struct req *r, const struct user *u)
 		resp_error(r, 500, "Internal server error");
 		return;
 	}
-	if (json_object_object_add(o, "id", json_object_new_int64(u->id)) ||
-	    json_object_object_add(o, "email",
-	    json_object_new_string(u->email)) ||
-	    json_object_object_add(o, "username",
-	    json_object_new_string(u->username)) ||
-	    json_object_object_add(o, "is_active",
-	    json_object_new_boolean(u->is_active)) ||
-	    json_object_object_add(o, "created_at",
-	    json_object_new_string(when)))
+	if (resp_add(o, "id", json_object_new_int64(u->id)) == -1 ||
+	    resp_add(o, "email", json_object_new_string(u->email)) == -1 ||
+	    resp_add(o, "username",
+	    json_object_new_string(u->username)) == -1 ||
+	    resp_add(o, "is_active",
+	    json_object_new_boolean(u->is_active)) == -1 ||
+	    resp_add(o, "created_at", json_object_new_string(when)) == -1)
 		resp_error(r, 500, "Internal server error");
 	else
 		resp_json(r, 201, o, NULL);
@@ -137,11 +135,12 @@ int
 main(void)
 {
 	static const struct app_endpoint ep = {
-		"auth-register",
-		register_queries,
-		sizeof(register_queries) / sizeof(register_queries[0]),
-		NULL,
-		register_handle,
+		.prog = "auth-register",
+		.queries = register_queries,
+		.nqueries = sizeof(register_queries) /
+		    sizeof(register_queries[0]),
+		.handle = register_handle,
+		.flags = APP_BCRYPT,
 	};
 
 	return app_main(&ep);

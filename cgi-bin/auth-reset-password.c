@@ -124,11 +124,13 @@ int
 main(void)
 {
 	static const struct app_endpoint ep = {
-		"auth-reset-password",
-		resetpw_queries,
-		sizeof(resetpw_queries) / sizeof(resetpw_queries[0]),
-		resetpw_init,
-		resetpw_handle,
+		.prog = "auth-reset-password",
+		.queries = resetpw_queries,
+		.nqueries = sizeof(resetpw_queries) /
+		    sizeof(resetpw_queries[0]),
+		.init = resetpw_init,
+		.handle = resetpw_handle,
+		.flags = APP_BCRYPT,
 	};
 
 	return app_main(&ep);

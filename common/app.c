@@ -119,6 +119,17 @@ app_detach(void)
 }
 
 /*
+ * Return the name of endpoint ep's URL: the program's name less its
+ * "auth-" (cgi-bin/auth-NAME serves /api/auth/NAME).
+ */
+static const char *
+app_route(const struct app_endpoint *ep)
+{
+
+	return strncmp(ep->prog, "auth-", 5) == 0 ? ep->prog + 5 : ep->prog;
+}
+
+/*
  * Serve one request on io: the front-end checks, the handler, a 500 if
  * the handler answered nothing, and the request's log line.  Work the
  * handler asked to run after the answer is returned in *afterp and
@@ -134,7 +145,7 @@ app_serve(struct app *app, const struct app_endpoint *ep,
 	req_init(&r, io, &app->cfg.proxies);
 	/* Whether the web server passes Authorization on (never its value). */
 	authz = req_param(&r, "HTTP_AUTHORIZATION") != NULL;
-	if (req_read_json(&r))
+	if (req_route(&r, app_route(ep)) && req_read_json(&r))
 		ep->handle(app, &r);
 	if (r.status == 0) {
 		log_err("request", "handler gave no answer");
@@ -199,52 +210,53 @@ app_throttle(struct app *app, struct req *r, const struct throttle_hit *hits,
 }
 
 /*
- * Run endpoint ep: start up, then serve requests until the web server
- * stops us (FastCGI) or after one request (plain CGI).  Returns the exit
- * status: 0, or 2 for a bad configuration, 1 for other start-up failures.
+ * Make a process that spends its requests in bcrypt yield the CPU to
+ * the cheap endpoints: raise its niceness by BCRYPT_NICE (0: leave it).
+ * Under load the scheduler then gives refresh-token and the others the
+ * CPU first; alone, bcrypt still runs at full speed.  A failure is logged
+ * and the program goes on.
  */
-int
-app_main(const struct app_endpoint *ep)
+static void
+app_nice(const struct app *app, const struct app_endpoint *ep)
 {
-	static const struct req_io cgi_io = {
-		app_cgi_param, app_cgi_read, app_cgi_write, NULL
-	};
-	struct app	 app;
-	struct req_io	 io;
-	FCGX_Request	 fr;
-	void		(*after)(void *);
-	void		*arg;
-	char		 err[512];
-	int		 cgi, rc = 1;
-	pid_t		 pid;
 
-	memset(&app, 0, sizeof(app));
-	app.prog = ep->prog;
-	log_init(ep->prog);
-	(void)signal(SIGPIPE, SIG_IGN);
-	if (FCGX_Init() != 0) {
-		log_err("startup", "FCGX_Init failed");
-		return 1;
-	}
-	cgi = FCGX_IsCGI();
-
-	if (cfg_load_default(&app.cfg, err, sizeof(err)) != AUTH_OK) {
-		log_err("config", "%s", err);
-		rc = 2;
-		goto fail;
-	}
-	if (app.cfg.log_file != NULL && log_open(app.cfg.log_file) == -1) {
-		log_err("config", "LOG_FILE: %s: %s", app.cfg.log_file,
+	if ((ep->flags & APP_BCRYPT) == 0 || app->cfg.bcrypt_nice == 0)
+		return;
+	errno = 0;
+	if (nice((int)app->cfg.bcrypt_nice) == -1 && errno != 0)
+		log_warn("startup", "BCRYPT_NICE=%ld: %s", app->cfg.bcrypt_nice,
 		    strerror(errno));
-		rc = 2;
-		goto fail;
+}
+
+/*
+ * Everything once per process, before the first request: the config (its
+ * LOG_FILE and BCRYPT_NICE), the database, the endpoint's own init.
+ * Returns 0, or the exit status: 2 for a bad configuration, 1 otherwise.
+ * A database that is away is no failure: the program starts and answers
+ * 503 until it comes back, so that a web server that spawns it at boot
+ * does not give up on it.
+ */
+static int
+app_start(struct app *app, const struct app_endpoint *ep)
+{
+	char	 err[512];
+
+	if (cfg_load_default(&app->cfg, err, sizeof(err)) != AUTH_OK) {
+		log_err("config", "%s", err);
+		return 2;
 	}
-	if ((app.db = db_new(&app.cfg.db, ep->queries, ep->nqueries)) ==
+	if (app->cfg.log_file != NULL && log_open(app->cfg.log_file) == -1) {
+		log_err("config", "LOG_FILE: %s: %s", app->cfg.log_file,
+		    strerror(errno));
+		return 2;
+	}
+	app_nice(app, ep);
+	if ((app->db = db_new(&app->cfg.db, ep->queries, ep->nqueries)) ==
 	    NULL) {
 		log_err("startup", "out of memory");
-		goto fail;
+		return 1;
 	}
-	switch (db_connect(app.db)) {
+	switch (db_connect(app->db)) {
 	case AUTH_OK:
 		break;
 	case AUTH_ERR_DB_UNAVAIL:
@@ -257,61 +269,106 @@ app_main(const struct app_endpoint *ep)
 		    "migrations applied? answering 500 until they are");
 		break;
 	}
-	if (ep->init != NULL && ep->init(&app) == -1)
-		goto fail;
+	if (ep->init != NULL && ep->init(app) == -1)
+		return 1;
+	return 0;
+}
 
-	if (cgi) {
-		app_serve(&app, ep, &cgi_io, &after, &arg);
-		if (after != NULL) {
-			/*
-			 * The web server sends the answer once we close our
-			 * output, and may then kill us (Apache's mod_cgi
-			 * does): the work goes on in a child of its own
-			 * session, which lets go of stderr too, since mod_cgi
-			 * holds the answer until stderr closes.  The parent
-			 * leaves at once, without closing the database
-			 * connection the child now uses.
-			 */
-			(void)close(STDOUT_FILENO);
-			if ((pid = fork()) > 0)
-				_exit(0);
-			if (pid == 0)
-				app_detach();
-			after(arg);
-		}
-		rc = 0;
-		goto out;
-	}
+/*
+ * Serve the one request of plain CGI, then the work the handler asked to
+ * run after the answer.  The web server sends the answer once we close
+ * our output, and may then kill us (Apache's mod_cgi does): that work
+ * goes on in a child of its own session, which lets go of stderr too,
+ * since mod_cgi holds the answer until stderr closes.  The parent leaves
+ * at once, without closing the database connection the child now uses.
+ */
+static void
+app_run_cgi(struct app *app, const struct app_endpoint *ep,
+    const struct req_io *io)
+{
+	void	(*after)(void *);
+	void	*arg;
+	pid_t	 pid;
+
+	app_serve(app, ep, io, &after, &arg);
+	if (after == NULL)
+		return;
+	(void)close(STDOUT_FILENO);
+	if ((pid = fork()) > 0)
+		_exit(0);
+	if (pid == 0)
+		app_detach();
+	after(arg);
+}
+
+/*
+ * The FastCGI accept loop, on the listening socket the web server gave
+ * us as standard input, until it stops us.  Returns the exit status.
+ */
+static int
+app_run_fcgi(struct app *app, const struct app_endpoint *ep)
+{
+	FCGX_Request	 fr;
+	struct req_io	 io;
+	void		(*after)(void *);
+	void		*arg;
+
 	if (FCGX_InitRequest(&fr, 0, 0) != 0) {
 		log_err("startup", "FCGX_InitRequest failed");
-		goto out;
+		return 1;
 	}
 	io.param = app_fcgi_param;
 	io.read = app_fcgi_read;
 	io.write = app_fcgi_write;
 	io.arg = &fr;
 	while (FCGX_Accept_r(&fr) >= 0) {
-		app_serve(&app, ep, &io, &after, &arg);
+		app_serve(app, ep, &io, &after, &arg);
 		FCGX_Finish_r(&fr);
 		if (after != NULL)
 			after(arg);
 	}
 	FCGX_Free(&fr, 1);
-	rc = 0;
-	goto out;
-fail:
-	/*
-	 * As plain CGI the client is waiting on our stdout: tell it
-	 * something went wrong rather than leave it an empty reply.
-	 */
-	if (cgi) {
-		struct req	 r;
+	return 0;
+}
 
-		req_init(&r, &cgi_io, NULL);
-		resp_error(&r, 500, "Internal server error");
-		req_free(&r);
+/*
+ * Run endpoint ep: start up, then serve requests until the web server
+ * stops us (FastCGI) or after one request (plain CGI).  Returns the exit
+ * status: 0, or 2 for a bad configuration, 1 for other start-up failures.
+ */
+int
+app_main(const struct app_endpoint *ep)
+{
+	static const struct req_io cgi_io = {
+		app_cgi_param, app_cgi_read, app_cgi_write, NULL
+	};
+	struct app	 app;
+	struct req	 r;
+	int		 cgi, rc;
+
+	memset(&app, 0, sizeof(app));
+	app.prog = ep->prog;
+	log_init(ep->prog);
+	(void)signal(SIGPIPE, SIG_IGN);
+	if (FCGX_Init() != 0) {
+		log_err("startup", "FCGX_Init failed");
+		return 1;
 	}
-out:
+	cgi = FCGX_IsCGI();
+	if ((rc = app_start(&app, ep)) != 0) {
+		/*
+		 * As plain CGI the client is waiting on our stdout: tell it
+		 * something went wrong rather than leave it an empty reply.
+		 */
+		if (cgi) {
+			req_init(&r, &cgi_io, NULL);
+			resp_error(&r, 500, "Internal server error");
+			req_free(&r);
+		}
+	} else if (cgi)
+		app_run_cgi(&app, ep, &cgi_io);
+	else
+		rc = app_run_fcgi(&app, ep);
 	db_free(app.db);
 	cfg_free(&app.cfg);
 	return rc;

@@ -21,10 +21,16 @@ struct app {
 	void		*data;		/* the endpoint's own state */
 };
 
+/* struct app_endpoint flags */
+#define APP_BCRYPT	0x01	/* spends bcrypt: runs at BCRYPT_NICE */
+
 /*
- * An endpoint: its name, the statements it uses (prepared at connect),
- * an optional once-per-process init returning 0 or -1, and the handler,
- * which must answer the request exactly once.
+ * An endpoint: its program's name (auth-NAME answers the URL path that
+ * ends in NAME, see req_route()), the statements it uses (prepared at
+ * connect), an optional once-per-process init returning 0 or -1, the
+ * handler, which must answer the request exactly once, and flags.
+ * Programs fill it with designated initializers, so that a new field
+ * needs no edit where it is not used.
  */
 struct app_endpoint {
 	const char		*prog;
@@ -32,6 +38,7 @@ struct app_endpoint {
 	size_t			 nqueries;
 	int			(*init)(struct app *);
 	void			(*handle)(struct app *, struct req *);
+	unsigned int		 flags;		/* APP_* */
 };
 
 struct req_io;

@@ -59,6 +59,7 @@ enum cfg_key {
 	CFG_MAIL_PORT,
 	CFG_MAIL_SERVER,
 	CFG_BCRYPT_ROUNDS,
+	CFG_BCRYPT_NICE,
 	CFG_REFRESH_REUSE_GRACE_SECONDS,
 	CFG_REFRESH_TOKEN_EXPIRE_SECONDS,
 	CFG_MAIL_FROM_NAME,
@@ -152,6 +153,9 @@ static const struct cfg_def cfg_defs[CFG__MAX] = {
 	{ "BCRYPT_ROUNDS", CFG_TYPE_INT,
 	  offsetof(struct cfg, bcrypt_rounds), "12", 10, 31,
 	  0, NULL }, /* CFG_BCRYPT_ROUNDS */
+	{ "BCRYPT_NICE", CFG_TYPE_INT,
+	  offsetof(struct cfg, bcrypt_nice), "10", 0, 19,
+	  0, NULL }, /* CFG_BCRYPT_NICE */
 	{ "REFRESH_REUSE_GRACE_SECONDS", CFG_TYPE_INT,
 	  offsetof(struct cfg, refresh_reuse_grace_seconds), "10", 0, 300,
 	  0, NULL }, /* CFG_REFRESH_REUSE_GRACE_SECONDS */

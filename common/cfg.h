@@ -27,6 +27,7 @@ struct cfg {
 	long		 mail_port;		/* MAIL_PORT */
 	char		*mail_server;		/* MAIL_SERVER or NULL */
 	long		 bcrypt_rounds;		/* BCRYPT_ROUNDS */
+	long		 bcrypt_nice;		/* BCRYPT_NICE, 0: off */
 	long		 refresh_reuse_grace_seconds;
 	long		 refresh_token_expire_seconds;	/* 0: use days */
 	char		*mail_from_name;	/* MAIL_FROM_NAME or NULL */

@@ -47,7 +47,7 @@ struct db {
 static const char *const db_sql[DB_Q__MAX] = {
 	"INSERT INTO `user` (email, username, hashed_password, is_active, "
 	    "created_at) VALUES (?, ?, ?, 1, ?)", /* DB_Q_USER_INSERT */
-	"SELECT id, hashed_password, is_active FROM `user` "
+	"SELECT id, email, hashed_password, is_active FROM `user` "
 	    "WHERE email = ?", /* DB_Q_USER_BY_EMAIL */
 	"UPDATE `user` SET hashed_password = ? "
 	    "WHERE id = ? AND hashed_password = ?", /* DB_Q_USER_REHASH */

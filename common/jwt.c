@@ -21,6 +21,7 @@
 #include <openssl/hmac.h>
 
 #include "jwt.h"
+#include "resp.h"
 
 #define JWT_HS256_LEN	32	/* bytes of an HMAC-SHA256 */
 #define JWT_KEY_MIN	32	/* RFC 7518, 3.2: at least the hash size */
@@ -124,24 +125,6 @@ jwt_hmac(const unsigned char *key, size_t keylen, const char *data,
 out:
 	OPENSSL_cleanse(buf, sizeof(buf));
 	return ok;
-}
-
-/*
- * Add val to obj under key, taking ownership of val whatever happens.
- * Return 0, or -1 if val is NULL (its constructor failed) or json-c
- * could not add it.
- */
-static int
-jwt_add(struct json_object *obj, const char *key, struct json_object *val)
-{
-
-	if (val == NULL)
-		return -1;
-	if (json_object_object_add(obj, key, val) != 0) {
-		json_object_put(val);
-		return -1;
-	}
-	return 0;
 }
 
 /*
@@ -500,15 +483,15 @@ jwt_sign(const unsigned char *key, size_t keylen, const struct jwt_claims *c,
 	rc = AUTH_ERR_NOMEM;
 	(void)snprintf(sub, sizeof(sub), "%lld", c->sub);
 	if ((obj = json_object_new_object()) == NULL ||
-	    jwt_add(obj, "sub", json_object_new_string(sub)) == -1 ||
-	    jwt_add(obj, "type",
+	    resp_add(obj, "sub", json_object_new_string(sub)) == -1 ||
+	    resp_add(obj, "type",
 	    json_object_new_string(jwt_type_names[c->type])) == -1 ||
-	    jwt_add(obj, "iat", json_object_new_int64(c->iat)) == -1 ||
-	    jwt_add(obj, "exp", json_object_new_int64(c->exp)) == -1)
+	    resp_add(obj, "iat", json_object_new_int64(c->iat)) == -1 ||
+	    resp_add(obj, "exp", json_object_new_int64(c->exp)) == -1)
 		goto out;
 	if (c->type == JWT_REFRESH &&
-	    (jwt_add(obj, "sid", json_object_new_string(c->sid)) == -1 ||
-	    jwt_add(obj, "jti", json_object_new_string(c->jti)) == -1))
+	    (resp_add(obj, "sid", json_object_new_string(c->sid)) == -1 ||
+	    resp_add(obj, "jti", json_object_new_string(c->jti)) == -1))
 		goto out;
 	if ((pay = json_object_to_json_string_ext(obj,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) == NULL)

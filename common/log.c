@@ -4,8 +4,9 @@
  *	prog[pid]: level: event key=value ...
  * Apache and lighttpd copy a FastCGI program's stderr into their error
  * log.  LOG_FILE sends the lines to a file instead, and work a plain CGI
- * program does after its answer logs to syslog (log_syslog()).  Values may come from the client, so every byte that is not
- * printable ASCII is written as \xNN: no client can forge a log line.
+ * program does after its answer logs to syslog (log_syslog()).  Values
+ * may come from the client, so every byte that is not printable ASCII is
+ * written as \xNN: no client can forge a log line.
  * Callers never pass passwords, codes, tokens or secrets.
  */
 #include "config.h"
@@ -125,7 +126,8 @@ log_vmsg(enum log_level level, const char *event, const char *fmt,
 		LOG_WARNING, /* LOG_LEVEL_WARN */
 		LOG_ERR, /* LOG_LEVEL_ERR */
 	};
-	char	 text[LOG_LINE_MAX], esc[LOG_LINE_MAX], line[LOG_LINE_MAX + 128];
+	char	 text[LOG_LINE_MAX], esc[LOG_LINE_MAX];
+	char	 line[LOG_LINE_MAX + 128];
 	int	 n;
 
 	text[0] = '\0';

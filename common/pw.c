@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <crypt.h>
@@ -137,6 +138,58 @@ pw_verify(const char *password, const char *stored)
 out:
 	OPENSSL_cleanse(&pw_data, sizeof(pw_data));
 	return ok;
+}
+
+/*
+ * Spend on password the bcrypt work of one check at cost, as pw_verify()
+ * would (a password it would not hash costs nothing there, and nothing
+ * here), against a hash that no password matches: a fixed salt, and a
+ * hash whose last character has bits set that bcrypt's never has (its
+ * 184 bits leave the last of 31 characters two low bits of zero; "z" has
+ * them set).  Nothing in it is secret: it only stands in for an account,
+ * so that a failure costs what a check against a real hash would.
+ */
+static void
+pw_spend(const char *password, int cost)
+{
+	char	 dummy[PW_BCRYPT_LEN + 1];
+	int	 n;
+
+	n = snprintf(dummy, sizeof(dummy), "$2b$%02d$%s", cost,
+	    "abcdefghijklmnopqrstuu" "0123456789ABCDEFGHIJKLMNOPQRSTz");
+	if (n == PW_BCRYPT_LEN)
+		(void)pw_verify(password, dummy);
+}
+
+/*
+ * Check password against stored, the hash of an account (NULL: there is
+ * no such account), and return 1 if it matches, else 0; in either case
+ * after at least the bcrypt work of one check at cost (BCRYPT_ROUNDS).
+ * A check fails in the same time whatever the account: unknown (no
+ * hash), unusable (not bcrypt: "!", "*", DES), or hashed at a lower cost
+ * before BCRYPT_ROUNDS was raised.  For that last one the difference is
+ * spent on dummy checks at the costs between, since 2^c + 2^c + 2^(c+1) +
+ * ... + 2^(cost-1) = 2^cost.  A success costs the check alone: the
+ * caller rehashes at cost after it.  A hash costlier than cost is
+ * checked at its own cost: such an account fails more slowly than an
+ * unknown one (README: BCRYPT_ROUNDS should not be lowered).
+ */
+int
+pw_check(const char *password, const char *stored, long cost)
+{
+	int	 have, c;
+
+	if (cost < PW_BCRYPT_COST_MIN || cost > PW_BCRYPT_COST_MAX)
+		cost = PW_BCRYPT_COST_MIN;
+	if ((have = pw_parse(stored)) == -1) {
+		pw_spend(password, (int)cost);
+		return 0;
+	}
+	if (pw_verify(password, stored))
+		return 1;
+	for (c = have; c < cost; c++)
+		pw_spend(password, c);
+	return 0;
 }
 
 /*

@@ -14,6 +14,7 @@
 /* pw.c */
 enum auth_status pw_hash(const char *, long, char *, size_t);
 int		 pw_verify(const char *, const char *);
+int		 pw_check(const char *, const char *, long);
 int		 pw_cost(const char *);
 
 #endif /* !AUTH_PW_H */

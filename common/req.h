@@ -40,8 +40,10 @@ struct req {
 	char			 client[64];	/* see client_address() */
 	char			*body;		/* NUL-terminated copy */
 	size_t			 bodylen;
+	size_t			 bodysize;	/* allocated, wiped whole */
 	struct json_object	*json;		/* parsed body: an object */
 	struct json_object	*errors;	/* 422 details, or NULL */
+	size_t			 ninvalid;	/* details recorded or lost */
 	int			 status;	/* answered status, 0 if none */
 	void			(*after)(void *); /* run once answered */
 	void			*after_arg;	/* not owned by the request */
@@ -50,6 +52,7 @@ struct req {
 /* req.c */
 void		 req_init(struct req *, const struct req_io *,
 		    const struct client_proxies *);
+int		 req_route(struct req *, const char *);
 int		 req_read_json(struct req *);
 const char	*req_param(struct req *, const char *);
 const char	*req_string(struct req *, const char *, size_t *);

@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +17,39 @@
 #include "resp.h"
 
 #define RESP_HEAD_MAX	1024
+
+/*
+ * Add v to the JSON object o under key, or (resp_append) to the end of
+ * the array a.  v is the call's whatever happens: json-c keeps a value
+ * it could not add (out of memory only), so it is put here then.  A NULL
+ * v (its constructor ran out of memory) is a failure too, so that
+ * constructors can be nested in the call.  Return 0, or -1 on failure.
+ */
+int
+resp_add(struct json_object *o, const char *key, struct json_object *v)
+{
+
+	if (v == NULL)
+		return -1;
+	if (json_object_object_add(o, key, v) != 0) {
+		json_object_put(v);
+		return -1;
+	}
+	return 0;
+}
+
+int
+resp_append(struct json_object *a, struct json_object *v)
+{
+
+	if (v == NULL)
+		return -1;
+	if (json_object_array_add(a, v) != 0) {
+		json_object_put(v);
+		return -1;
+	}
+	return 0;
+}
 
 /*
  * Return the reason phrase of an HTTP status (RFC 9110, 15), or
@@ -46,62 +80,103 @@ resp_reason(int status)
 }
 
 /*
- * Answer r with status and the JSON value body (borrowed; NULL, used
- * only when memory ran out, sends 500 "Internal server error"), adding the NULL-terminated list of header lines
- * extra (may be NULL).  Every answer says Content-Type application/json,
- * Cache-Control no-store and X-Content-Type-Options nosniff.  A second
- * answer to one request is refused and logged.
+ * Write the head of an answer into head (headsz bytes): the status line,
+ * the headers every answer carries, the NULL-terminated list of header
+ * lines extra (may be NULL), and the empty line.  Returns its length, or
+ * -1 if it does not fit.
  */
-void
-resp_json(struct req *r, int status, struct json_object *body,
+static int
+resp_head(char *head, size_t headsz, int status, size_t bodylen,
     const char *const *extra)
 {
-	char		 head[RESP_HEAD_MAX];
-	const char	*text;
-	size_t		 tlen, hlen;
-	int		 n;
+	size_t	 len;
+	int	 n;
+
+	n = snprintf(head, headsz,
+	    "Status: %d %s\r\n"
+	    "Content-Type: application/json\r\n"
+	    "Content-Length: %zu\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "X-Content-Type-Options: nosniff\r\n",
+	    status, resp_reason(status), bodylen);
+	if (n < 0 || (size_t)n >= headsz)
+		return -1;
+	len = (size_t)n;
+	for (; extra != NULL && *extra != NULL; extra++) {
+		n = snprintf(head + len, headsz - len, "%s\r\n", *extra);
+		if (n < 0 || (size_t)n >= headsz - len)
+			return -1;
+		len += (size_t)n;
+	}
+	if (len + 2 >= headsz || len > INT_MAX - 2)
+		return -1;
+	head[len++] = '\r';
+	head[len++] = '\n';
+	return (int)len;
+}
+
+/*
+ * Answer r with status and text, a JSON text already serialised (NULL,
+ * used only when memory ran out, sends 500 "Internal server error"),
+ * adding the NULL-terminated list of header lines extra (may be NULL).
+ * Every answer says Content-Type application/json, Cache-Control
+ * no-store and X-Content-Type-Options nosniff.  Headers that do not fit
+ * (our bug, never the client's) become that 500 too: something is always
+ * sent.  A second answer to one request is refused and logged.  text is
+ * the caller's, who wipes it if it holds a secret.
+ */
+void
+resp_text(struct req *r, int status, const char *text,
+    const char *const *extra)
+{
+	static const char	 internal[] =
+	    "{\"detail\":\"Internal server error\"}";
+	char			 head[RESP_HEAD_MAX];
+	int			 hlen;
 
 	if (r->status != 0) {
 		log_err("response", "second answer refused status=%d first=%d",
 		    status, r->status);
 		return;
 	}
-	r->status = status;
-	text = body == NULL ? NULL : json_object_to_json_string_ext(body,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (text == NULL) {
-		text = "{\"detail\":\"Internal server error\"}";
-		status = r->status = 500;
+		text = internal;
+		status = 500;
+		extra = NULL;
 	}
-	tlen = strlen(text);
-	n = snprintf(head, sizeof(head),
-	    "Status: %d %s\r\n"
-	    "Content-Type: application/json\r\n"
-	    "Content-Length: %zu\r\n"
-	    "Cache-Control: no-store\r\n"
-	    "X-Content-Type-Options: nosniff\r\n",
-	    status, resp_reason(status), tlen);
-	if (n < 0 || (size_t)n >= sizeof(head))
-		return;
-	hlen = (size_t)n;
-	for (; extra != NULL && *extra != NULL; extra++) {
-		n = snprintf(head + hlen, sizeof(head) - hlen, "%s\r\n",
-		    *extra);
-		if (n < 0 || (size_t)n >= sizeof(head) - hlen) {
-			log_err("response", "headers too long status=%d",
-			    status);
-			return;
-		}
-		hlen += (size_t)n;
+	if ((hlen = resp_head(head, sizeof(head), status, strlen(text),
+	    extra)) == -1) {
+		log_err("response", "headers too long status=%d", status);
+		text = internal;
+		status = 500;
+		hlen = resp_head(head, sizeof(head), status, strlen(text),
+		    NULL);
 	}
-	if (hlen + 2 >= sizeof(head))
-		return;
-	head[hlen++] = '\r';
-	head[hlen++] = '\n';
-	if (r->io.write(r->io.arg, head, hlen) == -1 ||
-	    r->io.write(r->io.arg, text, tlen) == -1)
+	r->status = status;
+	if (r->io.write(r->io.arg, head, (size_t)hlen) == -1 ||
+	    r->io.write(r->io.arg, text, strlen(text)) == -1)
 		log_warn("response", "write failed status=%d client=%s",
 		    status, r->client);
+}
+
+/*
+ * Answer r with status and the JSON value body (borrowed; NULL, used
+ * only when memory ran out, sends 500 "Internal server error"), adding
+ * the NULL-terminated list of header lines extra (may be NULL): see
+ * resp_text().  json-c keeps the serialised text in body, and grows it
+ * with realloc(), unwiped: a body that holds a secret is answered with
+ * resp_text() instead (see token.c).
+ */
+void
+resp_json(struct req *r, int status, struct json_object *body,
+    const char *const *extra)
+{
+	const char	*text = NULL;
+
+	if (body != NULL)
+		text = json_object_to_json_string_ext(body,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	resp_text(r, status, text, extra);
 }
 
 /*
@@ -115,8 +190,7 @@ resp_error_headers(struct req *r, int status, const char *detail,
 	struct json_object	*o;
 
 	if ((o = json_object_new_object()) == NULL ||
-	    json_object_object_add(o, "detail",
-	    json_object_new_string(detail)) != 0) {
+	    resp_add(o, "detail", json_object_new_string(detail)) == -1) {
 		json_object_put(o);
 		resp_json(r, 500, NULL, NULL);
 		return;
@@ -137,19 +211,21 @@ resp_error(struct req *r, int status, const char *detail)
 
 /*
  * Answer r with 422 and every detail recorded by req_invalid() and
- * req_string(), in FastAPI's shape {"detail": [{"loc", "msg", "type"}]}.
+ * req_string(), in FastAPI's shape {"detail": [{"loc", "msg", "type"}]},
+ * or 500 if memory ran out while one was recorded.
  */
 void
 resp_invalid(struct req *r)
 {
 	struct json_object	*o;
 
-	if (r->errors == NULL || (o = json_object_new_object()) == NULL) {
+	if (r->errors == NULL ||
+	    json_object_array_length(r->errors) != r->ninvalid ||
+	    (o = json_object_new_object()) == NULL) {
 		resp_error(r, 500, "Internal server error");
 		return;
 	}
-	if (json_object_object_add(o, "detail",
-	    json_object_get(r->errors)) != 0) {
+	if (resp_add(o, "detail", json_object_get(r->errors)) == -1) {
 		json_object_put(o);
 		resp_error(r, 500, "Internal server error");
 		return;

@@ -10,6 +10,9 @@ struct json_object;
 struct req;
 
 /* resp.c */
+int	 resp_add(struct json_object *, const char *, struct json_object *);
+int	 resp_append(struct json_object *, struct json_object *);
+void	 resp_text(struct req *, int, const char *, const char *const *);
 void	 resp_json(struct req *, int, struct json_object *,
 	    const char *const *);
 void	 resp_error(struct req *, int, const char *);

@@ -31,32 +31,66 @@ rng_bytes(void *buf, size_t n)
 }
 
 /*
- * Write nbytes random bytes as 2 * nbytes lower-case hex digits and a
- * NUL into out, which holds outsz bytes.  Returns AUTH_OK,
+ * Write the n bytes at in as 2 * n lower-case hex digits and a NUL into
+ * out, which holds outsz bytes.  Returns AUTH_OK, or AUTH_ERR_INVALID
+ * (out then holds "" if outsz > 0) when out is too small.
+ */
+enum auth_status
+rng_hex_encode(const void *in, size_t n, char *out, size_t outsz)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char	*p = in;
+	size_t			 i;
+
+	if (outsz > 0)
+		out[0] = '\0';
+	if (outsz == 0 || n > (outsz - 1) / 2)
+		return AUTH_ERR_INVALID;
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hex[p[i] >> 4];
+		out[2 * i + 1] = hex[p[i] & 0xf];
+	}
+	out[2 * n] = '\0';
+	return AUTH_OK;
+}
+
+/*
+ * Return the value (0 to 15) of the hex digit c, in either case, or -1
+ * if c is none: rng_hex_encode()'s inverse, digit by digit.
+ */
+int
+rng_hex_value(int c)
+{
+
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Write nbytes (at most 64) random bytes as 2 * nbytes lower-case hex
+ * digits and a NUL into out, which holds outsz bytes.  Returns AUTH_OK,
  * AUTH_ERR_INVALID if out is too small, or AUTH_ERR_CRYPTO.
  */
 enum auth_status
 rng_hex(char *out, size_t outsz, size_t nbytes)
 {
-	static const char	 hex[] = "0123456789abcdef";
 	unsigned char		 buf[64];
 	enum auth_status	 rc;
-	size_t			 i;
 
 	if (outsz == 0)
 		return AUTH_ERR_INVALID;
 	out[0] = '\0';
 	if (nbytes > sizeof(buf) || outsz < 2 * nbytes + 1)
 		return AUTH_ERR_INVALID;
-	if ((rc = rng_bytes(buf, nbytes)) != AUTH_OK)
-		return rc;
-	for (i = 0; i < nbytes; i++) {
-		out[2 * i] = hex[buf[i] >> 4];
-		out[2 * i + 1] = hex[buf[i] & 0xf];
-	}
-	out[2 * nbytes] = '\0';
+	if ((rc = rng_bytes(buf, nbytes)) == AUTH_OK)
+		rc = rng_hex_encode(buf, nbytes, out, outsz);
 	OPENSSL_cleanse(buf, sizeof(buf));
-	return AUTH_OK;
+	return rc;
 }
 
 /*

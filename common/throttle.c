@@ -30,6 +30,7 @@
 #include "db.h"
 #include "log.h"
 #include "throttle.h"
+#include "valid.h"
 
 /* The statement counting n rows, n = 1 .. THROTTLE_HITS_MAX. */
 static const enum db_q throttle_queries[THROTTLE_HITS_MAX + 1] = {
@@ -59,7 +60,7 @@ int
 throttle_key(enum throttle_kind kind, const char *key, unsigned char *out)
 {
 	struct client_net	 net;
-	unsigned char		 buf[300];
+	unsigned char		 buf[2 + VALID_EMAIL_LOOKUP_MAX + 1];
 	unsigned int		 len = 0;
 	size_t			 n;
 

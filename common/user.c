@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "db.h"
 #include "log.h"
 #include "user.h"
@@ -71,20 +73,55 @@ user_create(struct db *db, const char *email, const char *username,
 }
 
 /*
- * Look up the account with email (normalised; the column's collation
- * also matches rows the FastAPI backend stored in another case).  On
- * AUTH_OK *out holds its id, hash and state.  Returns AUTH_ERR_NOT_FOUND,
- * AUTH_ERR_DB_UNAVAIL or AUTH_ERR_DB otherwise.  A stored hash too long
- * for any bcrypt hash is AUTH_ERR_DB, never cut short.
+ * Return 1 if stored (storedlen bytes, the user.email of a row as the
+ * database holds it) is the address email designates, else 0.  email is
+ * normalised by valid_email_lookup() or valid_email(): trimmed, ASCII
+ * letters lower-cased.  The rule: stored, with its ASCII letters
+ * lower-cased and nothing else changed, equals email byte for byte.
+ * ASCII case is the only fold, because the FastAPI backend kept local
+ * parts as typed ("Bob.Mixed@example.com" still logs in as
+ * bob.mixed@example.com); every other fold of the column's collation
+ * (utf8mb4_unicode_ci: u = \u00fc, ss = \u00df, trailing spaces) makes a
+ * look-alike, which must find no account: a lookup `WHERE email = ?`
+ * returns such rows, so every caller that finds an account by address
+ * checks the row it fetched with this.
+ */
+int
+user_email_matches(const char *stored, size_t storedlen, const char *email)
+{
+	size_t		 i;
+	unsigned char	 c;
+
+	if (stored == NULL || email == NULL || storedlen != strlen(email))
+		return 0;
+	for (i = 0; i < storedlen; i++) {
+		c = (unsigned char)stored[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c - 'A' + 'a');
+		if (c != (unsigned char)email[i])
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Look up the account whose address is email (normalised by
+ * valid_email_lookup()), matched by user_email_matches(): the query finds
+ * the one row the unique index under the column's collation allows, and
+ * a row that is only a look-alike is no account.  On AUTH_OK *out holds
+ * its id, hash and state.  Returns AUTH_ERR_NOT_FOUND (no row, or a
+ * look-alike), AUTH_ERR_DB_UNAVAIL or AUTH_ERR_DB otherwise.  A stored
+ * hash too long for any bcrypt hash is AUTH_ERR_DB, never cut short.
  */
 enum auth_status
 user_by_email(struct db *db, const char *email, struct user_login *out)
 {
-	MYSQL_BIND		 p[1], r[3];
+	MYSQL_BIND		 p[1], r[4];
 	MYSQL_STMT		*st;
-	unsigned long		 elen = strlen(email), hlen;
+	unsigned long		 elen = strlen(email), slen, hlen;
 	enum auth_status	 rc;
 	struct user_login	 u;
+	char			 stored[USER_EMAIL_COLUMN_MAX + 1];
 
 	memset(out, 0, sizeof(*out));
 	memset(&u, 0, sizeof(u));
@@ -92,12 +129,19 @@ user_by_email(struct db *db, const char *email, struct user_login *out)
 	if ((rc = db_exec(db, DB_Q_USER_BY_EMAIL, p, &st)) != AUTH_OK)
 		return rc;
 	db_bind_llong(&r[0], &u.id);
-	db_bind_out_str(&r[1], u.hash, sizeof(u.hash), &hlen, NULL);
-	db_bind_int(&r[2], &u.is_active);
+	db_bind_out_str(&r[1], stored, sizeof(stored), &slen, NULL);
+	db_bind_out_str(&r[2], u.hash, sizeof(u.hash), &hlen, NULL);
+	db_bind_int(&r[3], &u.is_active);
 	if ((rc = db_fetch_one(db, st, r)) != AUTH_OK)
-		return rc;
+		goto out;
+	if (!user_email_matches(stored, slen, email)) {
+		rc = AUTH_ERR_NOT_FOUND;
+		goto out;
+	}
 	*out = u;
-	return AUTH_OK;
+out:
+	OPENSSL_cleanse(&u, sizeof(u));
+	return rc;
 }
 
 /*

@@ -9,7 +9,15 @@
 #include "status.h"
 #include "valid.h"
 
+#include <stddef.h>
+
 struct db;
+
+/*
+ * The most bytes user.email can hold: VARCHAR(255) of utf8mb4, four
+ * bytes a character.
+ */
+#define USER_EMAIL_COLUMN_MAX	1020
 
 struct user {
 	long long	 id;
@@ -27,6 +35,7 @@ struct user_login {
 };
 
 /* user.c */
+int		 user_email_matches(const char *, size_t, const char *);
 enum auth_status user_create(struct db *, const char *, const char *,
 		    const char *, struct user *);
 enum auth_status user_by_email(struct db *, const char *,

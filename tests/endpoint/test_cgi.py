@@ -6,6 +6,8 @@ CONTENT_LENGTH), and is how it runs under mod_cgi."""
 
 import json
 import os
+import resource
+import statistics
 
 from harness import (TAP, JSON_HEADERS, cgi, db_query, new_user,
                      secrets_in, sql_quote)
@@ -24,6 +26,40 @@ def expect_cgi(t, r, status, detail, desc):
     if r.returncode != 0:
         bad.append("exit status %s" % r.returncode)
     return t.ok(not bad, desc, *(bad + [repr(r)] if bad else []))
+
+
+def cpu_of(fn):
+    """CPU seconds (user and system) of the children fn() ran, and its
+    result."""
+    a = resource.getrusage(resource.RUSAGE_CHILDREN)
+    res = fn()
+    b = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (b.ru_utime - a.ru_utime + b.ru_stime - a.ru_stime), res
+
+
+def test_start_cost(t):
+    """Plain CGI pays only for what the request uses (issue 13): a login
+    refused before any password check (422) spends no bcrypt at start,
+    where a wrong password spends one check.  CPU time of the process,
+    not wall time; medians of interleaved runs."""
+    bad = json.dumps({"email": "not-an-email", "password": "x" * 12})
+    wrong = json.dumps({"email": "nobody-cgi@example.com",
+                        "password": "Wrong-pass-123"})
+    cheap, full, statuses = [], [], set()
+    for _ in range(7):
+        c, r = cpu_of(lambda: cgi(bad, prog="auth-login"))
+        cheap.append(c)
+        statuses.add(r.status)
+        c, r = cpu_of(lambda: cgi(wrong, prog="auth-login"))
+        full.append(c)
+        statuses.add(r.status)
+    ratio = statistics.median(cheap) / max(statistics.median(full), 1e-6)
+    t.diag("CGI login CPU: 422 %.1f ms, 401 %.1f ms (medians)"
+           % (statistics.median(cheap) * 1000,
+              statistics.median(full) * 1000))
+    t.eq(statuses, {401, 422}, "CGI: the 422s and the 401s answered")
+    t.ok(ratio < 0.4, "CGI: a login answered 422 costs under 0.4 of one "
+         "that checks a password (%.2f): no bcrypt at start" % ratio)
 
 
 def main():
@@ -80,6 +116,7 @@ def main():
     t.ok(all(not ln.strip() or ln.startswith("auth-register[")
              for ln in r.stderr.splitlines()),
          "CGI: stderr lines are auth-register[pid]: ...", r.stderr[-500:])
+    test_start_cost(t)
     t.done()
 
 

@@ -4,7 +4,9 @@
 only succeeds with both, the programs' own 415 and 413), and
 Authorization, which Apache withholds from a program unless told
 (CGIPassAuth On, FcgidPassHeader): every program logs authorization=yes
-on its request line when the request carried one, never its value."""
+on its request line when the request carried one, never its value.  And
+the answer headers of a path below /api/auth/ that is no endpoint: the
+programs' JSON 404, on every server (issue 10)."""
 
 import json
 import re
@@ -12,8 +14,9 @@ import secrets
 import time
 
 import harness
-from harness import (TAP, check_logs_clean, expect, header_problems,
-                     new_user, post, program_log, request, server)
+from harness import (TAP, check_logs_clean, db_scalar, expect,
+                     header_problems, new_user, post, program_log, request,
+                     server, sql_quote)
 
 ENDPOINTS = ("register", "login", "refresh-token", "forgot-password",
              "reset-password")
@@ -115,9 +118,48 @@ def test_authorization(t):
          repr(r), "line %r" % line)
 
 
+def test_not_found(t):
+    """Every path below /api/auth/ that is no endpoint: 404
+    {"detail": "Not Found"} with the headers of every answer, whatever
+    the method, and the program it may have reached does nothing."""
+    user = new_user("nf")
+    login = {"email": user["email"], "password": user["password"]}
+    cases = [
+        ("GET", "/api/auth/nope", None),
+        ("POST", "/api/auth/nope", {}),
+        ("PUT", "/api/auth/nope", {}),
+        ("DELETE", "/api/auth/nope", None),
+        ("GET", "/api/auth/", None),
+        ("POST", "/api/auth/", login),
+        ("GET", "/api/auth", None),
+        ("POST", "/api/auth/register2", user),
+        ("POST", "/api/auth/registerx", user),
+        ("POST", "/api/auth/register/x", user),
+        ("POST", "/api/auth/login2", login),
+        ("POST", "/api/auth/login/", login),
+        ("POST", "/api/auth/refresh-token/not-found", {}),
+        ("GET", "/api/auth/a/b/c?x=1", None),
+        ("POST", "/api/auth/reset", {}),
+    ]
+    for method, path, body in cases:
+        r = request(method, path, body)
+        expect(t, r, 404, "Not Found", "%s: %s %s: the programs' JSON 404"
+               % (server(), method, path))
+    t.eq(db_scalar("SELECT COUNT(*) FROM `user` WHERE email = %s"
+                   % sql_quote(user["email"])), "0",
+         "%s: register2, registerx, register/x created no account"
+         % server())
+    r = request("POST", "/api/auth/register", user)
+    t.eq(r.status, 201, "%s: /api/auth/register itself still answers"
+         % server(), repr(r))
+    r = request("GET", "/api/auth/login")
+    expect(t, r, 405, "Method Not Allowed",
+           "%s: GET /api/auth/login is still the endpoint's 405" % server())
+
+
 def main():
     t = TAP()
-    for fn in (test_content_headers, test_authorization):
+    for fn in (test_content_headers, test_authorization, test_not_found):
         t.run(fn)
     check_logs_clean(t, "headers")
     t.done()

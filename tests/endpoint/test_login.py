@@ -10,14 +10,17 @@ import hashlib
 import hmac
 import json
 import re
+import os
 import statistics
+import subprocess
 import time
 
 import harness
-from harness import (TAP, check_logs_clean, config_values, db_query, db_scalar,
-                     err, expect, expect_422, header_problems, new_user,
-                     password, post, program_headers, program_log, request,
-                     sql_quote, unique)
+from harness import (TAP, cgi, check_logs_clean, clean_env, config_values,
+                     db_query, db_scalar, err, expect, expect_422,
+                     header_problems, new_user, password, post,
+                     program, program_headers, program_log, request,
+                     server, sql_quote, unique)
 
 LOGIN = "/api/auth/login"
 REFRESH = "/api/auth/refresh-token"
@@ -36,7 +39,15 @@ CHEAP_HASH = "$2b$04$CMb38sF98USnk05POVWxTOso.ASS8vCUXhti4xeLUY8qiqQ0p/Fia"
 # libxcrypt would verify if it were ever handed to it.
 DES_PW = "Des-style-pass"
 DES_HASH = "abPzq0jpfLSzQ"
-harness.SECRETS.extend([FIXTURE_PW, CHEAP_PW, DES_PW])
+# bcrypt.hashpw(b"Cost-eight-pass", bcrypt.gensalt(8)): an account from
+# before BCRYPT_ROUNDS (10 here) was raised, not yet rehashed.
+COST8_PW = "Cost-eight-pass"
+COST8_HASH = "$2b$08$TsJgxZGRe7lCEipOWMZM4uYQwLH3EClDVrp/Lge0kcMSgJTyEOh8K"
+# bcrypt.hashpw(b"Idn-account-pass", bcrypt.gensalt(10)): the accounts
+# with addresses the FastAPI backend stored and registration refuses.
+IDN_PW = "Idn-account-pass"
+IDN_HASH = "$2b$10$znW8iUp/N3xNN1gVAH9r6OyXT2qSd.RKXb8cTkZOO8af7fzoTa6y6"
+harness.SECRETS.extend([FIXTURE_PW, CHEAP_PW, DES_PW, COST8_PW, IDN_PW])
 
 BCRYPT10 = re.compile(r"^\$2b\$10\$[./A-Za-z0-9]{53}$")
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -80,6 +91,22 @@ def insert_user(hashed, pw=None):
     uid = int(db_scalar("SELECT id FROM `user` WHERE email = %s"
                         % sql_quote(email)))
     return uid, email
+
+
+def insert_email(email, hashed=IDN_HASH):
+    """A row with exactly this address, as the FastAPI backend (whose
+    validator took UTF-8 addresses and kept local parts' case) left it;
+    its id."""
+    rows = db_query("SET NAMES utf8mb4; INSERT INTO `user` (email, username,"
+                    " hashed_password, is_active, created_at) VALUES "
+                    "(%s, %s, %s, 1, UTC_TIMESTAMP()); SELECT LAST_INSERT_ID()"
+                    % (sql_quote(email), sql_quote(unique("idn")),
+                       sql_quote(hashed)))
+    return int(rows[-1][0])
+
+
+def ascii_upper(s):
+    return "".join(c.upper() if c.isascii() else c for c in s)
 
 
 def stored_hash(uid):
@@ -375,6 +402,84 @@ def test_des(t):
         expect(t, r, 401, INVALID, "stored hash %r: 401" % bad)
 
 
+def test_identity(t):
+    """The account is the stored address, byte for byte but ASCII case:
+    the collation's other folds (u = \u00fc, ss = \u00df, trailing
+    spaces) make look-alikes, which are unknown addresses (issues 9, 11)."""
+    n = unique("")
+    ghost = "ghost%s@example.com" % n
+    r_unknown = login(ghost, IDN_PW)
+    expect(t, r_unknown, 401, INVALID, "identity: an unknown address: 401")
+    accounts = [
+        ("an internationalised domain", "bob%s@b\u00fccher.de" % n,
+         ["bob%s@bucher.de" % n, "BOB%s@BUCHER.DE" % n]),
+        ("a \u00df", "stra\u00dfe%s@example.de" % n,
+         ["strasse%s@example.de" % n]),
+        ("a UTF-8 local part", "jos\u00e9%s@example.com" % n,
+         ["jose%s@example.com" % n, "JOS\u00c9%s@example.com" % n]),
+        ("a mixed-case local part", "Bob.Mixed%s@Example.com" % n, []),
+    ]
+    for what, stored, lookalikes in accounts:
+        uid = insert_email(stored)
+        for typed in (stored, stored.lower() if stored.isascii() else
+                      stored, ascii_upper(stored)):
+            r = login(typed, IDN_PW)
+            check_pair(t, r, uid, "identity, %s: log in as %r" % (what,
+                                                                   typed))
+        for typed in lookalikes:
+            mark = LogMark()
+            r = login(typed, IDN_PW)
+            expect(t, r, 401, INVALID, "identity, %s: the look-alike %r: "
+                   "401" % (what, typed))
+            t.ok(r.body == r_unknown.body and norm_headers(r) ==
+                 norm_headers(r_unknown), "identity, %s: %r answered as an "
+                 "unknown address, byte for byte" % (what, typed))
+            check_one_log(t, mark, r"^auth-login\[\d+\]: info: login "
+                          r"failure reason=unknown-email client=\S+$",
+                          "identity, %s: %r took the unknown-address path"
+                          % (what, typed), IDN_PW)
+        t.eq(sessions_of(uid), 3, "identity, %s: 3 sessions, none from a "
+             "look-alike" % what)
+    uid = insert_email("pad%s@example.com " % n)
+    mark = LogMark()
+    r = login("pad%s@example.com" % n, IDN_PW)
+    expect(t, r, 401, INVALID, "identity: a stored trailing space is "
+           "not matched by the address without it (PAD SPACE)")
+    check_one_log(t, mark, r"reason=unknown-email", "identity: the "
+                  "padded row is no account", IDN_PW)
+
+
+def test_lookup_validation(t):
+    """login takes every address the FastAPI backend could have stored:
+    up to 254 characters of UTF-8 (here 500-odd bytes), also through the
+    throttle's key (throttles on, plain CGI)."""
+    n = unique("")
+    local = "\u00e4" * (50 - len(n)) + n
+    domain = ".".join(["\u00fc" * 60] * 3) + ".de"
+    email = local + "@" + domain
+    t.eq(len(email), 50 + 1 + 60 * 3 + 2 + 3,
+         "a 236-character address of %d bytes" % len(email.encode()))
+    uid = insert_email(email)
+    r = login(email, IDN_PW)
+    check_pair(t, r, uid, "the long UTF-8 address logs in")
+    body = json.dumps({"email": email, "password": IDN_PW + "x"})
+    throttles = {"REMOTE_ADDR": "192.0.2.77",
+                 "THROTTLE_LOGIN_ACCOUNT": "1000",
+                 "THROTTLE_LOGIN_ADDRESS_FAILURES": "1000",
+                 "THROTTLE_LOGIN_ADDRESS": "1000"}
+    res = cgi(body, prog="auth-login", extra_env=throttles)
+    t.ok(res.status == 401 and res.json == {"detail": INVALID},
+         "with throttles on, its wrong password is counted and answered "
+         "401", repr(res))
+    long255 = "a" * 64 + "@" + ".".join(["b" * 63] * 3) + ".cde"
+    r = login(long255, IDN_PW)
+    expect_422(t, r, [err("email", "Email must be at most 254 characters",
+                          "value_error")], "255 characters: 422")
+    r = login("a\u0085b@example.com", IDN_PW)
+    expect_422(t, r, [err("email", "Invalid email address", "value_error")],
+               "a C1 control character: 422")
+
+
 def timed_login(email, pw):
     t0 = time.perf_counter()
     r = login(email, pw)
@@ -410,6 +515,122 @@ def test_timing(t):
          "(median %.1f ms > 10 ms)" % (mk * 1000))
 
 
+def test_timing_cost(t):
+    """BCRYPT_ROUNDS raised: an account still hashed at the old cost (8,
+    under the servers' 10) fails in the time of an unknown address, not a
+    quarter of it (issue 10).  Medians of interleaved samples, up to three
+    rounds: the machine is shared."""
+    uid, email = insert_user(COST8_HASH)
+    wrong = "Pw-" + "1" * 20
+    ghost = unique("tc") + "@example.com"
+    for _ in range(2):
+        timed_login(ghost, wrong)
+        timed_login(email, wrong)
+    for attempt in range(3):
+        unknown, old, statuses = [], [], set()
+        for _ in range(15):
+            d, st = timed_login(ghost, wrong)
+            unknown.append(d)
+            statuses.add(st)
+            d, st = timed_login(email, wrong)
+            old.append(d)
+            statuses.add(st)
+        ratio = statistics.median(old) / statistics.median(unknown)
+        t.diag("round %d: median unknown %.1f ms, cost-8 account %.1f ms, "
+               "ratio %.3f" % (attempt + 1, statistics.median(unknown) *
+                               1000, statistics.median(old) * 1000, ratio))
+        if 0.8 <= ratio <= 1.25:
+            break
+    t.eq(statuses, {401}, "timing after a cost raise: all answered 401")
+    t.ok(0.8 <= ratio <= 1.25, "timing after a cost raise: a wrong password "
+         "for a cost-8 account / an unknown address within 0.8-1.25 "
+         "(%.3f)" % ratio)
+    t.eq(stored_hash(uid), COST8_HASH, "failed logins leave the cost-8 "
+         "hash alone")
+    r = login(email, COST8_PW)
+    check_pair(t, r, uid, "the cost-8 account, right password")
+    t.ok(BCRYPT10.match(stored_hash(uid) or ""), "and it is rehashed at "
+         "cost 10")
+
+
+def proc_stat(pid):
+    """The state and nice value of process pid (a zombie too), or
+    (None, None)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+    except OSError:
+        return None, None
+    fields = st[st.rindex(")") + 2:].split()
+    return fields[0], int(fields[16])
+
+
+def proc_nice(pid):
+    return proc_stat(pid)[1]
+
+
+def cgi_nice(prog, extra=None):
+    """Run prog as plain CGI on an empty JSON object; its nice value as it
+    exited (read from the zombie before it is reaped) and its status."""
+    body = b"{}"
+    e = clean_env(AUTH_CONFIG=harness.env("AUTH_TEST_CONFIG"),
+                  BCRYPT_ROUNDS="10", GATEWAY_INTERFACE="CGI/1.1",
+                  REQUEST_METHOD="POST", CONTENT_TYPE="application/json",
+                  CONTENT_LENGTH=str(len(body)), REMOTE_ADDR="127.0.0.1",
+                  SCRIPT_NAME="/api/auth/" + prog[5:],
+                  REQUEST_URI="/api/auth/" + prog[5:], **(extra or {}))
+    p = subprocess.Popen([program(prog)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         env=e)
+    p.stdin.write(body)
+    p.stdin.close()
+    out = p.stdout.read()
+    # Not reaped until p.wait(): its nice value stays readable.
+    nice = None
+    for _ in range(500):
+        state, nice = proc_stat(p.pid)
+        if state == "Z":
+            break
+        time.sleep(0.01)
+    p.wait()
+    return nice, out[:16]
+
+
+def test_nice(t):
+    """The bcrypt programs lower their own priority by BCRYPT_NICE
+    (default 10) at start; the others keep the web server's (issue 13)."""
+    pids = {}
+    if server() != "apache-cgi":
+        mark = LogMark()
+        request("POST", LOGIN, {})
+        request("POST", REFRESH, {})
+        request("POST", "/api/auth/register", {})
+        got, new = mark.lines(r"^auth-(login|refresh-token|register)\[\d+\]:"
+                              r" info: request ", want=3)
+        for ln in got:
+            m = re.match(r"^auth-([a-z-]+)\[(\d+)\]", ln)
+            pids[m.group(1)] = int(m.group(2))
+        nice = {k: proc_nice(v) for k, v in pids.items()}
+        t.ok(len(nice) == 3 and None not in nice.values() and
+             nice["login"] == min(19, nice["refresh-token"] + 10) and
+             nice["register"] == nice["login"],
+             "%s: the running login and register processes are 10 nicer "
+             "than refresh-token's" % server(), repr(nice), repr(got))
+    else:
+        t.ok(True, "# SKIP %s: a CGI process is gone after its request "
+             "(the plain CGI checks below)" % server())
+    base = os.nice(0)
+    n_login, out = cgi_nice("auth-login")
+    n_refresh, _ = cgi_nice("auth-refresh-token")
+    n_off, _ = cgi_nice("auth-login", {"BCRYPT_NICE": "0"})
+    n_three, _ = cgi_nice("auth-register", {"BCRYPT_NICE": "3"})
+    t.ok(out.startswith(b"Status: 422") and n_login == min(19, base + 10)
+         and n_refresh == base and n_off == base and n_three == base + 3,
+         "plain CGI: login at +10, refresh-token at +0, BCRYPT_NICE=0 "
+         "leaves it, BCRYPT_NICE=3 is +3",
+         repr((base, n_login, n_refresh, n_off, n_three, out)))
+
+
 def test_logs(t):
     log = program_log()
     lines = [ln for ln in log.splitlines() if ln.startswith("auth-login[")]
@@ -424,7 +645,8 @@ def main():
     t = TAP()
     for fn in (test_success, test_normalised_email, test_unknown_vs_wrong,
                test_disabled, test_422, test_python_rows, test_rehash,
-               test_des, test_timing, test_logs):
+               test_des, test_identity, test_lookup_validation,
+               test_timing, test_timing_cost, test_nice, test_logs):
         t.run(fn)
     t.done()
 

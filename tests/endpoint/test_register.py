@@ -403,6 +403,10 @@ def test_422_json(t):
         ("nested 9 deep", json.dumps(dict(base(), x=[[[[[[[[1]]]]]]]]))
          .encode()),
         ("comment", b"/* c */" + good.encode()),
+        # A NUL is no white space (RFC 8259, 2): issue 10.
+        ("two trailing NUL bytes", good.encode() + b"\0\0"),
+        ("a trailing NUL and x", good.encode() + b"\0x"),
+        ("white space then NUL", good.encode() + b" \0"),
     ]
     for name, body in cases:
         r = post(body, headers=JSON_CT)
@@ -412,6 +416,19 @@ def test_422_json(t):
                        ("number", b"42")):
         r = post(body, headers=JSON_CT)
         expect_422(t, r, NOT_OBJECT, "422 model_attributes_type: " + name)
+    # A repeated member name: json-c would keep the last value and free
+    # the first (a password) unwiped, so it is refused (issue 10).
+    u = base()
+    dup = json.dumps(u)[:-1] + ', "password": "other-Pass-42"}'
+    for name, body in (("repeated password", dup),
+                       ("repeated name, escaped", json.dumps(u)[:-1] +
+                        ', "p\\u0061ssword": "other-Pass-42"}'),
+                       ("repeated nested name",
+                        json.dumps(dict(base(), x={"a": 1})).replace(
+                            '"a": 1', '"a": 1, "a": 2'))):
+        r = post(body.encode(), headers=JSON_CT)
+        expect_422(t, r, [err(None, "JSON object has a repeated key",
+                              "json_invalid")], "422: " + name)
     r = post(b"", headers=JSON_CT)
     t.ok(r.status == 422 and not header_problems(r),
          "422: empty body", repr(r))

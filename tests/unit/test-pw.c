@@ -5,7 +5,9 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <crypt.h>
 
@@ -245,10 +247,82 @@ test_long(void)
 	    "73-byte password not hashed");
 }
 
+/* CPU seconds pw_check() takes on password against stored at cost. */
+static double
+check_time(const char *password, const char *stored, long cost, int *ok)
+{
+	struct timespec	 a, b;
+
+	(void)clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+	*ok = pw_check(password, stored, cost);
+	(void)clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+	return (double)(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double	 x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * pw_check(): the answer, and a failure's cost whatever the account.
+ * Costs are compared as CPU time of this process, medians of
+ * interleaved runs: never as absolute times.
+ */
+static void
+test_check(void)
+{
+	char		 h6[PW_HASH_MAX], h9[PW_HASH_MAX];
+	double		 unknown[7], cheap[7], same[7], right[7], r1, r2, r3;
+	int		 i, ok, bad = 0;
+
+	tap_ok(pw_hash("right-password-1", 6, h6, sizeof(h6)) == AUTH_OK &&
+	    pw_hash("right-password-1", 9, h9, sizeof(h9)) == AUTH_OK,
+	    "hashes at cost 6 and 9");
+	tap_ok(pw_check("right-password-1", h6, 9) == 1 &&
+	    pw_check("right-password-1", h9, 9) == 1 &&
+	    pw_check("right-password-1", FIXTURE_HASH, 4) == 0 &&
+	    pw_check(FIXTURE_PW, FIXTURE_HASH, 4) == 1,
+	    "pw_check: the right password matches at any stored cost");
+	tap_ok(pw_check("wrong-password-1", h6, 9) == 0 &&
+	    pw_check("right-password-1", NULL, 9) == 0 &&
+	    pw_check("right-password-1", "*", 9) == 0 &&
+	    pw_check("", h6, 9) == 0,
+	    "pw_check: a wrong password, no account, \"*\" fail");
+	for (i = 0; i < 7; i++) {
+		unknown[i] = check_time("wrong-password-1", NULL, 9, &ok);
+		bad += ok;
+		cheap[i] = check_time("wrong-password-1", h6, 9, &ok);
+		bad += ok;
+		same[i] = check_time("wrong-password-1", h9, 9, &ok);
+		bad += ok;
+		right[i] = check_time("right-password-1", h6, 9, &ok);
+		bad += !ok;
+	}
+	qsort(unknown, 7, sizeof(double), cmp_double);
+	qsort(cheap, 7, sizeof(double), cmp_double);
+	qsort(same, 7, sizeof(double), cmp_double);
+	qsort(right, 7, sizeof(double), cmp_double);
+	r1 = cheap[3] / unknown[3];
+	r2 = same[3] / unknown[3];
+	r3 = right[3] / unknown[3];
+	tap_ok(bad == 0, "timed checks gave the right answers");
+	tap_ok(r1 > 0.8 && r1 < 1.25, "a failure against a cost-6 hash costs "
+	    "what one for no account does at cost 9 (CPU ratio %.2f)", r1);
+	tap_ok(r2 > 0.8 && r2 < 1.25, "a failure against a cost-9 hash too "
+	    "(CPU ratio %.2f)", r2);
+	tap_ok(r3 < 0.5, "a success against a cost-6 hash costs only its "
+	    "check (CPU ratio %.2f)", r3);
+}
+
 int
 main(void)
 {
 
+	test_check();
 	test_roundtrip();
 	test_refusals();
 	test_fixture();

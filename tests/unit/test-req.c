@@ -13,6 +13,7 @@
 
 #include "req.h"
 #include "resp.h"
+#include "memwatch.h"
 #include "tap.h"
 
 struct fake {
@@ -21,6 +22,7 @@ struct fake {
 	const char	*clen;
 	const char	*body;
 	const char	*pathinfo;
+	const char	*uri;
 	size_t		 bodylen;
 	size_t		 pos;
 	size_t		 reads;		/* bytes handed to the program */
@@ -43,6 +45,8 @@ fake_param(void *arg, const char *name)
 		return "192.0.2.1";
 	if (strcmp(name, "PATH_INFO") == 0)
 		return f->pathinfo;
+	if (strcmp(name, "REQUEST_URI") == 0)
+		return f->uri;
 	return NULL;
 }
 
@@ -298,18 +302,6 @@ test_limits(void)
 	    "exactly Content-Length bytes are read, no more");
 	req_free(&r);
 
-	f->method = "POST";
-	f->clen = "9";
-	f->pathinfo = "/extra";
-	tap_ok(run(f, &r) == 0 && answered(f, 404,
-	    "{\"detail\":\"Not Found\"}") && f->reads == 0,
-	    "a path below the endpoint is 404");
-	req_free(&r);
-	f->pathinfo = "";
-	tap_ok(run(f, &r) == 1, "an empty PATH_INFO is the endpoint itself");
-	req_free(&r);
-	f->pathinfo = NULL;
-
 	f->method = "GET";
 	f->clen = "16385";
 	tap_ok(run(f, &r) == 0 && answered(f, 405, NULL) &&
@@ -317,35 +309,6 @@ test_limits(void)
 	    "405 comes first and says Allow: POST");
 	req_free(&r);
 	free(big);
-	free(f);
-}
-
-/*
- * A NUL byte is not white space: "{}\0" was taken for "{}" (strchr()
- * finds the terminator).  Found by tests/fuzz/fuzz-json.
- */
-static void
-test_nul(void)
-{
-	struct fake	*f;
-	struct req	 r;
-
-	if ((f = calloc(1, sizeof(*f))) == NULL)
-		abort();
-	f->method = "POST";
-	f->ctype = "application/json";
-	f->body = "{}\0";
-	f->bodylen = 3;
-	f->clen = "3";
-	tap_ok(run(f, &r) == 0 && answered(f, 422, JSON_INVALID),
-	    "a NUL byte after the object is 422");
-	req_free(&r);
-	f->body = "{\"a\":\"b\"} \0\0\n";
-	f->bodylen = 13;
-	f->clen = "13";
-	tap_ok(run(f, &r) == 0 && answered(f, 422, JSON_INVALID),
-	    "NUL bytes among trailing white space are 422");
-	req_free(&r);
 	free(f);
 }
 
@@ -406,13 +369,215 @@ test_fields(void)
 	free(f);
 }
 
+/*
+ * req_route(): which URLs are the endpoint's own, before any other
+ * check.
+ */
+static void
+test_route(void)
+{
+	static const struct {
+		const char	*pathinfo;
+		const char	*uri;
+		int		 own;
+	} cases[] = {
+		{ NULL, "/api/auth/login", 1 },
+		{ "", "/api/auth/login", 1 },
+		{ NULL, "/api/auth/login?x=1", 1 },
+		{ NULL, "/v1/login", 1 },		/* mounted elsewhere */
+		{ NULL, "/api/auth/log%69n", 1 },	/* as servers decode */
+		{ NULL, "/api/auth/log%69N", 0 },
+		{ NULL, NULL, 1 },			/* no REQUEST_URI */
+		{ "/x", "/api/auth/login/x", 0 },
+		{ "/not-found", "/api/auth/nope", 0 },
+		{ "/x", NULL, 0 },
+		{ NULL, "/api/auth/login2", 0 },	/* lighttpd's prefix */
+		{ NULL, "/api/auth/logi", 0 },
+		{ NULL, "/api/auth/", 0 },
+		{ NULL, "/api/auth", 0 },
+		{ NULL, "/api/auth/login/", 0 },
+		{ NULL, "/api/auth/nope?/login", 0 },
+		{ NULL, "/api/auth/login%00", 0 },
+		{ NULL, "/api/auth/login%2", 0 },
+		{ NULL, "/api/auth/%zzlogin", 0 },
+		{ NULL, "", 0 },
+	};
+	struct fake	*f;
+	struct req	 r;
+	size_t		 i;
+	int		 got;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		abort();
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		/* No method, no body: the route comes first. */
+		f->method = "GET";
+		f->pathinfo = cases[i].pathinfo;
+		f->uri = cases[i].uri;
+		f->outlen = 0;
+		f->out[0] = '\0';
+		{
+			struct req_io io = { fake_param, fake_read, fake_write,
+			    f };
+
+			req_init(&r, &io, NULL);
+		}
+		got = req_route(&r, "login");
+		tap_ok(cases[i].own ? got == 1 && r.status == 0 : got == 0 &&
+		    answered(f, 404, "{\"detail\":\"Not Found\"}"),
+		    "route: PATH_INFO %s, REQUEST_URI %s: %s",
+		    cases[i].pathinfo ? cases[i].pathinfo : "unset",
+		    cases[i].uri ? cases[i].uri : "unset",
+		    cases[i].own ? "the endpoint" : "404");
+		req_free(&r);
+	}
+	free(f);
+}
+
+/*
+ * Bytes after the JSON value: white space only, and a NUL is none
+ * (RFC 8259, 2).
+ */
+static void
+test_trailing(void)
+{
+	static const struct {
+		const char	*what;
+		const char	*body;
+		size_t		 len;
+		int		 ok;
+	} cases[] = {
+		{ "two NUL bytes", "{\"a\":\"b\"}\0\0", 11, 0 },
+		{ "one NUL byte", "{\"a\":\"b\"}\0", 10, 0 },
+		{ "a NUL and x", "{\"a\":\"b\"}\0x", 11, 0 },
+		{ "a space and a NUL", "{\"a\":\"b\"} \0", 11, 0 },
+		{ "CR LF tab space", "{\"a\":\"b\"}\r\n\t ", 13, 1 },
+		{ "nothing", "{\"a\":\"b\"}", 9, 1 },
+	};
+	struct fake	*f;
+	struct req	 r;
+	char		 clen[24];
+	size_t		 i;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		abort();
+	f->method = "POST";
+	f->ctype = "application/json";
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		f->body = cases[i].body;
+		f->bodylen = cases[i].len;
+		(void)snprintf(clen, sizeof(clen), "%zu", cases[i].len);
+		f->clen = clen;
+		if (cases[i].ok)
+			tap_ok(run(f, &r) == 1, "after the object, %s: "
+			    "accepted", cases[i].what);
+		else
+			tap_ok(run(f, &r) == 0 && answered(f, 422,
+			    JSON_INVALID), "after the object, %s: 422",
+			    cases[i].what);
+		req_free(&r);
+	}
+	free(f);
+}
+
+#define SECRET	"Secret-Marker-7f3a9c"
+#define LONG	"0123456789abcdef0123456789abcdef0123456789abcdef"
+
+/*
+ * Nothing that held a secret of the body is freed unwiped, whatever the
+ * request's fate: the body buffer, json-c's tokener buffer, the string
+ * objects (nested ones too), a value a duplicate key would replace.
+ */
+static void
+test_wiped(void)
+{
+	static const struct {
+		const char	*what;
+		const char	*body;
+		const char	*clen;	/* NULL: the body's length */
+		int		 status;	/* 0: accepted */
+	} cases[] = {
+		{ "accepted", "{\"email\":\"a@b.co\",\"password\":\""
+		    SECRET "\"}", NULL, 0 },
+		{ "a long value (the tokener's buffer grows)",
+		    "{\"password\":\"" LONG LONG SECRET LONG LONG "\"}",
+		    NULL, 0 },
+		{ "nested in an object and an array", "{\"a\":{\"password\":"
+		    "\"" SECRET "\"},\"b\":[\"" SECRET "\"]}", NULL, 0 },
+		{ "with escapes", "{\"password\":\"\\\"" SECRET "\\u00e4\"}",
+		    NULL, 0 },
+		{ "a duplicate key", "{\"password\":\"" SECRET "\","
+		    "\"password\":\"other\"}", NULL, 422 },
+		{ "a duplicate key with an escape", "{\"password\":\"" SECRET
+		    "\",\"p\\u0061ssword\":\"other\"}", NULL, 422 },
+		{ "a duplicate nested key", "{\"a\":[{\"k\":\"" SECRET "\","
+		    "\"k\":1}]}", NULL, 422 },
+		{ "a short body", "{\"password\":\"" SECRET, "200", 400 },
+		{ "a bad escape after it", "{\"password\":\"" SECRET "\","
+		    "\"x\":\"\\q\"}", NULL, 422 },
+		{ "an unterminated string", "{\"password\":\"" SECRET, NULL,
+		    422 },
+		{ "trailing bytes", "{\"password\":\"" SECRET "\"} x", NULL,
+		    422 },
+		{ "too deep", "{\"password\":\"" SECRET "\",\"a\":"
+		    "[[[[[[[[1]]]]]]]]}", NULL, 422 },
+		{ "not an object", "[\"" SECRET "\"]", NULL, 422 },
+		{ "a bare string", "\"" SECRET "\"", NULL, 422 },
+	};
+	struct fake	*f;
+	struct req	 r;
+	char		 clen[24];
+	size_t		 i;
+	int		 got;
+
+	if (!memwatch_ok) {
+		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+			tap_ok(1, "# SKIP wiped, %s: no memwatch here",
+			    cases[i].what);
+		return;
+	}
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		abort();
+	f->method = "POST";
+	f->ctype = "application/json";
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		f->body = cases[i].body;
+		f->bodylen = strlen(cases[i].body);
+		(void)snprintf(clen, sizeof(clen), "%zu", f->bodylen);
+		f->clen = cases[i].clen != NULL ? cases[i].clen : clen;
+		memwatch_start(SECRET);
+		got = run(f, &r);
+		req_free(&r);
+		tap_ok(memwatch_found == 0 && (cases[i].status == 0 ? got == 1 :
+		    got == 0 && answered(f, cases[i].status, NULL)),
+		    "%s: %s, and no freed block holds the secret (%lu did)",
+		    cases[i].what, cases[i].status == 0 ? "accepted" :
+		    "refused", memwatch_found);
+	}
+	/* A number keeps its text beside its value (json-c, for doubles). */
+	f->body = "{\"otp\":31415.9265358979e-4}";
+	f->bodylen = strlen(f->body);
+	(void)snprintf(clen, sizeof(clen), "%zu", f->bodylen);
+	f->clen = clen;
+	memwatch_start("31415.9265358979");
+	got = run(f, &r);
+	req_free(&r);
+	tap_ok(got == 1 && memwatch_found == 0,
+	    "a number's text is wiped too (%lu blocks held it)",
+	    memwatch_found);
+	memwatch_start(NULL);
+	free(f);
+}
+
 int
 main(void)
 {
 
 	test_fronts();
 	test_limits();
-	test_nul();
 	test_fields();
+	test_route();
+	test_trailing();
+	test_wiped();
 	return tap_done();
 }

@@ -12,6 +12,7 @@
 #include "req.h"
 #include "resp.h"
 #include "capture.h"
+#include "memwatch.h"
 #include "tap.h"
 
 static void
@@ -38,6 +39,65 @@ body(void)
 	const char	*b = strstr(capture_out, "\r\n\r\n");
 
 	return b == NULL ? "" : b + 4;
+}
+
+/*
+ * resp_add() and resp_append() own the value whatever happens: it is in
+ * the container, or it was freed (seen by memwatch, its marker in a
+ * freed block).
+ */
+static void
+test_add(void)
+{
+	struct json_object	*o, *a, *v;
+	size_t			 n, len = 0;
+
+	o = json_object_new_object();
+	a = json_object_new_array();
+	tap_ok(resp_add(o, "k", json_object_new_string("v")) == 0 &&
+	    json_object_object_get_ex(o, "k", &v) &&
+	    strcmp(json_object_get_string(v), "v") == 0,
+	    "resp_add adds");
+	tap_ok(resp_append(a, json_object_new_string("v")) == 0 &&
+	    json_object_array_length(a) == 1, "resp_append appends");
+	tap_ok(resp_add(o, "n", NULL) == -1 && !json_object_object_get_ex(o,
+	    "n", NULL) && resp_append(a, NULL) == -1 &&
+	    json_object_array_length(a) == 1,
+	    "a NULL value (its constructor failed) is a failure");
+	if (!memwatch_ok) {
+		tap_ok(1, "# SKIP resp_add frees on failure: no memwatch here");
+		tap_ok(1, "# SKIP resp_append frees on failure: no memwatch "
+		    "here");
+	} else {
+		v = json_object_new_string("value-marker-1");
+		memwatch_start("value-marker-1");
+		memwatch_fail_in = 1;	/* json-c's copy of the key */
+		tap_ok(resp_add(o, "new-key", v) == -1 &&
+		    memwatch_found == 1 &&
+		    !json_object_object_get_ex(o, "new-key", NULL),
+		    "resp_add: an add that ran out of memory freed the value");
+		/*
+		 * Append until an append needs memory (the array's list
+		 * grows): that one runs out.
+		 */
+		memwatch_start("value-marker-2");
+		for (n = 0; n < 4096; n++) {
+			len = json_object_array_length(a);
+			v = json_object_new_string("value-marker-2");
+			memwatch_fail_in = 1;
+			if (resp_append(a, v) == -1)
+				break;
+			memwatch_fail_in = 0;
+		}
+		tap_ok(n < 4096 && memwatch_found == 1 &&
+		    json_object_array_length(a) == len,
+		    "resp_append: an append that ran out of memory freed the "
+		    "value");
+		memwatch_fail_in = 0;
+		memwatch_start(NULL);
+	}
+	json_object_put(o);
+	json_object_put(a);
 }
 
 int
@@ -100,6 +160,32 @@ main(void)
 	resp_json(&r, 500, NULL, NULL);
 	tap_ok(strcmp(body(), "{\"detail\":\"Internal server error\"}") == 0,
 	    "NULL body means internal error");
+	req_free(&r);
+
+	test_add();
+
+	/* Headers too long for the head: still an answer, never silence. */
+	{
+		static char	 big[1200];
+		const char	*huge[] = { big, NULL };
+
+		memset(big, 'a', sizeof(big) - 1);
+		memcpy(big, "X-Big: ", 7);
+		start(&r);
+		resp_error_headers(&r, 429, "Too many requests", huge);
+		tap_ok(r.status == 500 && strncmp(capture_out,
+		    "Status: 500 Internal Server Error\r\n", 35) == 0 &&
+		    strcmp(body(), "{\"detail\":\"Internal server "
+		    "error\"}") == 0 && has_header("Cache-Control: no-store"),
+		    "headers that do not fit: a 500 is sent, not nothing");
+		req_free(&r);
+	}
+	start(&r);
+	resp_text(&r, 200, "{\"a\":1}", NULL);
+	tap_ok(r.status == 200 && strcmp(body(), "{\"a\":1}") == 0 &&
+	    has_header("Content-Length: 7") &&
+	    has_header("X-Content-Type-Options: nosniff"),
+	    "resp_text sends a serialised body with every header");
 	req_free(&r);
 
 	tap_ok(strcmp(resp_reason(413), "Content Too Large") == 0 &&

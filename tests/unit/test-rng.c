@@ -31,6 +31,30 @@ main(void)
 	tap_ok(rng_hex(hex, sizeof(hex), 32) == AUTH_OK && strlen(hex) == 64,
 	    "rng_hex fills exactly 2n + 1 bytes");
 
+	{
+		static const unsigned char in[] = { 0x00, 0x01, 0x7f, 0x80,
+		    0xab, 0xff };
+		char	 out[13], tight[12];
+
+		tap_ok(rng_hex_encode(in, sizeof(in), out, sizeof(out)) ==
+		    AUTH_OK && strcmp(out, "00017f80abff") == 0,
+		    "rng_hex_encode: 00 01 7f 80 ab ff");
+		tap_ok(rng_hex_encode(in, sizeof(in), tight, sizeof(tight)) ==
+		    AUTH_ERR_INVALID && tight[0] == '\0',
+		    "rng_hex_encode refuses an output without room for "
+		    "the NUL");
+		tap_ok(rng_hex_encode(in, 0, out, 1) == AUTH_OK &&
+		    out[0] == '\0', "rng_hex_encode of nothing is \"\"");
+		tap_ok(rng_hex_encode(in, 0, out, 0) == AUTH_ERR_INVALID,
+		    "rng_hex_encode refuses an output of 0 bytes");
+		tap_ok(rng_hex_value('0') == 0 && rng_hex_value('9') == 9 &&
+		    rng_hex_value('a') == 10 && rng_hex_value('F') == 15 &&
+		    rng_hex_value('g') == -1 && rng_hex_value('/') == -1 &&
+		    rng_hex_value(':') == -1 && rng_hex_value('\0') == -1 &&
+		    rng_hex_value(0xe0) == -1,
+		    "rng_hex_value: 0-9, a-f, A-F; nothing else");
+	}
+
 	tap_ok(rng_uniform(0, &v) == AUTH_ERR_INVALID, "bound 0 refused");
 	bad = 0;
 	for (i = 0; i < 100; i++)

@@ -15,6 +15,7 @@
 #include "req.h"
 #include "session.h"
 #include "capture.h"
+#include "memwatch.h"
 #include "tap.h"
 #include "token.h"
 
@@ -41,6 +42,8 @@ main(void)
 	struct json_object	*o, *v;
 	const unsigned char	*key = (const unsigned char *)SECRET;
 	const char		*b, *at, *rt;
+	char			 sig[64], asig[64];
+	unsigned long		 found;
 	long long		 now = 1800000000;
 
 	memset(&app, 0, sizeof(app));
@@ -85,6 +88,37 @@ main(void)
 	    c.exp == s.expires_at, "refresh token: sid, jti, session's end");
 	tap_ok(jwt_verify(key, strlen(SECRET), rt, strlen(rt), JWT_ACCESS, now,
 	    &c) != AUTH_OK, "the refresh token is no access token");
+
+	/*
+	 * No freed block holds a token's signature (what makes it worth
+	 * stealing): the same pair is made again, the same to the byte,
+	 * with the heap watched for both signatures.
+	 */
+	if (!memwatch_ok)
+		tap_ok(1, "# SKIP no freed block holds a token: no memwatch");
+	else {
+		(void)snprintf(sig, sizeof(sig), "%s", strrchr(rt, '.') + 1);
+		(void)snprintf(asig, sizeof(asig), "%s", strrchr(at, '.') + 1);
+		json_object_put(o);
+		req_free(&r);
+		capture_reset();
+		req_init(&r, &capture_io, NULL);
+		memwatch_start(sig);
+		token_respond(&app, &r, &s, now);
+		req_free(&r);
+		found = memwatch_found;
+		memwatch_start(asig);
+		capture_reset();
+		req_init(&r, &capture_io, NULL);
+		token_respond(&app, &r, &s, now);
+		req_free(&r);
+		memwatch_start(NULL);
+		tap_ok(strstr(capture_out, asig) != NULL && found == 0 &&
+		    memwatch_found == 0, "no freed block holds the refresh "
+		    "or the access token's signature (%lu, %lu did)", found,
+		    memwatch_found);
+		return tap_done();
+	}
 	json_object_put(o);
 	req_free(&r);
 	return tap_done();

@@ -127,6 +127,49 @@ static const struct refusal email_invalids[] = {
 	{ NULL, NULL }
 };
 
+/* Addresses the FastAPI backend stored that valid_email() refuses. */
+static const struct email_valid lookup_valids[] = {
+	/* jose with an acute accent, b u-umlaut cher */
+	{ "jos\xc3\xa9@example.com", "jos\xc3\xa9@example.com" },
+	{ " Bob@B\xc3\xbc" "cher.DE ", "bob@b\xc3\xbc" "cher.de" },
+	/* Only ASCII is folded: the Ü stays as it is. */
+	{ "JOS\xc3\x89@x.io", "jos\xc3\x89@x.io" },
+	{ "\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe5\x85\xac"
+	  "\xe5\x8f\xb8", "\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90."
+	  "\xe5\x85\xac\xe5\x8f\xb8" },				/* CJK */
+	{ "Bob.Mixed@Example.com", "bob.mixed@example.com" },
+	{ EMAIL_254, EMAIL_254 },
+	/* 64 two-byte characters: 64 characters, 128 bytes. */
+	{ AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4
+	  "@b.co", AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4
+	  AE4 AE4 "@b.co" },
+	{ NULL, NULL }
+};
+
+static const struct refusal lookup_invalids[] = {
+	{ "", MSG_EMAIL_EMPTY },
+	{ EMAIL_255, MSG_EMAIL_LONG },
+	{ X64 "a@b.co", MSG_EMAIL_LOCAL_LONG },
+	{ AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4 AE4
+	  "\xc3\xa4@b.co", MSG_EMAIL_LOCAL_LONG },	/* 65 characters */
+	{ "jos\xc3@example.com", MSG_EMAIL_INVALID },	/* cut sequence */
+	{ "jos\xc0\xa9@example.com", MSG_EMAIL_INVALID },	/* overlong */
+	{ "a\xed\xa0\x80@b.co", MSG_EMAIL_INVALID },	/* surrogate */
+	{ "a\xc2\x85@b.co", MSG_EMAIL_INVALID },		/* C1 NEL */
+	{ "a@b\xc2\x9f.co", MSG_EMAIL_INVALID },		/* C1 APC */
+	{ "a@b", MSG_EMAIL_INVALID },
+	{ "a@@b.com", MSG_EMAIL_INVALID },
+	{ "a b@c.com", MSG_EMAIL_INVALID },
+	{ "a\t@b.com", MSG_EMAIL_INVALID },
+	{ "a@b.com\r\nRCPT TO:<evil@x.io>", MSG_EMAIL_INVALID },
+	{ "\"q\"@b.com", MSG_EMAIL_INVALID },
+	{ "<a@b.com>", MSG_EMAIL_INVALID },
+	{ "a@-b\xc3\xbc.com", MSG_EMAIL_INVALID },
+	{ "a@b\xc3\xbc..com", MSG_EMAIL_INVALID },
+	{ ".a\xc3\xbc@b.com", MSG_EMAIL_INVALID },
+	{ NULL, NULL }
+};
+
 static const char *const username_valids[] = {
 	"abc",
 	X32,
@@ -237,6 +280,95 @@ test_email(void)
 }
 
 static void
+test_lookup(void)
+{
+	char		 out[VALID_EMAIL_LOOKUP_MAX + 1];
+	const char	*msg;
+	size_t		 i;
+
+	for (i = 0; lookup_valids[i].in != NULL; i++) {
+		memcpy(out, "stale", sizeof("stale"));
+		msg = valid_email_lookup(lookup_valids[i].in,
+		    strlen(lookup_valids[i].in), out, sizeof(out));
+		tap_ok(msg == NULL && strcmp(out, lookup_valids[i].out) == 0,
+		    "lookup valid #%zu: \"%s\" -> \"%s\"", i, out,
+		    msg == NULL ? "(ok)" : msg);
+	}
+	/* Everything valid_email() accepts, the lookup accepts alike. */
+	for (i = 0; email_valids[i].in != NULL; i++) {
+		memcpy(out, "stale", sizeof("stale"));
+		msg = valid_email_lookup(email_valids[i].in,
+		    strlen(email_valids[i].in), out, sizeof(out));
+		tap_ok(msg == NULL && strcmp(out, email_valids[i].out) == 0,
+		    "lookup takes email valid #%zu alike", i);
+	}
+	for (i = 0; lookup_invalids[i].in != NULL; i++) {
+		memcpy(out, "stale", sizeof("stale"));
+		msg = valid_email_lookup(lookup_invalids[i].in,
+		    strlen(lookup_invalids[i].in), out, sizeof(out));
+		tap_ok(streq(msg, lookup_invalids[i].msg) && out[0] == '\0',
+		    "lookup invalid #%zu: %s", i,
+		    msg == NULL ? "(accepted)" : msg);
+	}
+	msg = valid_email_lookup("a@b.co", 6, out, VALID_EMAIL_LOOKUP_MAX);
+	tap_ok(streq(msg, MSG_EMAIL_INVALID) && out[0] == '\0',
+	    "lookup refused with an output buffer below "
+	    "VALID_EMAIL_LOOKUP_MAX + 1");
+	/* The strict rule still refuses what only the lookup takes. */
+	for (i = 0; lookup_valids[i].in != NULL; i++) {
+		char	 strict[VALID_EMAIL_MAX + 1];
+
+		if (strspn(lookup_valids[i].out, "abcdefghijklmnopqrstuvwxyz"
+		    "0123456789.@") == strlen(lookup_valids[i].out))
+			continue;
+		tap_ok(valid_email(lookup_valids[i].in,
+		    strlen(lookup_valids[i].in), strict,
+		    sizeof(strict)) != NULL,
+		    "registration still refuses lookup valid #%zu", i);
+	}
+}
+
+static void
+test_utf8_address(void)
+{
+
+	tap_ok(valid_utf8("", 0) && valid_utf8("abc", 3) &&
+	    valid_utf8("\xc3\xa4\xe2\x82\xac\xf0\x9f\x98\x80", 9) &&
+	    valid_utf8("a\0b", 3), "valid_utf8: ASCII, 2, 3, 4 bytes, NUL");
+	tap_ok(!valid_utf8("\xc0\xaf", 2) && !valid_utf8("\xe0\x80\xaf", 3) &&
+	    !valid_utf8("\xf0\x80\x80\xaf", 4),
+	    "valid_utf8 refuses overlong forms");
+	tap_ok(!valid_utf8("\xed\xa0\x80", 3) && !valid_utf8("\xf4\x90\x80\x80",
+	    4) && !valid_utf8("\xf5\x80\x80\x80", 4),
+	    "valid_utf8 refuses surrogates and code points above U+10FFFF");
+	tap_ok(!valid_utf8("\xc3", 1) && !valid_utf8("\xe2\x82", 2) &&
+	    !valid_utf8("\x80", 1) && !valid_utf8("\xff", 1),
+	    "valid_utf8 refuses cut sequences and stray bytes");
+	tap_ok(valid_utf8("\xc3\xa4\xc3", 2) && !valid_utf8("\xc3\xa4\xc3", 3),
+	    "valid_utf8 reads exactly n bytes");
+
+	tap_ok(valid_address("a@b.co", 6, 0) &&
+	    valid_address("a@b.co", 6, VALID_ADDR_UTF8),
+	    "valid_address: a@b.co in both modes");
+	tap_ok(!valid_address("jos\xc3\xa9@b.co", 9, 0) &&
+	    valid_address("jos\xc3\xa9@b.co", 9, VALID_ADDR_UTF8),
+	    "valid_address: a UTF-8 local part only with VALID_ADDR_UTF8");
+	tap_ok(!valid_address("a@b.co\r\n", 8, VALID_ADDR_UTF8) &&
+	    !valid_address("a@b.co>", 7, VALID_ADDR_UTF8) &&
+	    !valid_address(" a@b.co", 7, VALID_ADDR_UTF8),
+	    "valid_address: no CR, LF, \">\" or space, even with UTF-8");
+	tap_ok(!valid_address("a@b-.co", 7, 0) && !valid_address("a@b", 3, 0) &&
+	    !valid_address("a@" X64 ".co", 69, 0) &&
+	    valid_address("a@" L63 ".co", 68, 0),
+	    "valid_address: labels of 1 to 63, no hyphen at an end, two "
+	    "or more");
+	tap_ok(!valid_address(NULL, 0, 0) && !valid_address("", 0, 0) &&
+	    !valid_address(EMAIL_255, 255, 0) &&
+	    valid_address(EMAIL_254, 254, 0),
+	    "valid_address: NULL, empty, 255 refused; 254 taken");
+}
+
+static void
 test_username(void)
 {
 	const char	*msg;
@@ -324,6 +456,8 @@ main(void)
 	    strlen(X64) == 64 && strlen(L63) == 63 && strlen(PW_72) == 72 &&
 	    strlen(PW_74_UTF8) == 74, "fixture lengths");
 	test_email();
+	test_lookup();
+	test_utf8_address();
 	test_username();
 	test_password();
 	test_common();
