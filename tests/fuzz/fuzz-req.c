@@ -4,9 +4,10 @@
  * the entry every program's accept loop calls, with req.c, resp.c and
  * client.c behind it.  The input is what a web server hands a program:
  *
- *	NAME=value		CGI parameters, one a line (REQUEST_METHOD,
- *	...			CONTENT_TYPE, CONTENT_LENGTH, PATH_INFO,
- *				REMOTE_ADDR, HTTP_X_FORWARDED_FOR, ...)
+ *	NAME=value		CGI parameters, one a line (REQUEST_URI,
+ *	...			PATH_INFO, REQUEST_METHOD, CONTENT_TYPE,
+ *				CONTENT_LENGTH, REMOTE_ADDR,
+ *				HTTP_X_FORWARDED_FOR, ...)
  *	<empty line>
  *	body
  *
@@ -14,8 +15,9 @@
  * length (so that "+*" or "* " are near misses), FUZZ_CHUNK=n hands the
  * body out n bytes per read, FUZZ_FAIL=n makes the read fail after n
  * bytes, and TRUSTED_PROXIES=spec sets the trusted proxies.  The
- * handler behind the front end takes the email, username and password
- * fields as the endpoints do and echoes the normalised ones with 200.
+ * endpoint is auth-register; its handler here takes the email, username
+ * and password fields as the endpoints do and echoes the normalised ones
+ * with 200.
  *
  * Properties (any broken one aborts):
  *  - exactly one complete response, with the headers every answer
@@ -26,7 +28,9 @@
  *    a body that a byte scan does not rule out as JSON (no control
  *    characters, no bytes UTF-8 forbids, braces at both ends, nesting at
  *    most REQ_JSON_DEPTH); its email validates again to itself;
- *  - 404 exactly when PATH_INFO is not empty; 405 carries Allow: POST;
+ *  - 404 exactly when PATH_INFO is not empty or REQUEST_URI's last
+ *    segment (up to "?" or "#", percent-escapes decoded) is not the
+ *    endpoint's name; 405 carries Allow: POST;
  *    413 exactly for a Content-Length above 16 KiB past the checks
  *    before it; no byte of the body read before those answers, and never
  *    more than Content-Length;
@@ -120,6 +124,41 @@ fuzz_clen(const char *s)
 }
 
 /*
+ * Return 1 if the path of uri (up to "?" or "#") ends in the segment
+ * "register", percent-escapes decoded, else 0.
+ */
+static int
+fuzz_route(const char *uri)
+{
+	char		 seg[16], hex[3];
+	const char	*s, *end;
+	size_t		 n = 0;
+
+	end = uri + strcspn(uri, "?#");
+	for (s = end; s > uri && s[-1] != '/'; s--)
+		continue;
+	for (; s < end; s++) {
+		if (n + 1 >= sizeof(seg))
+			return 0;
+		if (*s != '%') {
+			seg[n++] = *s;
+			continue;
+		}
+		if (end - s < 3 || strchr("0123456789abcdefABCDEF", s[1]) ==
+		    NULL || strchr("0123456789abcdefABCDEF", s[2]) == NULL ||
+		    s[1] == '\0' || s[2] == '\0')
+			return 0;
+		hex[0] = s[1];
+		hex[1] = s[2];
+		hex[2] = '\0';
+		seg[n++] = (char)strtoul(hex, NULL, 16);
+		s += 2;
+	}
+	seg[n] = '\0';
+	return strlen(seg) == n && strcmp(seg, "register") == 0;
+}
+
+/*
  * Return 1 if ct could be "application/json" with at most a UTF-8
  * charset: a looser check than the front end's, so that the front end
  * accepting what this refuses is a bug.
@@ -155,11 +194,14 @@ fuzz_check(const struct oracle_io *f, const struct oracle_resp *resp)
 {
 	struct json_object	*v;
 	char			 again[VALID_EMAIL_MAX + 1];
-	const char		*pi, *method, *email;
+	const char		*pi, *uri, *method, *email;
 	long			 clen;
-	int			 st = resp->status;
+	int			 st = resp->status, elsewhere;
 
 	pi = oracle_io_get(f, "PATH_INFO");
+	uri = oracle_io_get(f, "REQUEST_URI");
+	elsewhere = (pi != NULL && *pi != '\0') ||
+	    (uri != NULL && !fuzz_route(uri));
 	method = oracle_io_get(f, "REQUEST_METHOD");
 	clen = fuzz_clen(oracle_io_get(f, "CONTENT_LENGTH"));
 
@@ -168,9 +210,10 @@ fuzz_check(const struct oracle_io *f, const struct oracle_resp *resp)
 		oracle_fail("status %d", st);
 	if (f->writes != 2)
 		oracle_fail("%zu writes for one answer", f->writes);
-	if ((pi != NULL && *pi != '\0') != (st == 404))
-		oracle_fail("status %d with PATH_INFO \"%s\"", st,
-		    pi != NULL ? pi : "(none)");
+	if (elsewhere != (st == 404))
+		oracle_fail("status %d with PATH_INFO \"%s\", REQUEST_URI "
+		    "\"%s\"", st, pi != NULL ? pi : "(none)",
+		    uri != NULL ? uri : "(none)");
 	if (st == 405 && !resp->allow_post)
 		oracle_fail("405 without Allow: POST");
 	if (clen != -1 && f->pos > (size_t)clen)
@@ -220,7 +263,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct app_endpoint ep = {
-		"fuzz-req", NULL, 0, NULL, fuzz_handle
+		.prog = "auth-register",
+		.handle = fuzz_handle,
 	};
 	static struct oracle_io	 f;
 	static char		 text[FUZZ_MAX + 1], clen[FUZZ_MAX + 32];
@@ -275,7 +319,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 
 	memset(&app, 0, sizeof(app));
-	app.prog = "fuzz-req";
+	app.prog = ep.prog;
 	if (client_proxies_parse(proxies, &app.cfg.proxies, err,
 	    sizeof(err)) != AUTH_OK)
 		memset(&app.cfg.proxies, 0, sizeof(app.cfg.proxies));

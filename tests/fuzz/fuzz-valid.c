@@ -13,6 +13,12 @@
  *    validates again to itself, and is accepted by mail_format() as a
  *    recipient (or no mail could reach the account);
  *  - validation ignores ASCII case and surrounding white space;
+ *  - the lenient validator for addresses of existing accounts
+ *    (valid_email_lookup(), valid_address() with VALID_ADDR_UTF8) takes
+ *    every address valid_email() takes, to the same result, and what it
+ *    takes is at most 1016 bytes of text with one "@" and none of the
+ *    bytes that would end or change an SMTP path or a header, and
+ *    validates again to itself;
  *  - a username is accepted exactly when it is 3 to 32 of the ASCII
  *    letters, digits, "_", "." and "-";
  *  - an accepted password is 8 to 72 bytes, equals neither the email,
@@ -99,6 +105,60 @@ fuzz_email(const char *in, size_t len)
 	if (mail_format(&cfg, out, "Subject", "Body\n", 1700000000LL,
 	    msgbuf, sizeof(msgbuf)) != AUTH_OK)
 		oracle_fail("email: mail_format() refuses \"%s\"", out);
+}
+
+/*
+ * Return 1 if s (len bytes) can pass for an address in an SMTP command or
+ * a header: one "@" with something on both sides, no control character,
+ * DEL, space, quote, comma, angle bracket or backslash, else 0.
+ */
+static int
+fuzz_addr_safe(const char *s, size_t len)
+{
+	const char	*at;
+	size_t		 i;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f ||
+		    strchr("\"<>,\\", s[i]) != NULL)
+			return 0;
+	return (at = memchr(s, '@', len)) != NULL && at != s &&
+	    at != s + len - 1 && memchr(at + 1, '@', len - (size_t)(at - s) -
+	    1) == NULL;
+}
+
+static void
+fuzz_lookup(const char *in, size_t len)
+{
+	char		 out[VALID_EMAIL_LOOKUP_MAX + 1];
+	char		 again[VALID_EMAIL_LOOKUP_MAX + 1];
+	char		 strict[VALID_EMAIL_MAX + 1];
+	const char	*msg;
+
+	if (valid_address(in, len, 0) && !valid_address(in, len,
+	    VALID_ADDR_UTF8))
+		oracle_fail("valid_address(): UTF8 refuses what ASCII takes");
+	if (valid_address(in, len, VALID_ADDR_UTF8) &&
+	    !fuzz_addr_safe(in, len))
+		oracle_fail("valid_address() took an unsafe address");
+	msg = valid_email_lookup(in, len, out, sizeof(out));
+	if (valid_email(in, len, strict, sizeof(strict)) == NULL &&
+	    (msg != NULL || strcmp(out, strict) != 0))
+		oracle_fail("lookup: refuses or changes what valid_email() "
+		    "takes");
+	if (msg != NULL) {
+		if (out[0] != '\0')
+			oracle_fail("lookup: refused, but out is set");
+		return;
+	}
+	if (strlen(out) > VALID_EMAIL_LOOKUP_MAX ||
+	    !fuzz_addr_safe(out, strlen(out)) ||
+	    strpbrk(out, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != NULL)
+		oracle_fail("lookup: accepted \"%s\"", out);
+	if (valid_email_lookup(out, strlen(out), again, sizeof(again)) !=
+	    NULL || strcmp(out, again) != 0)
+		oracle_fail("lookup: \"%s\" does not validate to itself",
+		    out);
 }
 
 static void
@@ -229,6 +289,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (f[i] == NULL)
 			f[i] = "";
 	fuzz_email(f[0], strlen(f[0]));
+	fuzz_lookup(f[0], strlen(f[0]));
 	fuzz_username(f[1], strlen(f[1]));
 	if (valid_email(f[0], strlen(f[0]), email, sizeof(email)) == NULL)
 		e = email;
