@@ -36,15 +36,6 @@
 
 #define FORGOT_MESSAGE	"If that email is registered, a reset code has been sent."
 
-static const enum db_q forgot_queries[] = {
-	DB_Q_USER_LOCK,
-	DB_Q_RESET_RECENT,
-	DB_Q_RESET_RETIRE_USER,
-	DB_Q_RESET_INSERT,
-	DB_Q_RESET_CODE_INSERT,
-	DB_Q_THROTTLE_HIT1,
-};
-
 /* The work left for after the answer: one at a time per process. */
 struct forgot_job {
 	struct app	*app;
@@ -167,8 +158,6 @@ main(void)
 {
 	static const struct app_endpoint ep = {
 		.prog = "auth-forgot-password",
-		.queries = forgot_queries,
-		.nqueries = sizeof(forgot_queries) / sizeof(forgot_queries[0]),
 		.init = forgot_init,
 		.handle = forgot_handle,
 	};

@@ -37,16 +37,6 @@
 #include "user.h"
 #include "valid.h"
 
-static const enum db_q login_queries[] = {
-	DB_Q_USER_BY_EMAIL,
-	DB_Q_USER_REHASH,
-	DB_Q_SESSION_INSERT,
-	DB_Q_THROTTLE_HIT1,
-	DB_Q_THROTTLE_HIT2,
-	DB_Q_THROTTLE_HIT3,
-	DB_Q_THROTTLE_LOGIN_OK,
-};
-
 /*
  * If the stored hash is cheaper than BCRYPT_ROUNDS, store one at the
  * configured cost.  Returns 1 if it did; a failure is logged and does not
@@ -196,8 +186,6 @@ main(void)
 {
 	static const struct app_endpoint ep = {
 		.prog = "auth-login",
-		.queries = login_queries,
-		.nqueries = sizeof(login_queries) / sizeof(login_queries[0]),
 		.handle = login_handle,
 		.flags = APP_BCRYPT,
 	};

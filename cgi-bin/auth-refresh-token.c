@@ -4,15 +4,19 @@
  *
  * Body {"refresh_token"}.  Answers
  *	200 with a new pair, as login does: for the session's current
- *	    generation the session advances one generation (rotation); for
- *	    the generation just replaced, inside REFRESH_REUSE_GRACE_SECONDS,
- *	    the current generation is handed out again;
+ *	    generation the session advances one generation (rotation, one
+ *	    statement: a success is not counted by the throttle); for a
+ *	    generation replaced in the current burst of rotations, inside
+ *	    REFRESH_REUSE_GRACE_SECONDS, the current generation is handed
+ *	    out again (session.c);
  *	401 {"detail": "Invalid refresh token"} for anything else: a bad,
  *	    expired or mistyped token, a revoked or expired session, a
  *	    deleted or disabled user, or an older generation (which also
  *	    revokes the session: the token was copied);
  *	422 for a missing or mistyped field;
- *	429 with Retry-After past THROTTLE_REFRESH_ADDRESS;
+ *	429 with Retry-After instead of that 401 once the client's address
+ *	    is past THROTTLE_REFRESH_ADDRESS failures (a valid signed token
+ *	    cannot be guessed, so only failures count);
  *	404, 405, 411, 413, 415, 400 from the front end (req.c);
  *	503 when the database is away, 500 on internal failure.
  */
@@ -27,15 +31,7 @@
 #include "req.h"
 #include "resp.h"
 #include "session.h"
-#include "throttle.h"
 #include "token.h"
-
-static const enum db_q refresh_queries[] = {
-	DB_Q_SESSION_ROTATE,
-	DB_Q_SESSION_GET,
-	DB_Q_SESSION_REVOKE,
-	DB_Q_THROTTLE_HIT1,
-};
 
 static void
 refresh_handle(struct app *app, struct req *r)
@@ -45,7 +41,6 @@ refresh_handle(struct app *app, struct req *r)
 	struct jwt_claims	 c;
 	struct session		 s;
 	enum session_result	 res;
-	struct throttle_hit	 hit;
 	enum auth_status	 rc;
 	long long		 now;
 
@@ -53,19 +48,9 @@ refresh_handle(struct app *app, struct req *r)
 		resp_invalid(r);
 		return;
 	}
-	hit.kind = THROTTLE_REFRESH_ADDRESS;
-	hit.key = r->client;
-	if (!app_throttle(app, r, &hit, 1))
-		return;
 	now = (long long)time(NULL);
-	if (jwt_verify((const unsigned char *)app->cfg.jwt_secret_key,
-	    app->cfg.jwt_secret_len, token, len, JWT_REFRESH, now, &c) !=
-	    AUTH_OK) {
-		log_info("refresh", "failure reason=token client=%s",
-		    r->client);
-		resp_error(r, 401, "Invalid refresh token");
+	if (!token_refresh_claims(app, r, "refresh", token, len, now, &c))
 		return;
-	}
 	if ((rc = session_refresh(app->db, &c, now,
 	    app->cfg.refresh_reuse_grace_seconds, &s, &res)) != AUTH_OK) {
 		app_fail(r, rc);
@@ -83,12 +68,12 @@ refresh_handle(struct app *app, struct req *r)
 		log_warn("refresh", "reuse detected, session revoked "
 		    "user=%lld session=%.8s client=%s", c.sub, c.sid,
 		    r->client);
-		resp_error(r, 401, "Invalid refresh token");
+		token_refresh_refuse(app, r);
 		break;
 	default:
 		log_info("refresh", "failure reason=session user=%lld "
 		    "session=%.8s client=%s", c.sub, c.sid, r->client);
-		resp_error(r, 401, "Invalid refresh token");
+		token_refresh_refuse(app, r);
 		break;
 	}
 }
@@ -98,9 +83,6 @@ main(void)
 {
 	static const struct app_endpoint ep = {
 		.prog = "auth-refresh-token",
-		.queries = refresh_queries,
-		.nqueries = sizeof(refresh_queries) /
-		    sizeof(refresh_queries[0]),
 		.handle = refresh_handle,
 	};
 

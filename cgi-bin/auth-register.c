@@ -29,11 +29,6 @@
 #include "user.h"
 #include "valid.h"
 
-static const enum db_q register_queries[] = {
-	DB_Q_USER_INSERT,
-	DB_Q_THROTTLE_HIT1,
-};
-
 /*
  * Answer 201 with the new account, never its hash.  created_at is ISO
  * 8601 in UTC, with the Z that the FastAPI backend's naive datetimes
@@ -136,9 +131,6 @@ main(void)
 {
 	static const struct app_endpoint ep = {
 		.prog = "auth-register",
-		.queries = register_queries,
-		.nqueries = sizeof(register_queries) /
-		    sizeof(register_queries[0]),
 		.handle = register_handle,
 		.flags = APP_BCRYPT,
 	};

@@ -32,17 +32,6 @@
 #include "throttle.h"
 #include "valid.h"
 
-static const enum db_q resetpw_queries[] = {
-	DB_Q_USER_LOCK,
-	DB_Q_RESET_NEWEST,
-	DB_Q_RESET_ATTEMPT,
-	DB_Q_RESET_USE,
-	DB_Q_USER_SET_PASSWORD,
-	DB_Q_RESET_RETIRE_USER,
-	DB_Q_SESSION_REVOKE_USER,
-	DB_Q_THROTTLE_HIT1,
-};
-
 static int
 resetpw_init(struct app *app)
 {
@@ -125,9 +114,6 @@ main(void)
 {
 	static const struct app_endpoint ep = {
 		.prog = "auth-reset-password",
-		.queries = resetpw_queries,
-		.nqueries = sizeof(resetpw_queries) /
-		    sizeof(resetpw_queries[0]),
 		.init = resetpw_init,
 		.handle = resetpw_handle,
 		.flags = APP_BCRYPT,

@@ -2,9 +2,10 @@
 /*
  * The life of a program.  Once per process, before the first request:
  * read and check the configuration (a bad one is one line on stderr and
- * exit status 2), connect to the database and prepare statements (if the
- * database is away the program still starts and answers 503 until it
- * comes back, so a web server that spawns it at boot does not give up),
+ * exit status 2), connect to the database (if it is away the program
+ * still starts and answers 503 until it comes back, so a web server that
+ * spawns it at boot does not give up; statements are prepared when a
+ * request first uses them),
  * and the endpoint's own init.  Then either the FastCGI accept loop with
  * an explicit FCGX_Request (never fcgi_stdio.h, which swaps environ on
  * every request), or, when started as plain CGI, one request.
@@ -145,14 +146,21 @@ app_serve(struct app *app, const struct app_endpoint *ep,
 	req_init(&r, io, &app->cfg.proxies);
 	/* Whether the web server passes Authorization on (never its value). */
 	authz = req_param(&r, "HTTP_AUTHORIZATION") != NULL;
-	if (req_route(&r, app_route(ep)) && req_read_json(&r))
+	/* auth-verify answers for whatever path it guards: no route. */
+	if (((ep->flags & APP_ANY_PATH) != 0 ||
+	    req_route(&r, app_route(ep))) &&
+	    (ep->allow != NULL ? req_check_method(&r, ep->allow) :
+	    req_read_json(&r)))
 		ep->handle(app, &r);
 	if (r.status == 0) {
 		log_err("request", "handler gave no answer");
 		resp_error(&r, 500, "Internal server error");
 	}
-	log_info("request", "status=%d ms=%ld client=%s%s", r.status,
-	    req_elapsed_ms(&r), r.client, authz ? " authorization=yes" : "");
+	/* A health probe or an authorizer's yes is no news worth a line. */
+	if ((ep->flags & APP_QUIET) == 0 || r.status >= 400)
+		log_info("request", "status=%d ms=%ld client=%s%s", r.status,
+		    req_elapsed_ms(&r), r.client,
+		    authz ? " authorization=yes" : "");
 	*afterp = r.after;
 	*argp = r.after_arg;
 	req_free(&r);
@@ -160,13 +168,14 @@ app_serve(struct app *app, const struct app_endpoint *ep,
 
 /*
  * Answer r for a failure status from common/: 503 when the database is
- * away, 500 otherwise (the cause is already in the log).
+ * away or a write's outcome is unknown (the client may try again), 500
+ * otherwise (the cause is already in the log).
  */
 void
 app_fail(struct req *r, enum auth_status rc)
 {
 
-	if (rc == AUTH_ERR_DB_UNAVAIL)
+	if (rc == AUTH_ERR_DB_UNAVAIL || rc == AUTH_ERR_DB_COMMIT_UNKNOWN)
 		resp_error(r, 503, "Service temporarily unavailable");
 	else {
 		log_err("internal", "status=%s", auth_strerror(rc));
@@ -187,10 +196,11 @@ app_throttle(struct app *app, struct req *r, const struct throttle_hit *hits,
 	char			 retry[64];
 	const char		*headers[2];
 	enum auth_status	 rc;
+	enum throttle_kind	 limit;
 	long			 wait;
 
 	rc = throttle_check(app->db, &app->cfg, hits, n,
-	    (long long)time(NULL), &wait);
+	    (long long)time(NULL), &wait, &limit);
 	if (rc != AUTH_OK) {
 		/* Whatever went wrong, nothing was counted: fail closed. */
 		log_err("throttle", "cannot count status=%s client=%s",
@@ -203,8 +213,8 @@ app_throttle(struct app *app, struct req *r, const struct throttle_hit *hits,
 	(void)snprintf(retry, sizeof(retry), "Retry-After: %ld", wait);
 	headers[0] = retry;
 	headers[1] = NULL;
-	log_info("throttle", "refused limit=%d client=%s retry=%ld",
-	    (int)hits[0].kind, r->client, wait);
+	log_info("throttle", "refused limit=%s client=%s retry=%ld",
+	    throttle_name(limit), r->client, wait);
 	resp_error_headers(r, 429, "Too many requests", headers);
 	return 0;
 }
@@ -251,12 +261,13 @@ app_start(struct app *app, const struct app_endpoint *ep)
 		return 2;
 	}
 	app_nice(app, ep);
-	if ((app->db = db_new(&app->cfg.db, ep->queries, ep->nqueries)) ==
-	    NULL) {
+	if ((app->db = db_new(&app->cfg.db, NULL, 0)) == NULL) {
 		log_err("startup", "out of memory");
 		return 1;
 	}
-	switch (db_connect(app->db)) {
+	/* APP_LAZY_DB: a program that may never need it holds none. */
+	switch ((ep->flags & APP_LAZY_DB) != 0 ? AUTH_OK :
+	    db_connect(app->db)) {
 	case AUTH_OK:
 		break;
 	case AUTH_ERR_DB_UNAVAIL:
@@ -264,9 +275,8 @@ app_start(struct app *app, const struct app_endpoint *ep)
 		    "until it is back");
 		break;
 	default:
-		/* Connected, but a statement did not prepare: see above. */
-		log_err("startup", "database refused a statement; are the "
-		    "migrations applied? answering 500 until they are");
+		log_err("startup", "cannot use the database; answering 500 "
+		    "until it can be");
 		break;
 	}
 	if (ep->init != NULL && ep->init(app) == -1)

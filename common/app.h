@@ -23,21 +23,25 @@ struct app {
 
 /* struct app_endpoint flags */
 #define APP_BCRYPT	0x01	/* spends bcrypt: runs at BCRYPT_NICE */
+#define APP_ANY_PATH	0x02	/* answers for any path: no req_route() */
+#define APP_QUIET	0x04	/* no request line for an answer below 400 */
+#define APP_LAZY_DB	0x08	/* connect at the first statement, not start */
 
 /*
  * An endpoint: its program's name (auth-NAME answers the URL path that
- * ends in NAME, see req_route()), the statements it uses (prepared at
- * connect), an optional once-per-process init returning 0 or -1, the
- * handler, which must answer the request exactly once, and flags.
- * Programs fill it with designated initializers, so that a new field
- * needs no edit where it is not used.
+ * ends in NAME, see req_route()), an optional once-per-process init
+ * returning 0 or -1, the handler, which must answer the request exactly
+ * once, the methods of a program that takes no body (NULL: POST with a
+ * JSON body, read by req_read_json()), and flags.  (Statements are
+ * prepared when a request first uses them: db.c.)  Programs fill it with
+ * designated initializers, so that a new field needs no edit where it is
+ * not used.
  */
 struct app_endpoint {
 	const char		*prog;
-	const enum db_q		*queries;
-	size_t			 nqueries;
 	int			(*init)(struct app *);
 	void			(*handle)(struct app *, struct req *);
+	const char		*allow;		/* no body: "GET, HEAD", "*" */
 	unsigned int		 flags;		/* APP_* */
 };
 

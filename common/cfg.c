@@ -35,6 +35,7 @@
 #endif
 
 #define CFG_LINE_MAX	4096		/* longest line, without its end */
+#define CFG_VALUE_MAX	16384		/* longest value once expanded */
 #define CFG_FILE_MAX	(1024 * 1024)	/* largest file read */
 
 #define CFG_REQUIRED	0x01		/* no default: must be set */
@@ -89,6 +90,10 @@ enum cfg_key {
 	CFG_THROTTLE_RESET_ADDRESS_WINDOW,
 	CFG_THROTTLE_REFRESH_ADDRESS,
 	CFG_THROTTLE_REFRESH_ADDRESS_WINDOW,
+	CFG_DB_CONNECT_TIMEOUT,
+	CFG_DB_TIMEOUT,
+	CFG_DB_LOCK_WAIT_TIMEOUT,
+	CFG_VERIFY_CHECK_ACCOUNT,
 	CFG__MAX
 };
 
@@ -243,6 +248,19 @@ static const struct cfg_def cfg_defs[CFG__MAX] = {
 	{ "THROTTLE_REFRESH_ADDRESS_WINDOW", CFG_TYPE_INT,
 	  offsetof(struct cfg, throttle_window[THROTTLE_REFRESH_ADDRESS]), "300", 1,
 	  86400, 0, NULL }, /* CFG_THROTTLE_REFRESH_ADDRESS_WINDOW */
+	/* After MYSQL_DB_URL, whose parse fills the rest of db. */
+	{ "DB_CONNECT_TIMEOUT", CFG_TYPE_INT,
+	  offsetof(struct cfg, db.connect_timeout), "5", 1, 300,
+	  0, NULL }, /* CFG_DB_CONNECT_TIMEOUT */
+	{ "DB_TIMEOUT", CFG_TYPE_INT,
+	  offsetof(struct cfg, db.io_timeout), "10", 1, 3600,
+	  0, NULL }, /* CFG_DB_TIMEOUT */
+	{ "DB_LOCK_WAIT_TIMEOUT", CFG_TYPE_INT,
+	  offsetof(struct cfg, db.lock_wait_timeout), "5", 1, 3600,
+	  0, NULL }, /* CFG_DB_LOCK_WAIT_TIMEOUT */
+	{ "VERIFY_CHECK_ACCOUNT", CFG_TYPE_BOOL,
+	  offsetof(struct cfg, verify_check_account), "false", 0, 1,
+	  0, NULL }, /* CFG_VERIFY_CHECK_ACCOUNT */
 };
 
 static const char *const cfg_syntax_msgs[CFG_SYNTAX__MAX] = {
@@ -463,21 +481,15 @@ cfg_keychar(char c, int first)
 }
 
 /*
- * Split one line of a python-dotenv file, in place, into *key and *val:
- *
- *   [export] KEY = value [# comment]
- *   [export] KEY = "value with \\ \" \n \t \r escapes" [# comment]
- *   [export] KEY = 'literal value' [# comment]
- *
- * An unquoted value is trimmed, and a "#" after a space or tab starts a
- * comment.  Within double quotes, other backslash pairs stay as written.
+ * Split the start of a python-dotenv line, in place: skip blanks and an
+ * "export " directive, end the key ([A-Za-z_][A-Za-z0-9_]*) with a NUL
+ * and set *key to it, and *sp to just after the "=".
  */
 static enum cfg_syntax
-cfg_parse_line(char *s, char **key, char **val)
+cfg_parse_key(char **sp, char **key)
 {
-	char	*keyend, *t, *d, *v;
+	char	*s = *sp, *keyend, *t;
 
-	*key = *val = NULL;
 	while (cfg_blank(*s))
 		s++;
 	if (*s == '\0' || *s == '#')
@@ -489,7 +501,6 @@ cfg_parse_line(char *s, char **key, char **val)
 		if (*t != '=')
 			s = t;
 	}
-
 	if (!cfg_keychar(*s, 1))
 		return CFG_SYNTAX_KEY;
 	*key = s;
@@ -502,51 +513,88 @@ cfg_parse_line(char *s, char **key, char **val)
 		s++;
 	if (*s != '=')
 		return CFG_SYNTAX_EQUALS;
-	t = ++s;
 	*keyend = '\0';
+	*sp = s + 1;
+	return CFG_SYNTAX_OK;
+}
+
+/*
+ * Return the byte backslash pair "\c" stands for inside quote, or -1 if
+ * the pair stays as written.  python-dotenv's documented escapes: in
+ * single quotes \\ and \'; in double quotes those, \" and the C escapes
+ * \a \b \f \n \r \t \v.  "\$" is no escape: python-dotenv keeps it.
+ */
+static int
+cfg_escape(char quote, char c)
+{
+	static const char cesc[] = "abfnrtv";
+	static const char cval[] = "\a\b\f\n\r\t\v";
+	const char	*p;
+
+	if (c == '\\' || c == '\'')
+		return c;
+	if (quote == '\'')
+		return -1;
+	if (c == '"')
+		return c;
+	if (c != '\0' && (p = strchr(cesc, c)) != NULL)
+		return cval[p - cesc];
+	return -1;
+}
+
+/*
+ * Unquote, in place, the value that starts just after the opening quote
+ * at s, decoding cfg_escape()'s pairs.  Return the value and set *endp to
+ * just after the closing quote, or return NULL if there is none on the
+ * line.
+ */
+static char *
+cfg_unquote(char *s, char quote, char **endp)
+{
+	char	*v = s, *d = s;
+	int	 c;
+
+	for (;;) {
+		if (*s == '\0')
+			return NULL;
+		if (*s == quote)
+			break;
+		if (*s == '\\' && s[1] != '\0' &&
+		    (c = cfg_escape(quote, s[1])) != -1) {
+			*d++ = (char)c;
+			s += 2;
+		} else
+			*d++ = *s++;
+	}
+	*d = '\0';
+	*endp = s + 1;
+	return v;
+}
+
+/*
+ * Split one line of a python-dotenv file, in place, into *key and *val:
+ *
+ *   [export] KEY = value [# comment]
+ *   [export] KEY = "value with \\ \" \' \n \t \r \a \b \f \v" [# comment]
+ *   [export] KEY = 'value with \\ \'' [# comment]
+ *
+ * An unquoted value is trimmed, and a "#" after a space or tab starts a
+ * comment.  Inside quotes, other backslash pairs stay as written.  ${}
+ * references are left for cfg_expand().
+ */
+static enum cfg_syntax
+cfg_parse_line(char *s, char **key, char **val)
+{
+	enum cfg_syntax	 syn;
+	char		*t, *v;
+
+	*key = *val = NULL;
+	if ((syn = cfg_parse_key(&s, key)) != CFG_SYNTAX_OK)
+		return syn;
+	t = s;
 	while (cfg_blank(*s))
 		s++;
-
-	if (*s == '"') {
-		v = d = ++s;
-		for (;;) {
-			if (*s == '\0')
-				return CFG_SYNTAX_QUOTE;
-			if (*s == '"')
-				break;
-			if (*s != '\\' || s[1] == '\0') {
-				*d++ = *s++;
-				continue;
-			}
-			switch (s[1]) {
-			case '\\':
-			case '"':
-				*d++ = s[1];
-				break;
-			case 'n':
-				*d++ = '\n';
-				break;
-			case 't':
-				*d++ = '\t';
-				break;
-			case 'r':
-				*d++ = '\r';
-				break;
-			default:
-				*d++ = s[0];
-				*d++ = s[1];
-				break;
-			}
-			s += 2;
-		}
-		s++;
-		*d = '\0';
-	} else if (*s == '\'') {
-		v = ++s;
-		if ((s = strchr(s, '\'')) == NULL)
-			return CFG_SYNTAX_QUOTE;
-		*s++ = '\0';
-	} else {
+	if (*s != '"' && *s != '\'') {
 		/* From just after "=", so that "KEY= # x" is empty. */
 		for (v = t; *t != '\0'; t++)
 			if (cfg_blank(t[0]) && t[1] == '#') {
@@ -561,7 +609,8 @@ cfg_parse_line(char *s, char **key, char **val)
 		*val = v;
 		return CFG_SYNTAX_OK;
 	}
-
+	if ((v = cfg_unquote(s + 1, *s, &s)) == NULL)
+		return CFG_SYNTAX_QUOTE;
 	while (cfg_blank(*s))
 		s++;
 	if (*s != '\0' && *s != '#')
@@ -571,21 +620,221 @@ cfg_parse_line(char *s, char **key, char **val)
 }
 
 /*
+ * The bindings of the file read so far, for ${NAME} in later values: every
+ * key, known to us or not, with its expanded value (the last one wins).
+ */
+struct cfg_binds {
+	char	**names;
+	char	**values;		/* wiped before they are freed */
+	size_t	  n;
+	size_t	  size;
+};
+
+static void
+cfg_binds_free(struct cfg_binds *b)
+{
+	size_t	 i;
+
+	for (i = 0; i < b->n; i++) {
+		free(b->names[i]);
+		cfg_wipe(b->values[i]);
+	}
+	free(b->names);
+	free(b->values);
+	memset(b, 0, sizeof(*b));
+}
+
+/*
+ * Remember that the file set name to value (both copied).  Returns 0, or
+ * -1 when out of memory.
+ */
+static int
+cfg_binds_add(struct cfg_binds *b, const char *name, const char *value)
+{
+	char	**n, **v;
+	size_t	  size;
+
+	if (b->n == b->size) {
+		size = b->size == 0 ? 16 : b->size * 2;
+		if ((n = reallocarray(b->names, size, sizeof(*n))) == NULL)
+			return -1;
+		b->names = n;
+		if ((v = reallocarray(b->values, size, sizeof(*v))) == NULL)
+			return -1;
+		b->values = v;
+		b->size = size;
+	}
+	if ((b->names[b->n] = strdup(name)) == NULL)
+		return -1;
+	if ((b->values[b->n] = strdup(value)) == NULL) {
+		free(b->names[b->n]);
+		return -1;
+	}
+	b->n++;
+	return 0;
+}
+
+/*
+ * Return the value ${name} (len bytes) stands for, as python-dotenv's
+ * load_dotenv() resolves it: the environment first (as a key of ours is
+ * read from the environment first), then the last earlier binding of the
+ * file; NULL if neither has it.
+ */
+static const char *
+cfg_lookup_var(const struct cfg_binds *b, const char *name, size_t len)
+{
+	char	 buf[CFG_LINE_MAX + 1];
+	size_t	 i;
+	const char	*v;
+
+	/* An environment name holds no "=" (os.environ splits at it). */
+	if (len == 0 || len > CFG_LINE_MAX || memchr(name, '=', len) != NULL)
+		v = NULL;
+	else {
+		memcpy(buf, name, len);
+		buf[len] = '\0';
+		v = getenv(buf);
+	}
+	for (i = b->n; v == NULL && i > 0; i--)
+		if (strlen(b->names[i - 1]) == len &&
+		    memcmp(b->names[i - 1], name, len) == 0)
+			v = b->values[i - 1];
+	return v;
+}
+
+/*
+ * If s starts a ${NAME} or ${NAME:-default} reference (python-dotenv's
+ * pattern: NAME holds no "}" or ":", default no "}"), set *name, *nlen,
+ * *def (NULL if none), *dlen and return its length; else return 0.
+ */
+static size_t
+cfg_reference(const char *s, const char **name, size_t *nlen,
+    const char **def, size_t *dlen)
+{
+	const char	*p;
+
+	if (s[0] != '$' || s[1] != '{')
+		return 0;
+	*name = s + 2;
+	*nlen = strcspn(*name, "}:");
+	p = *name + *nlen;
+	*def = NULL;
+	*dlen = 0;
+	if (p[0] == ':' && p[1] == '-') {
+		*def = p + 2;
+		*dlen = strcspn(*def, "}");
+		p = *def + *dlen;
+	}
+	if (*p != '}')
+		return 0;
+	return (size_t)(p + 1 - s);
+}
+
+/*
+ * Expand the ${NAME} and ${NAME:-default} references in v, as
+ * python-dotenv does in every value (quoted or not; "$NAME" without
+ * braces stays as written): the value of NAME (cfg_lookup_var(), even
+ * if empty), else the default as written, else "".  The result is not
+ * expanded again.  Returns a new string in *out, or NULL with err set
+ * when out of memory or longer than CFG_VALUE_MAX.
+ */
+static enum auth_status
+cfg_expand(const char *v, const struct cfg_binds *b, char **out,
+    const char *path, size_t lineno, char *err, size_t errsz)
+{
+	char		*buf;
+	const char	*name, *def, *sub;
+	size_t		 n = 0, len, nlen, dlen, slen;
+
+	*out = NULL;
+	if ((buf = malloc(CFG_VALUE_MAX + 1)) == NULL) {
+		cfg_errf(err, errsz, "out of memory");
+		return AUTH_ERR_NOMEM;
+	}
+	while (*v != '\0') {
+		if ((len = cfg_reference(v, &name, &nlen, &def, &dlen)) > 0) {
+			if ((sub = cfg_lookup_var(b, name, nlen)) != NULL)
+				slen = strlen(sub);
+			else {
+				sub = def != NULL ? def : "";
+				slen = dlen;
+			}
+			v += len;
+		} else {
+			sub = v++;
+			slen = 1;
+		}
+		if (slen > CFG_VALUE_MAX - n) {
+			OPENSSL_cleanse(buf, n);
+			free(buf);
+			cfg_errf(err, errsz, "%s:%zu: value longer than %d "
+			    "bytes once ${} is expanded", path, lineno,
+			    CFG_VALUE_MAX);
+			return AUTH_ERR_CONFIG;
+		}
+		memcpy(buf + n, sub, slen);
+		n += slen;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	return AUTH_OK;
+}
+
+/*
+ * Take one line of the file (at lineno, NUL-terminated in line): split
+ * it, expand its value, remember the binding in b, and keep the value of
+ * a key of ours in vals[]; warn about unknown keys.
+ */
+static enum auth_status
+cfg_parse_one(const char *path, size_t lineno, char *line,
+    struct cfg_binds *b, char *vals[CFG__MAX], char *err, size_t errsz)
+{
+	char			*key, *val, *exp = NULL;
+	enum cfg_key		 k;
+	enum cfg_syntax		 syn;
+	enum auth_status	 rc;
+
+	syn = cfg_parse_line(line, &key, &val);
+	if (syn == CFG_SYNTAX_BLANK)
+		return AUTH_OK;
+	if (syn != CFG_SYNTAX_OK) {
+		cfg_errf(err, errsz, "%s:%zu: %s", path, lineno,
+		    cfg_syntax_msgs[syn]);
+		return AUTH_ERR_CONFIG;
+	}
+	if ((rc = cfg_expand(val, b, &exp, path, lineno, err, errsz)) !=
+	    AUTH_OK)
+		return rc;
+	if (cfg_binds_add(b, key, exp) == -1) {
+		cfg_errf(err, errsz, "out of memory");
+		rc = AUTH_ERR_NOMEM;
+		goto out;
+	}
+	if ((k = cfg_lookup(key)) == CFG__MAX)
+		log_warn("config", "unknown key file=%s line=%zu key=%s",
+		    path, lineno, key);
+	else
+		rc = cfg_set(&vals[k], exp, err, errsz);
+out:
+	cfg_wipe(exp);
+	return rc;
+}
+
+/*
  * Read the len bytes of the file at path (in buf) into vals[], the last
- * occurrence of a key winning; warn about unknown keys.
+ * occurrence of a key winning.
  */
 static enum auth_status
 cfg_parse(const char *path, const char *buf, size_t len,
     char *vals[CFG__MAX], char *err, size_t errsz)
 {
+	struct cfg_binds	 b;
 	char			 line[CFG_LINE_MAX + 1];
-	char			*key, *val;
 	const char		*s, *nl;
 	size_t			 n, lineno = 0;
-	enum cfg_key		 k;
-	enum cfg_syntax		 syn;
 	enum auth_status	 rc = AUTH_ERR_CONFIG;
 
+	memset(&b, 0, sizeof(b));
 	/* A byte-order mark some editors write. */
 	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
 		buf += 3;
@@ -610,47 +859,110 @@ cfg_parse(const char *path, const char *buf, size_t len,
 		}
 		memcpy(line, s, n);
 		line[n] = '\0';
-		syn = cfg_parse_line(line, &key, &val);
-		if (syn == CFG_SYNTAX_BLANK)
-			continue;
-		if (syn != CFG_SYNTAX_OK) {
-			cfg_errf(err, errsz, "%s:%zu: %s", path, lineno,
-			    cfg_syntax_msgs[syn]);
-			goto out;
-		}
-		if ((k = cfg_lookup(key)) == CFG__MAX) {
-			log_warn("config", "unknown key file=%s line=%zu "
-			    "key=%s", path, lineno, key);
-			continue;
-		}
-		if ((rc = cfg_set(&vals[k], val, err, errsz)) != AUTH_OK)
+		if ((rc = cfg_parse_one(path, lineno, line, &b, vals, err,
+		    errsz)) != AUTH_OK)
 			goto out;
 		rc = AUTH_ERR_CONFIG;
 	}
 	rc = AUTH_OK;
 out:
 	OPENSSL_cleanse(line, sizeof(line));
+	cfg_binds_free(&b);
 	return rc;
 }
 
 /*
+ * Check what was opened as path, described by *st: a regular file of at
+ * most CFG_FILE_MAX bytes, owned by root or by the user we run as (any
+ * other user could change it: OpenSSH's StrictModes), that others can
+ * neither read nor write and its group cannot write (it holds secrets;
+ * OpenSSH's sshkey_perm_ok()).
+ */
+static enum auth_status
+cfg_check_file(const char *path, const struct stat *st, char *err,
+    size_t errsz)
+{
+	const char	*why;
+	mode_t		 mode;
+
+	if (!S_ISREG(st->st_mode)) {
+		cfg_errf(err, errsz, "%s: not a regular file", path);
+		return AUTH_ERR_CONFIG;
+	}
+	if (st->st_uid != 0 && st->st_uid != geteuid()) {
+		cfg_errf(err, errsz, "%s: owned by uid %lu, not by root or "
+		    "this program's user (uid %lu); chown it", path,
+		    (unsigned long)st->st_uid, (unsigned long)geteuid());
+		return AUTH_ERR_CONFIG;
+	}
+	mode = st->st_mode & 07777;
+	if ((mode & (S_IROTH | S_IWOTH | S_IWGRP)) != 0) {
+		if (mode & S_IWOTH)
+			why = "writable by others";
+		else if (mode & S_IROTH)
+			why = "readable by others";
+		else
+			why = "writable by its group";
+		cfg_errf(err, errsz, "%s: mode %04o is %s; chmod 600 (or 640 "
+		    "for a web-server group) it", path, (unsigned int)mode,
+		    why);
+		return AUTH_ERR_CONFIG;
+	}
+	if (st->st_size > CFG_FILE_MAX) {
+		cfg_errf(err, errsz, "%s: larger than %d bytes", path,
+		    CFG_FILE_MAX);
+		return AUTH_ERR_CONFIG;
+	}
+	return AUTH_OK;
+}
+
+/*
+ * Read the size bytes of fd (path) into a new NUL-terminated buffer:
+ * *bufp and *lenp (fewer bytes if it shrank meanwhile).
+ */
+static enum auth_status
+cfg_read_fd(const char *path, int fd, size_t size, char **bufp,
+    size_t *lenp, char *err, size_t errsz)
+{
+	char	*buf;
+	size_t	 len = 0;
+	ssize_t	 r;
+
+	if ((buf = malloc(size + 1)) == NULL) {
+		cfg_errf(err, errsz, "out of memory");
+		return AUTH_ERR_NOMEM;
+	}
+	while (len < size) {
+		if ((r = read(fd, buf + len, size - len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			cfg_errf(err, errsz, "%s: %s", path, strerror(errno));
+			OPENSSL_cleanse(buf, size + 1);
+			free(buf);
+			return AUTH_ERR_SYSTEM;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	buf[len] = '\0';
+	*bufp = buf;
+	*lenp = len;
+	return AUTH_OK;
+}
+
+/*
  * Open path and read it into *bufp (*lenp bytes, NUL-terminated), after
- * checking that it is a regular file only its owner can write and only
- * its owner and group can read.  A missing file leaves *bufp NULL and is
- * an error only if explicit is nonzero.
+ * cfg_check_file() has accepted it.  A missing file leaves *bufp NULL and
+ * is an error only if explicit is nonzero.
  */
 static enum auth_status
 cfg_read(const char *path, int explicit, char **bufp, size_t *lenp,
     char *err, size_t errsz)
 {
 	struct stat		 st;
-	char			*buf = NULL;
-	const char		*why;
-	size_t			 len = 0, size = 0;
-	ssize_t			 r;
-	mode_t			 mode;
 	int			 fd = -1;
-	enum auth_status	 rc = AUTH_ERR_CONFIG;
+	enum auth_status	 rc;
 
 	*bufp = NULL;
 	*lenp = 0;
@@ -662,78 +974,63 @@ cfg_read(const char *path, int explicit, char **bufp, size_t *lenp,
 	 */
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
 	    O_NONBLOCK)) == -1) {
-		if (errno == ENOENT && !explicit) {
-			rc = AUTH_OK;
-			goto out;
-		}
+		if (errno == ENOENT && !explicit)
+			return AUTH_OK;
 		cfg_errf(err, errsz, "%s: %s", path, strerror(errno));
-		rc = errno == ENOENT ? AUTH_ERR_CONFIG : AUTH_ERR_SYSTEM;
-		goto out;
+		return errno == ENOENT ? AUTH_ERR_CONFIG : AUTH_ERR_SYSTEM;
 	}
 	if (fstat(fd, &st) == -1) {
 		cfg_errf(err, errsz, "%s: %s", path, strerror(errno));
 		rc = AUTH_ERR_SYSTEM;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		cfg_errf(err, errsz, "%s: not a regular file", path);
-		goto out;
-	}
-	/* As OpenSSH's sshkey_perm_ok(): it holds secrets. */
-	mode = st.st_mode & 07777;
-	if ((mode & (S_IROTH | S_IWOTH | S_IWGRP)) != 0) {
-		if (mode & S_IWOTH)
-			why = "writable by others";
-		else if (mode & S_IROTH)
-			why = "readable by others";
-		else
-			why = "writable by its group";
-		cfg_errf(err, errsz, "%s: mode %04o is %s; chmod 600 (or 640 "
-		    "for a web-server group) it", path, (unsigned int)mode,
-		    why);
-		goto out;
-	}
-	if (st.st_size > CFG_FILE_MAX) {
-		cfg_errf(err, errsz, "%s: larger than %d bytes", path,
-		    CFG_FILE_MAX);
-		goto out;
-	}
-	size = (size_t)st.st_size;
-	if ((buf = malloc(size + 1)) == NULL) {
-		cfg_errf(err, errsz, "out of memory");
-		rc = AUTH_ERR_NOMEM;
-		goto out;
-	}
-	while (len < size) {
-		if ((r = read(fd, buf + len, size - len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			cfg_errf(err, errsz, "%s: %s", path, strerror(errno));
-			rc = AUTH_ERR_SYSTEM;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	buf[len] = '\0';
-	*bufp = buf;
-	*lenp = len;
-	buf = NULL;
-	rc = AUTH_OK;
-out:
-	if (buf != NULL) {
-		OPENSSL_cleanse(buf, size + 1);
-		free(buf);
-	}
-	if (fd != -1)
-		(void)close(fd);
+	} else if ((rc = cfg_check_file(path, &st, err, errsz)) == AUTH_OK)
+		rc = cfg_read_fd(path, fd, (size_t)st.st_size, bufp, lenp,
+		    err, errsz);
+	(void)close(fd);
 	return rc;
 }
 
 /*
+ * Refuse settings that would send the SMTP password in clear: neither
+ * kind of TLS, credentials in use (mail.c logs in only with a user name)
+ * and a mail server that is not this machine, where nobody else can read
+ * the wire.
+ */
+static enum auth_status
+cfg_check_mail(const struct cfg *c, char *err, size_t errsz)
+{
+
+	if (c->mail_server == NULL || c->mail_starttls || c->mail_ssl_tls ||
+	    !c->use_credentials || c->mail_username == NULL ||
+	    client_host_loopback(c->mail_server))
+		return AUTH_OK;
+	cfg_errf(err, errsz, "MAIL_STARTTLS and MAIL_SSL_TLS are both false "
+	    "while USE_CREDENTIALS and MAIL_USERNAME are set: the SMTP "
+	    "password would cross the network to MAIL_SERVER in clear; turn "
+	    "one of them on, or use a loopback MAIL_SERVER");
+	return AUTH_ERR_CONFIG;
+}
+
+/*
+ * A lock wait must end before the read time-out: otherwise a statement
+ * waiting for a lock looks like a lost server (CR_SERVER_LOST after
+ * DB_TIMEOUT), a write's outcome becomes unknown, and the connection is
+ * dropped, where a lock-wait time-out would simply run it again.
+ */
+static enum auth_status
+cfg_check_db_times(const struct cfg *c, char *err, size_t errsz)
+{
+
+	if (c->db.lock_wait_timeout < c->db.io_timeout)
+		return AUTH_OK;
+	cfg_errf(err, errsz, "DB_LOCK_WAIT_TIMEOUT (%ld s) must be shorter "
+	    "than DB_TIMEOUT (%ld s)", c->db.lock_wait_timeout,
+	    c->db.io_timeout);
+	return AUTH_ERR_CONFIG;
+}
+
+/*
  * Copy each value in vals[] (or the default) into c, check it, and run
- * the key's own check.
+ * the key's own check; then the checks that span keys.
  */
 static enum auth_status
 cfg_apply(struct cfg *c, char *vals[CFG__MAX], char *err, size_t errsz)
@@ -794,7 +1091,9 @@ cfg_apply(struct cfg *c, char *vals[CFG__MAX], char *err, size_t errsz)
 		    AUTH_OK)
 			return rc;
 	}
-	return AUTH_OK;
+	if ((rc = cfg_check_mail(c, err, errsz)) != AUTH_OK)
+		return rc;
+	return cfg_check_db_times(c, err, errsz);
 }
 
 /*

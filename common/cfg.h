@@ -46,6 +46,7 @@ struct cfg {
 	char		*log_file;		/* LOG_FILE or NULL: stderr */
 	long		 throttle_limit[THROTTLE__MAX];	/* THROTTLE_X, 0: off */
 	long		 throttle_window[THROTTLE__MAX];	/* THROTTLE_X_WINDOW */
+	long		 verify_check_account;	/* VERIFY_CHECK_ACCOUNT: 1, 0 */
 };
 
 /* cfg.c */

@@ -18,16 +18,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "client.h"
 
+/* ::ffff:0:0/96, IPv4-mapped IPv6 addresses (RFC 4291, 2.5.5.2). */
+static const unsigned char client_mapped[12] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+};
+
 /*
  * Parse the len bytes at s, an IPv4 or IPv6 address (IPv6 possibly in
- * brackets), into *net with a full prefix.  Returns 1, or 0 if s is not
- * an address.
+ * brackets), into *net as written, with a full prefix.  Returns 1, or 0
+ * if s is not an address.
  */
-int
-client_parse(const char *s, size_t len, struct client_net *net)
+static int
+client_parse_raw(const char *s, size_t len, struct client_net *net)
 {
 	char	 buf[CLIENT_ADDR_MAX + 2];
 
@@ -60,25 +66,56 @@ client_parse(const char *s, size_t len, struct client_net *net)
 }
 
 /*
- * Return 1 if address a lies in network n.  An IPv4-mapped IPv6 address
- * (::ffff:192.0.2.1) is compared as the IPv4 address it maps.
+ * If net is an IPv4-mapped IPv6 address, or a range of them (a prefix of
+ * at least 96 bits), make it the IPv4 address or range it maps: one
+ * client seen through a dual-stack proxy (which writes ::ffff:192.0.2.1)
+ * or directly is one client, in its throttle counts and in the logs.
+ */
+static void
+client_unmap(struct client_net *net)
+{
+
+	if (net->family != AF_INET6 || net->prefix < 96 ||
+	    memcmp(net->addr, client_mapped, sizeof(client_mapped)) != 0)
+		return;
+	memmove(net->addr, net->addr + sizeof(client_mapped), 4);
+	memset(net->addr + 4, 0, sizeof(net->addr) - 4);
+	net->family = AF_INET;
+	net->prefix -= 96;
+}
+
+/*
+ * Parse the len bytes at s, an IPv4 or IPv6 address (IPv6 possibly in
+ * brackets), into *net with a full prefix; an IPv4-mapped IPv6 address
+ * becomes the IPv4 address it maps.  Returns 1, or 0 if s is not an
+ * address.
+ */
+int
+client_parse(const char *s, size_t len, struct client_net *net)
+{
+
+	if (!client_parse_raw(s, len, net))
+		return 0;
+	client_unmap(net);
+	return 1;
+}
+
+/*
+ * Return 1 if address a (as client_parse() gives it) lies in network n.
+ * An IPv4 address is in an IPv6 network that holds its mapped form.
  */
 static int
 client_in(const struct client_net *n, const struct client_net *a)
 {
-	static const unsigned char mapped[12] = {
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
-	};
+	unsigned char		 mapped[16];
 	const unsigned char	*addr = a->addr;
 	unsigned int		 full, rest;
-	int			 family = a->family;
 
-	if (family == AF_INET6 && n->family == AF_INET &&
-	    memcmp(addr, mapped, sizeof(mapped)) == 0) {
-		addr += sizeof(mapped);
-		family = AF_INET;
-	}
-	if (family != n->family)
+	if (a->family == AF_INET && n->family == AF_INET6) {
+		memcpy(mapped, client_mapped, sizeof(client_mapped));
+		memcpy(mapped + sizeof(client_mapped), a->addr, 4);
+		addr = mapped;
+	} else if (a->family != n->family)
 		return 0;
 	full = n->prefix / 8;
 	rest = n->prefix % 8;
@@ -88,6 +125,23 @@ client_in(const struct client_net *n, const struct client_net *a)
 		return 1;
 	return ((addr[full] ^ n->addr[full]) &
 	    (unsigned char)(0xff << (8 - rest))) == 0;
+}
+
+/*
+ * Return 1 if range net is too wide to be a set of proxies one operator
+ * runs: wider than an IPv4 /8 (10.0.0.0/8 is the widest private range),
+ * or an IPv6 /16, unless inside fc00::/7 (unique local addresses, RFC
+ * 4193).  0.0.0.0/0 or ::/0 would let any client name its own address.
+ */
+static int
+client_too_wide(const struct client_net *net)
+{
+
+	if (net->family == AF_INET)
+		return net->prefix < CLIENT_PROXY_MIN4;
+	if (net->prefix >= CLIENT_PROXY_MIN6)
+		return 0;
+	return net->prefix < 7 || (net->addr[0] & 0xfe) != 0xfc;
 }
 
 static int
@@ -104,7 +158,8 @@ client_trusted(const struct client_proxies *p, const struct client_net *a)
 /*
  * Parse TRUSTED_PROXIES: addresses or CIDR ranges (192.0.2.0/24,
  * 2001:db8::/32), separated by commas or blanks.  NULL or "" is none.
- * Returns AUTH_OK, or AUTH_ERR_CONFIG with a one-line reason in err.
+ * A range wider than client_too_wide() allows is refused.  Returns
+ * AUTH_OK, or AUTH_ERR_CONFIG with a one-line reason in err.
  */
 enum auth_status
 client_proxies_parse(const char *spec, struct client_proxies *out,
@@ -125,7 +180,7 @@ client_proxies_parse(const char *spec, struct client_proxies *out,
 			break;
 		slash = memchr(p, '/', len);
 		alen = slash != NULL ? (size_t)(slash - p) : len;
-		if (!client_parse(p, alen, &net))
+		if (!client_parse_raw(p, alen, &net))
 			goto bad;
 		if (slash != NULL) {
 			if (len - alen - 1 == 0 || len - alen - 1 >= sizeof(num))
@@ -138,6 +193,16 @@ client_proxies_parse(const char *spec, struct client_proxies *out,
 			if (*end != '\0' || prefix > net.prefix)
 				goto bad;
 			net.prefix = (unsigned int)prefix;
+		}
+		client_unmap(&net);
+		if (client_too_wide(&net)) {
+			(void)snprintf(err, errsz, "TRUSTED_PROXIES: \"%.*s\" "
+			    "is wider than /%d (IPv4) or /%d (IPv6): it would "
+			    "let any client choose its own address",
+			    (int)(len > 64 ? 64 : len), p, CLIENT_PROXY_MIN4,
+			    CLIENT_PROXY_MIN6);
+			memset(out, 0, sizeof(*out));
+			return AUTH_ERR_CONFIG;
 		}
 		if (out->n == CLIENT_PROXIES_MAX) {
 			(void)snprintf(err, errsz, "TRUSTED_PROXIES: more than "
@@ -166,8 +231,8 @@ client_format(const struct client_net *a, char *out, size_t outsz)
 
 /*
  * Write the client's address into out (outsz bytes, at least
- * CLIENT_ADDR_MAX), in canonical form, or "-" if REMOTE_ADDR is missing
- * or malformed.  remote is REMOTE_ADDR, xff the X-Forwarded-For header
+ * CLIENT_ADDR_MAX), in canonical form (an IPv4-mapped IPv6 address as the
+ * IPv4 address), or "-" if REMOTE_ADDR is missing or malformed.  remote is REMOTE_ADDR, xff the X-Forwarded-For header
  * (HTTP_X_FORWARDED_FOR; may be NULL), proxies the trusted ones (NULL or
  * empty: X-Forwarded-For is never read).
  */
@@ -198,4 +263,26 @@ client_address(const struct client_proxies *proxies, const char *remote,
 		}
 	}
 	client_format(&best, out, outsz);
+}
+
+/*
+ * Return 1 if host names this machine: "localhost", an IPv4 address in
+ * 127.0.0.0/8 (RFC 1122, 3.2.1.3), ::1 (RFC 4291, 2.5.3) or an
+ * IPv4-mapped form of a 127/8 address; else 0.
+ */
+int
+client_host_loopback(const char *host)
+{
+	struct client_net	 net;
+	static const unsigned char one[16] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1
+	};
+
+	if (strcasecmp(host, "localhost") == 0)
+		return 1;
+	if (!client_parse(host, strlen(host), &net))
+		return 0;
+	if (net.family == AF_INET)
+		return net.addr[0] == 127;
+	return memcmp(net.addr, one, sizeof(one)) == 0;
 }

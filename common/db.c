@@ -1,17 +1,27 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * MariaDB through Connector/C: one persistent connection per process,
- * statements prepared once per connection, and a clear line between "the
- * database is away, try later" (503) and "the database said no" (500).
+ * each statement prepared on that connection the first time it is used,
+ * and a clear line between "the database is away or busy, try later"
+ * (503) and "the database said no" (500).
  *
  * Automatic reconnection stays off (LIBRARY-NOTES B5): when the server
  * goes away the connection is dropped, the request is answered 503, and
- * the next request connects and prepares again.
+ * the next request connects again.
+ *
+ * Conflicts (LIBRARY-NOTES B7): a statement that InnoDB chose as a
+ * deadlock victim (1213) or that waited DB_LOCK_WAIT_TIMEOUT seconds for
+ * a lock (1205) did nothing.  Alone (autocommit) it is retried here, by
+ * db_exec(); inside a transaction the whole transaction is, by db_txn().
+ * A write whose connection was lost before its outcome came back (a
+ * COMMIT, or an autocommit write) is never retried: the caller is told
+ * AUTH_ERR_DB_COMMIT_UNKNOWN and decides, reading the state again.
  */
 #include "config.h"
 
 #include <poll.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,8 +34,11 @@
 #include "dburl.h"
 #include "log.h"
 
-#define DB_CONNECT_TIMEOUT	5	/* seconds */
-#define DB_IO_TIMEOUT		10	/* seconds, each read or write */
+#define DB_CONNECT_TIMEOUT	5	/* seconds: DB_CONNECT_TIMEOUT default */
+#define DB_IO_TIMEOUT		10	/* seconds: DB_TIMEOUT default */
+#define DB_LOCK_WAIT_TIMEOUT	5	/* seconds: DB_LOCK_WAIT_TIMEOUT default */
+#define DB_DEADLOCK_TRIES	3	/* runs of a deadlock victim */
+#define DB_LOCK_WAIT_TRIES	2	/* runs after a lock-wait timeout */
 #define DB_SYSTEM_CA_FILE	"/etc/ssl/certs/ca-certificates.crt"
 #define DB_SYSTEM_CA_PATH	"/etc/ssl/certs"
 
@@ -37,6 +50,7 @@ struct db {
 	char			 dupkey[65];	/* after a duplicate key */
 	unsigned int		 lasterr;	/* errno of the last failure */
 	int			 in_txn;	/* between begin and end */
+	int			 conflict;	/* 1213 or 1205 since begin */
 };
 
 /*
@@ -58,17 +72,24 @@ static const char *const db_sql[DB_Q__MAX] = {
 	 * The rotation is this one statement: only the holder of the
 	 * current generation of a live session of an active user advances
 	 * it, and only once.  Single-table UPDATE assignments run left to
-	 * right, so previous_jti takes the old current_jti.
+	 * right: grace_generation is computed from the old rotated_at and
+	 * generation (the burst goes on if the last rotation was within the
+	 * grace window, the first parameter being now minus the window;
+	 * session.c), and previous_jti takes the old current_jti.
 	 */
-	"UPDATE auth_refresh_session SET previous_jti = current_jti, "
-	    "current_jti = ?, generation = generation + 1, rotated_at = ? "
+	"UPDATE auth_refresh_session SET grace_generation = "
+	    "IF(rotated_at IS NOT NULL AND rotated_at >= ?, "
+	    "COALESCE(grace_generation, generation - 1), generation), "
+	    "previous_jti = current_jti, current_jti = ?, "
+	    "generation = generation + 1, rotated_at = ? "
 	    "WHERE id = ? AND user_id = ? AND current_jti = ? "
-	    "AND revoked_at IS NULL AND expires_at > ? "
+	    "AND generation = ? AND revoked_at IS NULL AND expires_at > ? "
 	    "AND EXISTS (SELECT 1 FROM `user` u "
 	    "WHERE u.id = auth_refresh_session.user_id "
 	    "AND u.is_active = 1)", /* DB_Q_SESSION_ROTATE */
 	"SELECT s.current_jti, s.previous_jti, s.rotated_at, "
-	    "s.revoked_at IS NOT NULL, s.expires_at, u.is_active "
+	    "s.revoked_at IS NOT NULL, s.expires_at, u.is_active, "
+	    "s.generation, s.grace_generation "
 	    "FROM auth_refresh_session s JOIN `user` u ON u.id = s.user_id "
 	    "WHERE s.id = ? AND s.user_id = ?", /* DB_Q_SESSION_GET */
 	"UPDATE auth_refresh_session SET revoked_at = ? "
@@ -150,6 +171,11 @@ static const char *const db_sql[DB_Q__MAX] = {
 	    /* DB_Q_CLEANUP_THROTTLE */
 	"SELECT COUNT(*) FROM auth_throttle WHERE expires_at < ?",
 	    /* DB_Q_COUNT_THROTTLE */
+	"UPDATE auth_refresh_session SET revoked_at = ? "
+	    "WHERE id = ? AND user_id = ? AND revoked_at IS NULL "
+	    "AND expires_at > ?", /* DB_Q_SESSION_REVOKE_LIVE */
+	"SELECT is_active FROM `user` WHERE id = ?", /* DB_Q_USER_ACTIVE */
+	"SELECT 1", /* DB_Q_HEALTH */
 };
 
 /*
@@ -176,6 +202,19 @@ db_err_gone(unsigned int err)
 }
 
 /*
+ * Return 1 if err, on a write that was sent, leaves its outcome unknown:
+ * the connection died while the server may have been applying it (B7).
+ * CR_COMMANDS_OUT_OF_SYNC is not among them: nothing was sent.
+ */
+static int
+db_err_unknown(unsigned int err)
+{
+
+	return db_err_gone(err) && err != CR_COMMANDS_OUT_OF_SYNC &&
+	    err != CR_CONNECTION_ERROR && err != CR_CONN_HOST_ERROR;
+}
+
+/*
  * Return 1 if err says the server cannot serve this now but may soon:
  * the request is answered 503 and the connection kept.
  */
@@ -192,6 +231,52 @@ db_err_busy(unsigned int err)
 	default:
 		return 0;
 	}
+}
+
+/*
+ * Return how many times in all a statement or transaction that failed
+ * with err may run: a deadlock victim was rolled back at once and may
+ * well pass next time; a lock-wait timeout already cost
+ * DB_LOCK_WAIT_TIMEOUT seconds, so it gets one more run only.  Anything
+ * else runs once.
+ */
+static int
+db_err_tries(unsigned int err)
+{
+
+	switch (err) {
+	case ER_LOCK_DEADLOCK:
+		return DB_DEADLOCK_TRIES;
+	case ER_LOCK_WAIT_TIMEOUT:
+		return DB_LOCK_WAIT_TRIES;
+	default:
+		return 1;
+	}
+}
+
+/*
+ * Wait a little before running a conflict's loser again, longer each
+ * time, so that the winner has finished.
+ */
+static void
+db_pause(int try)
+{
+	struct timespec	 ts;
+
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)try * 2 * 1000 * 1000;	/* 2, 4 ms */
+	(void)nanosleep(&ts, NULL);
+}
+
+/*
+ * Return 1 if statement q may write: its outcome matters when the
+ * connection is lost while it runs.
+ */
+static int
+db_writes(enum db_q q)
+{
+
+	return strncmp(db_sql[q], "SELECT ", 7) != 0;
 }
 
 static void
@@ -211,19 +296,57 @@ db_disconnect(struct db *db)
 }
 
 /*
- * Set the connection options: no LOCAL INFILE, utf8mb4, bounded waits,
- * TCP unless a unix socket was named (Connector/C would otherwise take
- * "localhost" to mean its default socket, unlike PyMySQL), and TLS as
- * the URL's ssl_mode says.
+ * Classify server or client error err, already logged: drop the
+ * connection if it is gone; note a conflict inside a transaction for
+ * db_txn().  Returns AUTH_ERR_DB_UNAVAIL (answer 503) or AUTH_ERR_DB.
+ */
+static enum auth_status
+db_classify(struct db *db, unsigned int err)
+{
+
+	db->lasterr = err;
+	if (db_err_gone(err)) {
+		db_disconnect(db);
+		return AUTH_ERR_DB_UNAVAIL;
+	}
+	if (err == ER_LOCK_DEADLOCK || err == ER_LOCK_WAIT_TIMEOUT)
+		db->conflict = 1;
+	return db_err_busy(err) ? AUTH_ERR_DB_UNAVAIL : AUTH_ERR_DB;
+}
+
+/*
+ * Return v, a DB_* time-out in seconds from the configuration, or def
+ * when it was not set (0).
+ */
+static unsigned int
+db_seconds(long v, unsigned int def)
+{
+
+	return v > 0 && v <= 86400 ? (unsigned int)v : def;
+}
+
+/*
+ * Set the connection options: no LOCAL INFILE, utf8mb4, bounded waits
+ * (DB_CONNECT_TIMEOUT, DB_TIMEOUT for each read and write, and the
+ * session's innodb_lock_wait_timeout, set by Connector/C as part of the
+ * connect, so that no request waits the server's default 50 s behind a
+ * stuck lock), TCP unless a unix socket was named (Connector/C would
+ * otherwise take "localhost" to mean its default socket, unlike PyMySQL),
+ * and TLS as the URL's ssl_mode says.
  */
 static int
 db_options(MYSQL *m, const struct dburl *u)
 {
-	unsigned int	 zero = 0, ctimeout = DB_CONNECT_TIMEOUT;
-	unsigned int	 iotimeout = DB_IO_TIMEOUT, proto;
+	unsigned int	 zero = 0, ctimeout, iotimeout, proto;
 	my_bool		 yes = 1, no = 0;
 	const char	*ca;
+	char		 init[64];
 
+	ctimeout = db_seconds(u->connect_timeout, DB_CONNECT_TIMEOUT);
+	iotimeout = db_seconds(u->io_timeout, DB_IO_TIMEOUT);
+	(void)snprintf(init, sizeof(init),
+	    "SET SESSION innodb_lock_wait_timeout = %u",
+	    db_seconds(u->lock_wait_timeout, DB_LOCK_WAIT_TIMEOUT));
 	proto = u->unix_socket != NULL ? MYSQL_PROTOCOL_SOCKET :
 	    MYSQL_PROTOCOL_TCP;
 	if (mysql_optionsv(m, MYSQL_OPT_LOCAL_INFILE, &zero) != 0 ||
@@ -232,7 +355,8 @@ db_options(MYSQL *m, const struct dburl *u)
 	    mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &iotimeout) != 0 ||
 	    mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &iotimeout) != 0 ||
 	    mysql_optionsv(m, MYSQL_OPT_RECONNECT, &no) != 0 ||
-	    mysql_optionsv(m, MYSQL_OPT_PROTOCOL, &proto) != 0)
+	    mysql_optionsv(m, MYSQL_OPT_PROTOCOL, &proto) != 0 ||
+	    mysql_optionsv(m, MYSQL_INIT_COMMAND, init) != 0)
 		return -1;
 	if (u->tls == DBURL_TLS_DISABLED)
 		return 0;
@@ -274,25 +398,28 @@ db_conn_err(struct db *db, const char *what)
 	unsigned int	 err = mysql_errno(db->conn);
 
 	log_err("db", "%s failed errno=%u", what, err);
-	if (db_err_gone(err)) {
-		db_disconnect(db);
-		return AUTH_ERR_DB_UNAVAIL;
-	}
-	return db_err_busy(err) ? AUTH_ERR_DB_UNAVAIL : AUTH_ERR_DB;
+	return db_classify(db, err);
 }
 
+/*
+ * Prepare statement q on the connection.  A failure is classified like
+ * an execution's: a connection lost while preparing is 503 and dropped,
+ * a missing table (migrations not applied) 500.
+ */
 static enum auth_status
 db_prepare(struct db *db, enum db_q q)
 {
 	MYSQL_STMT	*st;
+	unsigned int	 err;
 
 	if ((st = mysql_stmt_init(db->conn)) == NULL)
 		return AUTH_ERR_NOMEM;
 	if (mysql_stmt_prepare(st, db_sql[q], strlen(db_sql[q])) != 0) {
+		err = mysql_stmt_errno(st);
 		log_err("db", "prepare failed query=%d errno=%u error=%s",
-		    (int)q, mysql_stmt_errno(st), mysql_stmt_error(st));
+		    (int)q, err, mysql_stmt_error(st));
 		(void)mysql_stmt_close(st);
-		return AUTH_ERR_DB;
+		return db_classify(db, err);
 	}
 	db->stmt[q] = st;
 	return AUTH_OK;
@@ -300,12 +427,15 @@ db_prepare(struct db *db, enum db_q q)
 
 /*
  * Make a handle for the database named by url (borrowed: it must outlive
- * the handle), which will prepare the n statements in use[] whenever it
- * connects.  Nothing is connected yet.  Returns NULL only when out of
- * memory.
+ * the handle).  Every statement is prepared on the connection the first
+ * time it is used, so a program pays only for what a request needs; the
+ * n statements in check[] (none when n is 0) are prepared as soon as it
+ * connects instead, for a program that wants a missing table found
+ * before any work (auth-cleanup).  Nothing is connected yet.  Returns
+ * NULL only when out of memory.
  */
 struct db *
-db_new(const struct dburl *url, const enum db_q *use, size_t n)
+db_new(const struct dburl *url, const enum db_q *check, size_t n)
 {
 	struct db	*db;
 	size_t		 i;
@@ -314,15 +444,16 @@ db_new(const struct dburl *url, const enum db_q *use, size_t n)
 		return NULL;
 	db->url = url;
 	for (i = 0; i < n; i++)
-		if ((unsigned int)use[i] < DB_Q__MAX)
-			db->used[use[i]] = 1;
+		if ((unsigned int)check[i] < DB_Q__MAX)
+			db->used[check[i]] = 1;
 	return db;
 }
 
 /*
- * Connect unless connected, and prepare the statements in use.  Returns
- * AUTH_OK, AUTH_ERR_DB_UNAVAIL when the server cannot be reached or
- * refused us (logged, without the password), or AUTH_ERR_DB.
+ * Connect unless connected, and prepare the statements db_new() was
+ * asked to check.  Returns AUTH_OK, AUTH_ERR_DB_UNAVAIL when the server
+ * cannot be reached or refused us (logged, without the password), or
+ * AUTH_ERR_DB.
  */
 enum auth_status
 db_connect(struct db *db)
@@ -409,60 +540,97 @@ db_note_dup_key(struct db *db, const char *msg)
 }
 
 /*
- * Execute statement q with the parameters in params (NULL for none),
- * connecting first if need be.  On AUTH_OK *stmtp (if not NULL) is the
- * executed statement, owned by db, for binding and fetching results.
- * Returns AUTH_ERR_DB_UNAVAIL when the server is away (the connection is
- * dropped and the next call reconnects), AUTH_ERR_DB_DUPLICATE when a
- * unique index refused the row (see db_dup_key()), or AUTH_ERR_DB.
+ * One run of db_exec(): *errp is the error number of a failure.
  */
-enum auth_status
-db_exec(struct db *db, enum db_q q, MYSQL_BIND *params, MYSQL_STMT **stmtp)
+static enum auth_status
+db_exec_once(struct db *db, enum db_q q, MYSQL_BIND *params,
+    MYSQL_STMT **stmtp, unsigned int *errp)
 {
 	enum auth_status	 rc;
 	MYSQL_STMT		*st;
 	unsigned int		 err;
 
-	if (stmtp != NULL)
-		*stmtp = NULL;
-	if ((unsigned int)q >= DB_Q__MAX)
-		return AUTH_ERR_DB;
+	*errp = 0;
 	db_check_idle(db);
 	if ((rc = db_connect(db)) != AUTH_OK)
 		return rc;
-	if (db->stmt[q] == NULL && (rc = db_prepare(db, q)) != AUTH_OK)
-		goto fail;
+	if (db->stmt[q] == NULL && (rc = db_prepare(db, q)) != AUTH_OK) {
+		*errp = db->lasterr;
+		return rc;
+	}
 	st = db->stmt[q];
-	if (params != NULL && mysql_stmt_bind_param(st, params) != 0)
-		goto stmt_err;
-	if (mysql_stmt_execute(st) != 0)
-		goto stmt_err;
-	if (stmtp != NULL)
-		*stmtp = st;
-	return AUTH_OK;
-stmt_err:
-	err = db->lasterr = mysql_stmt_errno(st);
+	/*
+	 * Rows are read into memory here, at once: an error the server
+	 * sends while it produces them (a lock wait in INSERT ...
+	 * RETURNING) is this statement's, retried like any other.
+	 */
+	if ((params == NULL || mysql_stmt_bind_param(st, params) == 0) &&
+	    mysql_stmt_execute(st) == 0 && (mysql_stmt_field_count(st) == 0 ||
+	    mysql_stmt_store_result(st) == 0)) {
+		if (stmtp != NULL)
+			*stmtp = st;
+		return AUTH_OK;
+	}
+	if ((err = mysql_stmt_errno(st)) == 0)
+		err = mysql_errno(db->conn);
+	*errp = db->lasterr = err;
 	if (err == ER_DUP_ENTRY) {
 		db_note_dup_key(db, mysql_stmt_error(st));
 		return AUTH_ERR_DB_DUPLICATE;
 	}
 	log_err("db", "execute failed query=%d errno=%u sqlstate=%s",
 	    (int)q, err, mysql_stmt_sqlstate(st));
-	if (db_err_gone(err)) {
+	if (!db->in_txn && db_writes(q) && db_err_unknown(err)) {
 		db_disconnect(db);
-		return AUTH_ERR_DB_UNAVAIL;
+		return AUTH_ERR_DB_COMMIT_UNKNOWN;
 	}
-	return db_err_busy(err) ? AUTH_ERR_DB_UNAVAIL : AUTH_ERR_DB;
-fail:
-	if (rc == AUTH_ERR_DB_UNAVAIL)
-		db_disconnect(db);
-	return rc;
+	return db_classify(db, err);
+}
+
+/*
+ * Execute statement q with the parameters in params (NULL for none),
+ * connecting and preparing first if need be.  On AUTH_OK *stmtp (if not
+ * NULL) is the executed statement, owned by db, for binding and fetching
+ * results.  Outside a transaction a statement chosen as a deadlock victim
+ * or timed out waiting for a lock did nothing and is run again, up to
+ * three runs in all (two after a lock wait).  Returns
+ * AUTH_ERR_DB_UNAVAIL when the server is away or the conflict persists
+ * (a lost connection is dropped and the next call reconnects),
+ * AUTH_ERR_DB_DUPLICATE when a unique index refused the row (see
+ * db_dup_key()), AUTH_ERR_DB_COMMIT_UNKNOWN when the connection was lost
+ * while a write outside a transaction ran (it may have landed: the
+ * caller reads the state again or answers 503, and never runs it blindly
+ * again), or AUTH_ERR_DB.
+ */
+enum auth_status
+db_exec(struct db *db, enum db_q q, MYSQL_BIND *params, MYSQL_STMT **stmtp)
+{
+	enum auth_status	 rc;
+	unsigned int		 err;
+	int			 try;
+
+	if (stmtp != NULL)
+		*stmtp = NULL;
+	if ((unsigned int)q >= DB_Q__MAX)
+		return AUTH_ERR_DB;
+	for (try = 1;; try++) {
+		rc = db_exec_once(db, q, params, stmtp, &err);
+		if (rc != AUTH_ERR_DB_UNAVAIL || db->in_txn ||
+		    try >= db_err_tries(err))
+			return rc;
+		log_warn("db", "conflict, running again query=%d errno=%u "
+		    "try=%d", (int)q, err, try + 1);
+		db_pause(try);
+	}
 }
 
 /*
  * Start a transaction: autocommit off until db_commit() or
- * db_rollback().  Connects first if need be.  Returns AUTH_OK,
- * AUTH_ERR_DB_UNAVAIL or AUTH_ERR_DB.
+ * db_rollback().  Connects first if need be.  If autocommit cannot be
+ * turned off the connection is dropped, whatever the error: a
+ * connection whose mode is unknown might hold every later statement's
+ * locks in one endless transaction.  Returns AUTH_OK,
+ * AUTH_ERR_DB_UNAVAIL or AUTH_ERR_DB.  Most callers want db_txn().
  */
 enum auth_status
 db_begin(struct db *db)
@@ -472,31 +640,53 @@ db_begin(struct db *db)
 	db_check_idle(db);
 	if ((rc = db_connect(db)) != AUTH_OK)
 		return rc;
-	if (mysql_autocommit(db->conn, 0) != 0)
-		return db_conn_err(db, "begin");
+	db->conflict = 0;
+	if (mysql_autocommit(db->conn, 0) != 0) {
+		rc = db_conn_err(db, "begin");
+		db_disconnect(db);
+		return rc;
+	}
 	db->in_txn = 1;
 	return AUTH_OK;
 }
 
 /*
- * Commit the transaction and return to autocommit.  Returns AUTH_OK, or
- * AUTH_ERR_DB_UNAVAIL / AUTH_ERR_DB after rolling back.
+ * Commit the transaction and return to autocommit.  Returns AUTH_OK;
+ * AUTH_ERR_DB_COMMIT_UNKNOWN when the connection was lost during the
+ * COMMIT, so that it may or may not have landed (B7: the caller must
+ * read the state again before answering, and must not run the
+ * transaction again); or AUTH_ERR_DB_UNAVAIL / AUTH_ERR_DB after
+ * rolling back (a connection lost before the COMMIT was sent, or a
+ * conflict at COMMIT, as Galera reports one, left nothing behind).  If
+ * autocommit cannot be restored after the commit, the commit stands and
+ * the connection is dropped.
  */
 enum auth_status
 db_commit(struct db *db)
 {
 	enum auth_status	 rc;
+	unsigned int		 err;
 
-	if (db->conn == NULL)
-		return AUTH_ERR_DB_UNAVAIL;
 	db->in_txn = 0;
+	if (db->conn == NULL)
+		return AUTH_ERR_DB_UNAVAIL;	/* died: rolled back */
 	if (mysql_commit(db->conn) != 0) {
-		rc = db_conn_err(db, "commit");
+		err = mysql_errno(db->conn);
+		log_err("db", "commit failed errno=%u", err);
+		if (db_err_unknown(err)) {
+			db->lasterr = err;
+			db_disconnect(db);
+			return AUTH_ERR_DB_COMMIT_UNKNOWN;
+		}
+		rc = db_classify(db, err);
 		db_rollback(db);
 		return rc;
 	}
-	if (mysql_autocommit(db->conn, 1) != 0)
-		return db_conn_err(db, "autocommit");
+	if (mysql_autocommit(db->conn, 1) != 0) {
+		log_err("db", "autocommit after commit failed errno=%u",
+		    mysql_errno(db->conn));
+		db_disconnect(db);
+	}
 	return AUTH_OK;
 }
 
@@ -520,6 +710,43 @@ db_rollback(struct db *db)
 }
 
 /*
+ * Run body(db, arg, &commit) in a transaction: commit what it wrote if
+ * it returns AUTH_OK with commit set to 1, roll back otherwise (commit
+ * starts at 0 on every run).  When a statement of the body, or the
+ * COMMIT, lost a deadlock or timed out waiting for a lock, nothing was
+ * kept and the whole transaction runs again: up to three runs in all
+ * (two after a lock wait), so body must start from scratch each time
+ * (reset its outputs) and do nothing but database work.  Returns the
+ * body's status, db_commit()'s (AUTH_ERR_DB_COMMIT_UNKNOWN is returned
+ * at once, never retried), or AUTH_ERR_DB_UNAVAIL when the conflict
+ * persists.
+ */
+enum auth_status
+db_txn(struct db *db, enum auth_status (*body)(struct db *, void *, int *),
+    void *arg)
+{
+	enum auth_status	 rc;
+	int			 try, commit;
+
+	for (try = 1;; try++) {
+		commit = 0;
+		if ((rc = db_begin(db)) != AUTH_OK)
+			return rc;
+		rc = body(db, arg, &commit);
+		if (rc == AUTH_OK && commit)
+			rc = db_commit(db);
+		else
+			db_rollback(db);
+		if (rc != AUTH_ERR_DB_UNAVAIL || !db->conflict ||
+		    try >= db_err_tries(db->lasterr))
+			return rc;
+		log_warn("db", "transaction conflict, running again "
+		    "errno=%u try=%d", db->lasterr, try + 1);
+		db_pause(try);
+	}
+}
+
+/*
  * Return the rows the last execution of q changed, or 0.
  */
 unsigned long long
@@ -534,46 +761,94 @@ db_affected(struct db *db, enum db_q q)
 }
 
 /*
+ * Fetch the next row of executed statement st into its bound result
+ * buffers.  Returns AUTH_OK, AUTH_ERR_NOT_FOUND when there is no more,
+ * or a failure (logged and classified; a lost connection is dropped,
+ * and st with it).
+ */
+static enum auth_status
+db_fetch_row(struct db *db, MYSQL_STMT *st)
+{
+
+	switch (mysql_stmt_fetch(st)) {
+	case 0:
+		return AUTH_OK;
+	case MYSQL_NO_DATA:
+		return AUTH_ERR_NOT_FOUND;
+	case MYSQL_DATA_TRUNCATED:
+		log_err("db", "result truncated");
+		return AUTH_ERR_DB;
+	default:
+		log_err("db", "fetch failed errno=%u", mysql_stmt_errno(st));
+		return db_classify(db, mysql_stmt_errno(st));
+	}
+}
+
+/*
+ * Bind the result buffers res to executed statement st, call row(arg)
+ * after each row is fetched into them (row may be NULL), and stop after
+ * max rows (0: all), discarding any others.  Returns AUTH_OK with *nrows
+ * (may be NULL) the rows seen, or a failure as db_fetch_row() says.
+ */
+static enum auth_status
+db_fetch(struct db *db, MYSQL_STMT *st, MYSQL_BIND *res, size_t max,
+    void (*row)(void *), void *arg, size_t *nrows)
+{
+	enum auth_status	 rc = AUTH_OK;
+	size_t			 n = 0;
+
+	if (nrows != NULL)
+		*nrows = 0;
+	if (mysql_stmt_bind_result(st, res) != 0) {
+		log_err("db", "bind result failed errno=%u",
+		    mysql_stmt_errno(st));
+		rc = AUTH_ERR_DB;
+	}
+	while (rc == AUTH_OK && (max == 0 || n < max) &&
+	    (rc = db_fetch_row(db, st)) == AUTH_OK) {
+		n++;
+		if (row != NULL)
+			row(arg);
+	}
+	if (rc == AUTH_ERR_NOT_FOUND)
+		rc = AUTH_OK;
+	/* A lost connection took st with it. */
+	if (db->conn != NULL)
+		(void)mysql_stmt_free_result(st);
+	if (rc == AUTH_OK && nrows != NULL)
+		*nrows = n;
+	return rc;
+}
+
+/*
  * Fetch the first row of executed statement st into the result buffers
- * res, then discard any further rows.  Returns AUTH_OK, AUTH_ERR_NOT_FOUND
- * when there is no row, or AUTH_ERR_DB (a value did not fit its buffer,
- * or the fetch failed; logged).
+ * res, then discard any further rows.  Returns AUTH_OK,
+ * AUTH_ERR_NOT_FOUND when there is no row, AUTH_ERR_DB_UNAVAIL when the
+ * connection was lost (dropped), or AUTH_ERR_DB (a value did not fit its
+ * buffer, or the fetch failed; logged).
  */
 enum auth_status
 db_fetch_one(struct db *db, MYSQL_STMT *st, MYSQL_BIND *res)
 {
 	enum auth_status	 rc;
-	int			 n;
+	size_t			 n;
 
-	if (mysql_stmt_bind_result(st, res) != 0) {
-		log_err("db", "bind result failed errno=%u",
-		    mysql_stmt_errno(st));
-		rc = AUTH_ERR_DB;
-		goto out;
-	}
-	switch ((n = mysql_stmt_fetch(st))) {
-	case 0:
-		rc = AUTH_OK;
-		break;
-	case MYSQL_NO_DATA:
-		rc = AUTH_ERR_NOT_FOUND;
-		break;
-	case MYSQL_DATA_TRUNCATED:
-		log_err("db", "result truncated");
-		rc = AUTH_ERR_DB;
-		break;
-	default:
-		log_err("db", "fetch failed errno=%u", mysql_stmt_errno(st));
-		if (db_err_gone(mysql_stmt_errno(st))) {
-			db_disconnect(db);
-			return AUTH_ERR_DB_UNAVAIL;
-		}
-		rc = AUTH_ERR_DB;
-		break;
-	}
-out:
-	(void)mysql_stmt_free_result(st);
-	return rc;
+	if ((rc = db_fetch(db, st, res, 1, NULL, NULL, &n)) != AUTH_OK)
+		return rc;
+	return n == 1 ? AUTH_OK : AUTH_ERR_NOT_FOUND;
+}
+
+/*
+ * Fetch every row of executed statement st into the result buffers res,
+ * calling row(arg) after each.  Returns AUTH_OK (also for no row), or a
+ * failure as db_fetch_one().
+ */
+enum auth_status
+db_fetch_all(struct db *db, MYSQL_STMT *st, MYSQL_BIND *res,
+    void (*row)(void *), void *arg)
+{
+
+	return db_fetch(db, st, res, 0, row, arg, NULL);
 }
 
 /*

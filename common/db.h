@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The database connection: one per process, opened before the accept
- * loop, with every statement the program uses prepared once.  All SQL
- * text of the suite is in the table in db.c; none is ever built from
- * input.
+ * loop; each statement is prepared on it when first used.  All SQL text
+ * of the suite is in the table in db.c; none is ever built from input.
  */
 #ifndef AUTH_DB_H
 #define AUTH_DB_H
@@ -54,6 +53,9 @@ enum db_q {
 	DB_Q_THROTTLE_LOGIN_OK,
 	DB_Q_CLEANUP_THROTTLE,
 	DB_Q_COUNT_THROTTLE,
+	DB_Q_SESSION_REVOKE_LIVE,
+	DB_Q_USER_ACTIVE,
+	DB_Q_HEALTH,
 	DB_Q__MAX
 };
 
@@ -65,8 +67,12 @@ enum auth_status db_exec(struct db *, enum db_q, MYSQL_BIND *,
 enum auth_status db_begin(struct db *);
 enum auth_status db_commit(struct db *);
 void		 db_rollback(struct db *);
+enum auth_status db_txn(struct db *,
+		    enum auth_status (*)(struct db *, void *, int *), void *);
 unsigned long long db_affected(struct db *, enum db_q);
 enum auth_status db_fetch_one(struct db *, MYSQL_STMT *, MYSQL_BIND *);
+enum auth_status db_fetch_all(struct db *, MYSQL_STMT *, MYSQL_BIND *,
+		    void (*)(void *), void *);
 const char	*db_dup_key(const struct db *);
 unsigned int	 db_last_errno(const struct db *);
 void		 db_free(struct db *);

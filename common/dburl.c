@@ -24,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "client.h"
 #include "dburl.h"
 #include "status.h"
 
@@ -282,25 +283,6 @@ dburl_port(const char *s, size_t len, unsigned int *port)
 }
 
 /*
- * Return 1 if host is this machine's loopback: "localhost", a dotted
- * quad in 127.0.0.0/8 (RFC 1122, 3.2.1.3) or ::1 (RFC 4291, 2.5.3).
- */
-static int
-dburl_loopback(const char *host)
-{
-	struct in_addr	 a4;
-	struct in6_addr	 a6;
-
-	if (strcasecmp(host, "localhost") == 0)
-		return 1;
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, host, &a6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&a6);
-	return 0;
-}
-
-/*
  * Return the last "@" in the len bytes at s, or NULL.
  */
 static const char *
@@ -314,6 +296,83 @@ dburl_lastat(const char *s, size_t len)
 }
 
 /*
+ * Return the parameter whose name is the klen bytes at s, or
+ * DBURL_PARAM__MAX.
+ */
+static enum dburl_param
+dburl_param_lookup(const char *s, size_t klen)
+{
+	enum dburl_param	 p;
+
+	for (p = 0; p < DBURL_PARAM__MAX; p++)
+		if (strlen(dburl_params[p]) == klen &&
+		    strncmp(dburl_params[p], s, klen) == 0)
+			break;
+	return p;
+}
+
+/*
+ * Apply parameter p with decoded value *val to d: a file or socket path
+ * is taken over (and *val set to NULL), ssl_mode and charset are checked
+ * against their lists.  Set *have_mode when ssl_mode was given.
+ */
+static enum auth_status
+dburl_param_set(struct dburl *d, enum dburl_param p, char **val,
+    int *have_mode, char *err, size_t errsz)
+{
+	char	 name[DBURL_QUOTEMAX + 4];
+	char	**dst = NULL;
+	size_t	 i;
+
+	switch (p) {
+	case DBURL_PARAM_UNIX_SOCKET:
+		dst = &d->unix_socket;
+		break;
+	case DBURL_PARAM_SSL_CA:
+		dst = &d->ssl_ca;
+		break;
+	case DBURL_PARAM_SSL_CERT:
+		dst = &d->ssl_cert;
+		break;
+	case DBURL_PARAM_SSL_KEY:
+		dst = &d->ssl_key;
+		break;
+	case DBURL_PARAM_SSL_MODE:
+		for (i = 0; i < DBURL_TLS__MAX; i++)
+			if (strcasecmp(*val, dburl_tls_names[i]) == 0)
+				break;
+		if (i == DBURL_TLS__MAX) {
+			dburl_quote(name, *val, strlen(*val));
+			dburl_errf(err, errsz, "ssl_mode \"%s\" is not "
+			    "DISABLED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY",
+			    name);
+			return AUTH_ERR_CONFIG;
+		}
+		d->tls = (enum dburl_tls)i;
+		*have_mode = 1;
+		break;
+	case DBURL_PARAM_CHARSET:
+		for (i = 0; i < NITEMS(dburl_charsets); i++)
+			if (strcasecmp(*val, dburl_charsets[i]) == 0)
+				break;
+		if (i == NITEMS(dburl_charsets)) {
+			dburl_quote(name, *val, strlen(*val));
+			dburl_errf(err, errsz, "charset \"%s\" is not "
+			    "supported (use utf8mb4)", name);
+			return AUTH_ERR_CONFIG;
+		}
+		break;
+	default:
+		break;
+	}
+	if (dst != NULL) {
+		*dst = *val;
+		*val = NULL;
+	}
+	return AUTH_OK;
+}
+
+/*
  * Parse the query string q ("k=v&k=v") into d.  Set *have_mode when
  * ssl_mode was given.
  */
@@ -324,8 +383,7 @@ dburl_query(const char *q, struct dburl *d, int *have_mode, char *err,
 	char			 name[DBURL_QUOTEMAX + 4];
 	char			*val = NULL;
 	const char		*s, *eq;
-	char			**dst;
-	size_t			 len, klen, i;
+	size_t			 len, klen;
 	int			 seen[DBURL_PARAM__MAX];
 	enum dburl_param	 p;
 	enum auth_status	 rc = AUTH_ERR_CONFIG;
@@ -348,11 +406,7 @@ dburl_query(const char *q, struct dburl *d, int *have_mode, char *err,
 		}
 		klen = (size_t)(eq - s);
 		dburl_quote(name, s, klen);
-		for (p = 0; p < DBURL_PARAM__MAX; p++)
-			if (strlen(dburl_params[p]) == klen &&
-			    strncmp(dburl_params[p], s, klen) == 0)
-				break;
-		if (p == DBURL_PARAM__MAX) {
+		if ((p = dburl_param_lookup(s, klen)) == DBURL_PARAM__MAX) {
 			dburl_errf(err, errsz, "unknown query parameter "
 			    "\"%s\"", name);
 			goto out;
@@ -369,55 +423,11 @@ dburl_query(const char *q, struct dburl *d, int *have_mode, char *err,
 			goto out;
 		}
 		if ((rc = dburl_decode(eq + 1, len - klen - 1, &val, name,
-		    err, errsz)) != AUTH_OK)
+		    err, errsz)) != AUTH_OK ||
+		    (rc = dburl_param_set(d, p, &val, have_mode, err,
+		    errsz)) != AUTH_OK)
 			goto out;
 		rc = AUTH_ERR_CONFIG;
-		dst = NULL;
-		switch (p) {
-		case DBURL_PARAM_UNIX_SOCKET:
-			dst = &d->unix_socket;
-			break;
-		case DBURL_PARAM_SSL_CA:
-			dst = &d->ssl_ca;
-			break;
-		case DBURL_PARAM_SSL_CERT:
-			dst = &d->ssl_cert;
-			break;
-		case DBURL_PARAM_SSL_KEY:
-			dst = &d->ssl_key;
-			break;
-		case DBURL_PARAM_SSL_MODE:
-			for (i = 0; i < DBURL_TLS__MAX; i++)
-				if (strcasecmp(val, dburl_tls_names[i]) == 0)
-					break;
-			if (i == DBURL_TLS__MAX) {
-				dburl_quote(name, val, strlen(val));
-				dburl_errf(err, errsz, "ssl_mode \"%s\" is "
-				    "not DISABLED, REQUIRED, VERIFY_CA or "
-				    "VERIFY_IDENTITY", name);
-				goto out;
-			}
-			d->tls = (enum dburl_tls)i;
-			*have_mode = 1;
-			break;
-		case DBURL_PARAM_CHARSET:
-			for (i = 0; i < NITEMS(dburl_charsets); i++)
-				if (strcasecmp(val, dburl_charsets[i]) == 0)
-					break;
-			if (i == NITEMS(dburl_charsets)) {
-				dburl_quote(name, val, strlen(val));
-				dburl_errf(err, errsz, "charset \"%s\" is not "
-				    "supported (use utf8mb4)", name);
-				goto out;
-			}
-			break;
-		default:
-			break;
-		}
-		if (dst != NULL) {
-			*dst = val;
-			val = NULL;
-		}
 		free(val);
 		val = NULL;
 		if (s[len] == '\0')
@@ -427,6 +437,210 @@ dburl_query(const char *q, struct dburl *d, int *have_mode, char *err,
 out:
 	free(val);
 	return rc;
+}
+
+/*
+ * Check the scheme of url, naming it in the message only when it is
+ * safe to quote, and set *rest to what follows "://".
+ */
+static enum auth_status
+dburl_scheme(const char *url, const char **rest, char *err, size_t errsz)
+{
+	char		 name[DBURL_QUOTEMAX + 4];
+	const char	*p;
+
+	if ((p = strstr(url, "://")) == NULL) {
+		dburl_errf(err, errsz, "no scheme (expected "
+		    "mysql+pymysql://user:password@host/database)");
+		return AUTH_ERR_CONFIG;
+	}
+	if (!dburl_scheme_ok(url, (size_t)(p - url))) {
+		if (dburl_scheme_safe(url, (size_t)(p - url))) {
+			dburl_quote(name, url, (size_t)(p - url));
+			dburl_errf(err, errsz, "unknown scheme \"%s\"", name);
+		} else
+			dburl_errf(err, errsz, "invalid scheme");
+		return AUTH_ERR_CONFIG;
+	}
+	*rest = p + 3;
+	return AUTH_OK;
+}
+
+/*
+ * Split the user name and password off rest, the URL after "://", into
+ * d, and set *hostp to where the host begins.  SQLAlchemy's pattern is
+ * user [^:/]* then an optional ":" and password [^@]*, then "@"; without a
+ * password, the user name runs to the last "@" before the first ":" or
+ * "/".
+ */
+static enum auth_status
+dburl_userinfo(const char *rest, struct dburl *d, const char **hostp,
+    char *err, size_t errsz)
+{
+	const char		*at;
+	size_t			 ulen;
+	enum auth_status	 rc;
+
+	*hostp = rest;
+	ulen = strcspn(rest, ":/");
+	if (rest[ulen] == ':' &&
+	    (at = strchr(rest + ulen + 1, '@')) != NULL) {
+		if ((rc = dburl_decode(rest, ulen, &d->user, "the user name",
+		    err, errsz)) != AUTH_OK ||
+		    (rc = dburl_decode(rest + ulen + 1,
+		    (size_t)(at - rest) - ulen - 1, &d->password,
+		    "the password", err, errsz)) != AUTH_OK)
+			return rc;
+		*hostp = at + 1;
+	} else if ((at = dburl_lastat(rest, ulen)) != NULL) {
+		if ((rc = dburl_decode(rest, (size_t)(at - rest), &d->user,
+		    "the user name", err, errsz)) != AUTH_OK)
+			return rc;
+		*hostp = at + 1;
+	}
+	if (d->user == NULL || d->user[0] == '\0') {
+		dburl_errf(err, errsz, "missing user name (expected "
+		    "scheme://user:password@host/database)");
+		return AUTH_ERR_CONFIG;
+	}
+	return AUTH_OK;
+}
+
+/*
+ * Take the host at host into d (none is fine here: a unix socket may
+ * stand for it), an IPv6 literal in brackets (RFC 3986, 3.2.2) or a
+ * name, and set *endp to what follows it.
+ */
+static enum auth_status
+dburl_host(const char *host, struct dburl *d, const char **endp, char *err,
+    size_t errsz)
+{
+	char			 buf[INET6_ADDRSTRLEN + 1];
+	struct in6_addr		 a6;
+	size_t			 len;
+
+	if (*host != '[') {
+		len = strcspn(host, ":/?");
+		*endp = host + len;
+		if (len == 0)
+			return AUTH_OK;
+		if (!dburl_hostname_ok(host, len)) {
+			dburl_errf(err, errsz, "invalid host name");
+			return AUTH_ERR_CONFIG;
+		}
+		if ((d->host = strndup(host, len)) == NULL)
+			goto nomem;
+		return AUTH_OK;
+	}
+	len = strcspn(host + 1, "]/?");
+	if (host[1 + len] != ']') {
+		dburl_errf(err, errsz, "unterminated \"[\" in the host");
+		return AUTH_ERR_CONFIG;
+	}
+	if (len == 0 || len >= sizeof(buf)) {
+		dburl_errf(err, errsz, "invalid IPv6 address");
+		return AUTH_ERR_CONFIG;
+	}
+	memcpy(buf, host + 1, len);
+	buf[len] = '\0';
+	if (inet_pton(AF_INET6, buf, &a6) != 1) {
+		dburl_errf(err, errsz, "invalid IPv6 address");
+		return AUTH_ERR_CONFIG;
+	}
+	if ((d->host = strdup(buf)) == NULL)
+		goto nomem;
+	*endp = host + 1 + len + 1;
+	if (**endp != ':' && **endp != '/' && **endp != '?' &&
+	    **endp != '\0') {
+		dburl_errf(err, errsz, "junk after the IPv6 address");
+		return AUTH_ERR_CONFIG;
+	}
+	return AUTH_OK;
+nomem:
+	dburl_errf(err, errsz, "out of memory");
+	return AUTH_ERR_NOMEM;
+}
+
+/*
+ * Take the optional ":port" and the "/database" at p into d, and set
+ * *endp to what follows (the query string, or the end).
+ */
+static enum auth_status
+dburl_port_db(const char *p, struct dburl *d, const char **endp, char *err,
+    size_t errsz)
+{
+	size_t	 len;
+
+	d->port = DBURL_PORT;
+	if (*p == ':') {
+		len = strcspn(p + 1, "/?");
+		if (!dburl_port(p + 1, len, &d->port)) {
+			dburl_errf(err, errsz, "port must be a number from "
+			    "1 to 65535");
+			return AUTH_ERR_CONFIG;
+		}
+		p += 1 + len;
+	}
+	if (*p != '/' || p[1] == '?' || p[1] == '\0') {
+		dburl_errf(err, errsz, "missing database name (expected "
+		    "scheme://user:password@host/database)");
+		return AUTH_ERR_CONFIG;
+	}
+	p++;
+	len = strcspn(p, "?");
+	if (memchr(p, '/', len) != NULL) {
+		dburl_errf(err, errsz, "\"/\" in the database name");
+		return AUTH_ERR_CONFIG;
+	}
+	*endp = p + len;
+	return dburl_decode(p, len, &d->database, "the database name", err,
+	    errsz);
+}
+
+/*
+ * Check what the parts say together, and choose TLS when ssl_mode was
+ * not given (have_mode 0).
+ */
+static enum auth_status
+dburl_finish(struct dburl *d, int have_mode, char *err, size_t errsz)
+{
+	int	 files;
+
+	/*
+	 * PyMySQL connects to unix_socket whatever the host says; accept
+	 * the "@localhost/db?unix_socket=" spelling, but not a remote host
+	 * the operator may believe is being used.
+	 */
+	if (d->unix_socket != NULL) {
+		if (d->host != NULL && strcasecmp(d->host, "localhost") != 0) {
+			dburl_errf(err, errsz, "unix_socket given with a host "
+			    "other than localhost");
+			return AUTH_ERR_CONFIG;
+		}
+		free(d->host);
+		d->host = NULL;
+	} else if (d->host == NULL) {
+		dburl_errf(err, errsz, "missing host (or ?unix_socket=)");
+		return AUTH_ERR_CONFIG;
+	}
+	if ((d->ssl_cert == NULL) != (d->ssl_key == NULL)) {
+		dburl_errf(err, errsz, "ssl_cert and ssl_key must be given "
+		    "together");
+		return AUTH_ERR_CONFIG;
+	}
+	files = d->ssl_ca != NULL || d->ssl_cert != NULL;
+	if (have_mode) {
+		if (d->tls == DBURL_TLS_DISABLED && files) {
+			dburl_errf(err, errsz, "ssl_mode=DISABLED contradicts "
+			    "ssl_ca, ssl_cert and ssl_key");
+			return AUTH_ERR_CONFIG;
+		}
+	} else if (d->unix_socket != NULL || client_host_loopback(d->host)) {
+		/* Naming a certificate says the operator wants TLS. */
+		d->tls = files ? DBURL_TLS_REQUIRED : DBURL_TLS_DISABLED;
+	} else
+		d->tls = DBURL_TLS_VERIFY_IDENTITY;
+	return AUTH_OK;
 }
 
 /*
@@ -441,12 +655,8 @@ enum auth_status
 dburl_parse(const char *url, struct dburl *out, char *err, size_t errsz)
 {
 	struct dburl		 d;
-	char			 buf[INET6_ADDRSTRLEN + 1];
-	char			 name[DBURL_QUOTEMAX + 4];
-	struct in6_addr		 a6;
-	const char		*p, *rest, *at, *host;
-	size_t			 len, ulen;
-	int			 have_mode = 0, files;
+	const char		*p, *host;
+	int			 have_mode = 0;
 	enum auth_status	 rc = AUTH_ERR_CONFIG;
 
 	memset(out, 0, sizeof(*out));
@@ -462,165 +672,16 @@ dburl_parse(const char *url, struct dburl *out, char *err, size_t errsz)
 		dburl_errf(err, errsz, "longer than %d bytes", DBURL_MAXLEN);
 		goto out;
 	}
-
-	if ((p = strstr(url, "://")) == NULL) {
-		dburl_errf(err, errsz, "no scheme (expected "
-		    "mysql+pymysql://user:password@host/database)");
+	if ((rc = dburl_scheme(url, &p, err, errsz)) != AUTH_OK ||
+	    (rc = dburl_userinfo(p, &d, &host, err, errsz)) != AUTH_OK ||
+	    (rc = dburl_host(host, &d, &p, err, errsz)) != AUTH_OK ||
+	    (rc = dburl_port_db(p, &d, &p, err, errsz)) != AUTH_OK)
 		goto out;
-	}
-	if (!dburl_scheme_ok(url, (size_t)(p - url))) {
-		if (dburl_scheme_safe(url, (size_t)(p - url))) {
-			dburl_quote(name, url, (size_t)(p - url));
-			dburl_errf(err, errsz, "unknown scheme \"%s\"", name);
-		} else
-			dburl_errf(err, errsz, "invalid scheme");
-		goto out;
-	}
-	rest = p + 3;
-
-	/*
-	 * SQLAlchemy's pattern is user [^:/]* then an optional ":" and
-	 * password [^@]*, then "@"; without a password, the user name runs
-	 * to the last "@" before the first ":" or "/".
-	 */
-	host = rest;
-	ulen = strcspn(rest, ":/");
-	if (rest[ulen] == ':' &&
-	    (at = strchr(rest + ulen + 1, '@')) != NULL) {
-		if ((rc = dburl_decode(rest, ulen, &d.user, "the user name",
-		    err, errsz)) != AUTH_OK)
-			goto out;
-		if ((rc = dburl_decode(rest + ulen + 1,
-		    (size_t)(at - rest) - ulen - 1, &d.password,
-		    "the password", err, errsz)) != AUTH_OK)
-			goto out;
-		rc = AUTH_ERR_CONFIG;
-		host = at + 1;
-	} else if ((at = dburl_lastat(rest, ulen)) != NULL) {
-		if ((rc = dburl_decode(rest, (size_t)(at - rest), &d.user,
-		    "the user name", err, errsz)) != AUTH_OK)
-			goto out;
-		rc = AUTH_ERR_CONFIG;
-		host = at + 1;
-	}
-	if (d.user == NULL || d.user[0] == '\0') {
-		dburl_errf(err, errsz, "missing user name (expected "
-		    "scheme://user:password@host/database)");
-		goto out;
-	}
-
-	/* An IPv6 literal is bracketed (RFC 3986, 3.2.2). */
-	if (*host == '[') {
-		len = strcspn(host + 1, "]/?");
-		if (host[1 + len] != ']') {
-			dburl_errf(err, errsz, "unterminated \"[\" in the "
-			    "host");
-			goto out;
-		}
-		if (len == 0 || len >= sizeof(buf)) {
-			dburl_errf(err, errsz, "invalid IPv6 address");
-			goto out;
-		}
-		memcpy(buf, host + 1, len);
-		buf[len] = '\0';
-		if (inet_pton(AF_INET6, buf, &a6) != 1) {
-			dburl_errf(err, errsz, "invalid IPv6 address");
-			goto out;
-		}
-		if ((d.host = strdup(buf)) == NULL) {
-			dburl_errf(err, errsz, "out of memory");
-			rc = AUTH_ERR_NOMEM;
-			goto out;
-		}
-		p = host + 1 + len + 1;
-		if (*p != ':' && *p != '/' && *p != '?' && *p != '\0') {
-			dburl_errf(err, errsz, "junk after the IPv6 address");
-			goto out;
-		}
-	} else {
-		len = strcspn(host, ":/?");
-		if (len > 0) {
-			if (!dburl_hostname_ok(host, len)) {
-				dburl_errf(err, errsz, "invalid host name");
-				goto out;
-			}
-			if ((d.host = strndup(host, len)) == NULL) {
-				dburl_errf(err, errsz, "out of memory");
-				rc = AUTH_ERR_NOMEM;
-				goto out;
-			}
-		}
-		p = host + len;
-	}
-
-	d.port = DBURL_PORT;
-	if (*p == ':') {
-		len = strcspn(p + 1, "/?");
-		if (!dburl_port(p + 1, len, &d.port)) {
-			dburl_errf(err, errsz, "port must be a number from "
-			    "1 to 65535");
-			goto out;
-		}
-		p += 1 + len;
-	}
-
-	if (*p != '/' || p[1] == '?' || p[1] == '\0') {
-		dburl_errf(err, errsz, "missing database name (expected "
-		    "scheme://user:password@host/database)");
-		goto out;
-	}
-	p++;
-	len = strcspn(p, "?");
-	if (memchr(p, '/', len) != NULL) {
-		dburl_errf(err, errsz, "\"/\" in the database name");
-		goto out;
-	}
-	if ((rc = dburl_decode(p, len, &d.database, "the database name",
-	    err, errsz)) != AUTH_OK)
-		goto out;
-	p += len;
-
 	if (*p == '?' &&
 	    (rc = dburl_query(p + 1, &d, &have_mode, err, errsz)) != AUTH_OK)
 		goto out;
-	rc = AUTH_ERR_CONFIG;
-
-	/*
-	 * PyMySQL connects to unix_socket whatever the host says; accept
-	 * the "@localhost/db?unix_socket=" spelling, but not a remote host
-	 * the operator may believe is being used.
-	 */
-	if (d.unix_socket != NULL) {
-		if (d.host != NULL && strcasecmp(d.host, "localhost") != 0) {
-			dburl_errf(err, errsz, "unix_socket given with a host "
-			    "other than localhost");
-			goto out;
-		}
-		free(d.host);
-		d.host = NULL;
-	} else if (d.host == NULL) {
-		dburl_errf(err, errsz, "missing host (or ?unix_socket=)");
+	if ((rc = dburl_finish(&d, have_mode, err, errsz)) != AUTH_OK)
 		goto out;
-	}
-
-	if ((d.ssl_cert == NULL) != (d.ssl_key == NULL)) {
-		dburl_errf(err, errsz, "ssl_cert and ssl_key must be given "
-		    "together");
-		goto out;
-	}
-	files = d.ssl_ca != NULL || d.ssl_cert != NULL;
-	if (have_mode) {
-		if (d.tls == DBURL_TLS_DISABLED && files) {
-			dburl_errf(err, errsz, "ssl_mode=DISABLED contradicts "
-			    "ssl_ca, ssl_cert and ssl_key");
-			goto out;
-		}
-	} else if (d.unix_socket != NULL || dburl_loopback(d.host)) {
-		/* Naming a certificate says the operator wants TLS. */
-		d.tls = files ? DBURL_TLS_REQUIRED : DBURL_TLS_DISABLED;
-	} else
-		d.tls = DBURL_TLS_VERIFY_IDENTITY;
-
 	*out = d;
 	memset(&d, 0, sizeof(d));
 	rc = AUTH_OK;

@@ -29,6 +29,14 @@ struct dburl {
 	char		*ssl_ca;	/* ?ssl_ca=, or NULL */
 	char		*ssl_cert;	/* ?ssl_cert=, or NULL */
 	char		*ssl_key;	/* ?ssl_key=, or NULL */
+	/*
+	 * Not in the URL: DB_CONNECT_TIMEOUT, DB_TIMEOUT and
+	 * DB_LOCK_WAIT_TIMEOUT, in seconds, which cfg.c sets after parsing
+	 * the URL; 0 means db.c's default.
+	 */
+	long		 connect_timeout;
+	long		 io_timeout;
+	long		 lock_wait_timeout;
 };
 
 /* dburl.c */

@@ -21,6 +21,7 @@
 
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -506,6 +507,75 @@ req_read_json(struct req *r)
 		return 0;
 	}
 	return req_parse_json(r);
+}
+
+/*
+ * Return 1 if method is one of the methods in allow, a list as an Allow
+ * header gives it ("GET, HEAD"), or allow is "*"; else 0.  Methods are
+ * case-sensitive (RFC 9110, 9.1).
+ */
+static int
+req_method_allowed(const char *method, const char *allow)
+{
+	const char	*p = allow;
+	size_t		 n, mlen = strlen(method);
+
+	if (strcmp(allow, "*") == 0)
+		return 1;
+	while (*p != '\0') {
+		n = strcspn(p, ", \t");
+		if (n == mlen && mlen > 0 && strncmp(p, method, n) == 0)
+			return 1;
+		p += n;
+		p += strspn(p, ", \t");
+	}
+	return 0;
+}
+
+/*
+ * The method check of a request to a program that takes no body: one of
+ * allow ("GET, HEAD"; "*" for any), or 405 with "Allow: <allow>".  No
+ * byte of a body is read, and Content-Type and Content-Length are not
+ * looked at.  Returns 1 when the handler may answer, or 0 when the
+ * request has been answered.  The path is req_route()'s business.
+ */
+int
+req_check_method(struct req *r, const char *allow)
+{
+	char		 hdr[128];
+	const char	*headers[2];
+
+	if (req_method_allowed(r->method, allow))
+		return 1;
+	(void)snprintf(hdr, sizeof(hdr), "Allow: %s", allow);
+	headers[0] = hdr;
+	headers[1] = NULL;
+	resp_error_headers(r, 405, "Method Not Allowed", headers);
+	return 0;
+}
+
+/*
+ * Read the optional boolean field name of the body into *out: def when
+ * the field is absent, else its value, which must be a JSON true or
+ * false (no "true", 1 or null: pydantic's strict bool).  Returns 0, or
+ * -1 after recording a 422 detail.
+ */
+int
+req_bool(struct req *r, const char *name, int def, int *out)
+{
+	struct json_object	*v;
+
+	*out = def;
+	if (r->json == NULL ||
+	    !json_object_object_get_ex(r->json, name, &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_boolean)) {
+		req_invalid(r, name, "Input should be a valid boolean",
+		    "bool_type");
+		return -1;
+	}
+	*out = json_object_get_boolean(v) ? 1 : 0;
+	return 0;
 }
 
 /*

@@ -54,8 +54,10 @@ void		 req_init(struct req *, const struct req_io *,
 		    const struct client_proxies *);
 int		 req_route(struct req *, const char *);
 int		 req_read_json(struct req *);
+int		 req_check_method(struct req *, const char *);
 const char	*req_param(struct req *, const char *);
 const char	*req_string(struct req *, const char *, size_t *);
+int		 req_bool(struct req *, const char *, int, int *);
 void		 req_invalid(struct req *, const char *, const char *,
 		    const char *);
 int		 req_has_errors(const struct req *);

@@ -81,24 +81,28 @@ resp_reason(int status)
 
 /*
  * Write the head of an answer into head (headsz bytes): the status line,
- * the headers every answer carries, the NULL-terminated list of header
- * lines extra (may be NULL), and the empty line.  Returns its length, or
- * -1 if it does not fit.
+ * the headers every JSON answer carries (unless bare), the
+ * NULL-terminated list of header lines extra (may be NULL), and the
+ * empty line.  Returns its length, or -1 if it does not fit.
  */
 static int
-resp_head(char *head, size_t headsz, int status, size_t bodylen,
+resp_head(char *head, size_t headsz, int status, int bare, size_t bodylen,
     const char *const *extra)
 {
 	size_t	 len;
 	int	 n;
 
-	n = snprintf(head, headsz,
-	    "Status: %d %s\r\n"
-	    "Content-Type: application/json\r\n"
-	    "Content-Length: %zu\r\n"
-	    "Cache-Control: no-store\r\n"
-	    "X-Content-Type-Options: nosniff\r\n",
-	    status, resp_reason(status), bodylen);
+	if (bare)
+		n = snprintf(head, headsz, "Status: %d %s\r\n", status,
+		    resp_reason(status));
+	else
+		n = snprintf(head, headsz,
+		    "Status: %d %s\r\n"
+		    "Content-Type: application/json\r\n"
+		    "Content-Length: %zu\r\n"
+		    "Cache-Control: no-store\r\n"
+		    "X-Content-Type-Options: nosniff\r\n",
+		    status, resp_reason(status), bodylen);
 	if (n < 0 || (size_t)n >= headsz)
 		return -1;
 	len = (size_t)n;
@@ -116,6 +120,22 @@ resp_head(char *head, size_t headsz, int status, size_t bodylen,
 }
 
 /*
+ * Claim request r for an answer of status.  Returns 0, or -1 (logged)
+ * when it has been answered already: a request is answered once only.
+ */
+static int
+resp_claim(struct req *r, int status)
+{
+
+	if (r->status != 0) {
+		log_err("response", "second answer refused status=%d first=%d",
+		    status, r->status);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Answer r with status and text, a JSON text already serialised (NULL,
  * used only when memory ran out, sends 500 "Internal server error"),
  * adding the NULL-terminated list of header lines extra (may be NULL).
@@ -123,7 +143,8 @@ resp_head(char *head, size_t headsz, int status, size_t bodylen,
  * no-store and X-Content-Type-Options nosniff.  Headers that do not fit
  * (our bug, never the client's) become that 500 too: something is always
  * sent.  A second answer to one request is refused and logged.  text is
- * the caller's, who wipes it if it holds a secret.
+ * the caller's, who wipes it if it holds a secret.  The answer to HEAD
+ * has the headers of GET's and no content (RFC 9110, 9.3.2).
  */
 void
 resp_text(struct req *r, int status, const char *text,
@@ -132,29 +153,57 @@ resp_text(struct req *r, int status, const char *text,
 	static const char	 internal[] =
 	    "{\"detail\":\"Internal server error\"}";
 	char			 head[RESP_HEAD_MAX];
+	size_t			 tlen;
 	int			 hlen;
 
-	if (r->status != 0) {
-		log_err("response", "second answer refused status=%d first=%d",
-		    status, r->status);
+	if (resp_claim(r, status) == -1)
 		return;
-	}
 	if (text == NULL) {
 		text = internal;
 		status = 500;
 		extra = NULL;
 	}
-	if ((hlen = resp_head(head, sizeof(head), status, strlen(text),
+	if ((hlen = resp_head(head, sizeof(head), status, 0, strlen(text),
 	    extra)) == -1) {
 		log_err("response", "headers too long status=%d", status);
 		text = internal;
 		status = 500;
-		hlen = resp_head(head, sizeof(head), status, strlen(text),
+		hlen = resp_head(head, sizeof(head), status, 0, strlen(text),
 		    NULL);
 	}
 	r->status = status;
+	tlen = r->method != NULL && strcmp(r->method, "HEAD") == 0 ? 0 :
+	    strlen(text);
 	if (r->io.write(r->io.arg, head, (size_t)hlen) == -1 ||
-	    r->io.write(r->io.arg, text, strlen(text)) == -1)
+	    (tlen > 0 && r->io.write(r->io.arg, text, tlen) == -1))
+		log_warn("response", "write failed status=%d client=%s",
+		    status, r->client);
+}
+
+/*
+ * Answer r with status and the header lines extra only: no body and no
+ * header of our own.  This is a FastCGI authorizer's yes (FastCGI 1.0,
+ * 6.3): the server passes its Variable-* headers to the program it
+ * guards, and some (mod_authnz_fcgi) pass any other header on to the
+ * client's answer too.  Headers that do not fit answer 500, as
+ * resp_text() does; a second answer is refused as there.
+ */
+void
+resp_bare(struct req *r, int status, const char *const *extra)
+{
+	char	 head[RESP_HEAD_MAX];
+	int	 hlen;
+
+	if (resp_claim(r, status) == -1)
+		return;
+	if ((hlen = resp_head(head, sizeof(head), status, 1, 0, extra)) ==
+	    -1) {
+		log_err("response", "headers too long status=%d", status);
+		resp_text(r, 500, NULL, NULL);
+		return;
+	}
+	r->status = status;
+	if (r->io.write(r->io.arg, head, (size_t)hlen) == -1)
 		log_warn("response", "write failed status=%d client=%s",
 		    status, r->client);
 }
@@ -196,6 +245,25 @@ resp_error_headers(struct req *r, int status, const char *detail,
 		return;
 	}
 	resp_json(r, status, o, extra);
+	json_object_put(o);
+}
+
+/*
+ * Answer r with status and the object of one string field {name: value}
+ * ({"message": ...}, {"status": ...}).
+ */
+void
+resp_field(struct req *r, int status, const char *name, const char *value)
+{
+	struct json_object	*o;
+
+	if ((o = json_object_new_object()) == NULL ||
+	    resp_add(o, name, json_object_new_string(value)) == -1) {
+		json_object_put(o);
+		resp_json(r, 500, NULL, NULL);
+		return;
+	}
+	resp_json(r, status, o, NULL);
 	json_object_put(o);
 }
 

@@ -19,6 +19,8 @@ void	 resp_error(struct req *, int, const char *);
 void	 resp_error_headers(struct req *, int, const char *,
 	    const char *const *);
 void	 resp_invalid(struct req *);
+void	 resp_field(struct req *, int, const char *, const char *);
+void	 resp_bare(struct req *, int, const char *const *);
 const char *resp_reason(int);
 
 #endif /* !AUTH_RESP_H */

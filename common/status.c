@@ -19,6 +19,7 @@ static const char *const auth_status_names[AUTH_ERR__MAX] = {
 	"email already registered", /* AUTH_ERR_DUP_EMAIL */
 	"username already taken", /* AUTH_ERR_DUP_USERNAME */
 	"not found", /* AUTH_ERR_NOT_FOUND */
+	"database commit outcome unknown", /* AUTH_ERR_DB_COMMIT_UNKNOWN */
 };
 
 /*

@@ -19,6 +19,8 @@ enum auth_status {
 	AUTH_ERR_DUP_EMAIL,	/* unique index on user.email hit */
 	AUTH_ERR_DUP_USERNAME,	/* unique index on user.username hit */
 	AUTH_ERR_NOT_FOUND,	/* no such row */
+	AUTH_ERR_DB_COMMIT_UNKNOWN, /* connection lost during a commit:
+				   the write may or may not have landed */
 	AUTH_ERR__MAX
 };
 

@@ -40,10 +40,12 @@ struct throttle_hit {
 
 /* throttle.c */
 enum auth_status throttle_check(struct db *, const struct cfg *,
-		    const struct throttle_hit *, size_t, long long, long *);
+		    const struct throttle_hit *, size_t, long long, long *,
+		    enum throttle_kind *);
 enum auth_status throttle_login_ok(struct db *, const struct cfg *,
 		    const char *, const char *, long long);
 int		 throttle_key(enum throttle_kind, const char *,
 		    unsigned char *);
+const char	*throttle_name(enum throttle_kind);
 
 #endif /* !AUTH_THROTTLE_H */

@@ -4,6 +4,7 @@
  * backend's shape plus expires_in:
  *	{"access_token", "refresh_token", "token_type": "bearer",
  *	 "expires_in": <access lifetime in seconds>}
+ * and check a refresh token presented back (refresh-token, logout).
  */
 #include "config.h"
 
@@ -18,6 +19,7 @@
 #include "req.h"
 #include "resp.h"
 #include "session.h"
+#include "throttle.h"
 #include "token.h"
 
 /*
@@ -93,4 +95,44 @@ out:
 	OPENSSL_cleanse(access, sizeof(access));
 	OPENSSL_cleanse(refresh, sizeof(refresh));
 	OPENSSL_cleanse(body, sizeof(body));
+}
+
+/*
+ * Answer r for a refused refresh token: count the failure against the
+ * client's address (THROTTLE_REFRESH_ADDRESS: refresh-token and logout
+ * count together, failures only, since a valid signed token cannot be
+ * guessed) and answer 401 {"detail": "Invalid refresh token"}, or 429
+ * once the address is past the limit (503 if the count cannot be made).
+ */
+void
+token_refresh_refuse(struct app *app, struct req *r)
+{
+	struct throttle_hit	 hit;
+
+	hit.kind = THROTTLE_REFRESH_ADDRESS;
+	hit.key = r->client;
+	if (app_throttle(app, r, &hit, 1))
+		resp_error(r, 401, "Invalid refresh token");
+}
+
+/*
+ * Verify token, len bytes, as a refresh token at time now into *c.
+ * Returns 1 with *c set, or 0 once r has been answered by
+ * token_refresh_refuse() for a token that does not verify, logged as the
+ * event given ("refresh", "logout") with "failure reason=token".  A
+ * token that verifies costs no statement.
+ */
+int
+token_refresh_claims(struct app *app, struct req *r, const char *event,
+    const char *token, size_t len, long long now, struct jwt_claims *c)
+{
+
+	if (jwt_verify((const unsigned char *)app->cfg.jwt_secret_key,
+	    app->cfg.jwt_secret_len, token, len, JWT_REFRESH, now, c) !=
+	    AUTH_OK) {
+		log_info(event, "failure reason=token client=%s", r->client);
+		token_refresh_refuse(app, r);
+		return 0;
+	}
+	return 1;
 }

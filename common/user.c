@@ -161,3 +161,30 @@ user_rehash(struct db *db, long long id, const char *oldhash,
 	db_bind_str(&p[2], oldhash, &olen);
 	return db_exec(db, DB_Q_USER_REHASH, p, NULL);
 }
+
+/*
+ * Set *active to 1 if account id exists and is active, else to 0 (a
+ * deleted account is as good as a disabled one to whoever asks).
+ * Returns AUTH_OK, AUTH_ERR_DB_UNAVAIL or AUTH_ERR_DB.
+ */
+enum auth_status
+user_active(struct db *db, long long id, int *active)
+{
+	MYSQL_BIND		 p[1], r[1];
+	MYSQL_STMT		*st;
+	enum auth_status	 rc;
+	int			 is_active = 0;
+
+	*active = 0;
+	db_bind_llong(&p[0], &id);
+	if ((rc = db_exec(db, DB_Q_USER_ACTIVE, p, &st)) != AUTH_OK)
+		return rc;
+	db_bind_int(&r[0], &is_active);
+	rc = db_fetch_one(db, st, r);
+	if (rc == AUTH_ERR_NOT_FOUND)
+		return AUTH_OK;
+	if (rc != AUTH_OK)
+		return rc;
+	*active = is_active == 1;
+	return AUTH_OK;
+}

@@ -42,5 +42,6 @@ enum auth_status user_by_email(struct db *, const char *,
 		    struct user_login *);
 enum auth_status user_rehash(struct db *, long long, const char *,
 		    const char *);
+enum auth_status user_active(struct db *, long long, int *);
 
 #endif /* !AUTH_USER_H */

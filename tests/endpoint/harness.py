@@ -29,17 +29,27 @@ sets the environment these read:
                            each message as N.json
   AUTH_TEST_SMTP_PORT      its port on 127.0.0.1
   AUTH_TEST_CLEANUP        the built cron/auth-cleanup
+  AUTH_TEST_WHOAMI_LOG     where tests/whoami/whoami, the program that the
+                           auth-verify examples guard, logs each request
+  AUTH_TEST_WEBROOT        apache-cgi: the web root holding the .htaccess
+  AUTH_TEST_WHOLE_SUITE    1 when every test file runs (test_openapi.py)
+
+Every answer that request() and raw_request() receive is recorded, one
+JSON line each, in AUTH_TEST_TMPDIR/answers.jsonl: test_openapi.py, which
+runs last in each server's pass, checks them against openapi.json.
 """
 
 import http.client
 import json
 import os
 import re
+import base64
 import secrets
 import shlex
 import socket
 import subprocess
 import sys
+import threading
 import traceback
 import urllib.parse
 
@@ -55,7 +65,8 @@ CONFIG_KEYS = (
     "REFRESH_TOKEN_EXPIRE_SECONDS MAIL_FROM_NAME MAIL_STARTTLS MAIL_SSL_TLS "
     "USE_CREDENTIALS VALIDATE_CERTS MAIL_OUTBOX_DIR OTP_SECRET_KEY "
     "OTP_EXPIRE_MINUTES OTP_MAX_ATTEMPTS OTP_COOLDOWN_SECONDS "
-    "OTP_MAX_PER_HOUR LOG_FILE"
+    "OTP_MAX_PER_HOUR LOG_FILE DB_CONNECT_TIMEOUT DB_TIMEOUT "
+    "DB_LOCK_WAIT_TIMEOUT VERIFY_CHECK_ACCOUNT"
 ).split() + ["THROTTLE_%s%s" % (k, w) for k in (
     "LOGIN_ACCOUNT", "LOGIN_ADDRESS_FAILURES", "LOGIN_ADDRESS",
     "REGISTER_ADDRESS", "FORGOT_ADDRESS", "RESET_ADDRESS",
@@ -153,6 +164,55 @@ def base_url():
     return u.hostname, u.port
 
 
+ANSWERS = "answers.jsonl"
+_record_lock = threading.Lock()
+
+
+def record(method, path, status, headers, body, raw=False):
+    """Append one answer to AUTH_TEST_TMPDIR/answers.jsonl (see above).
+    headers: (name, value) pairs as received."""
+    tmp = os.environ.get("AUTH_TEST_TMPDIR")
+    if not tmp:
+        return
+    line = json.dumps({
+        "file": os.path.basename(sys.argv[0]),
+        "server": os.environ.get("AUTH_TEST_SERVER", "lighttpd"),
+        "method": method, "path": path, "status": status,
+        "headers": [[k, v] for k, v in headers],
+        "body": base64.b64encode(body).decode(), "raw": raw}) + "\n"
+    with _record_lock:
+        with open(os.path.join(tmp, ANSWERS), "a") as f:
+            f.write(line)
+
+
+def parse_raw(reply):
+    """The status (or None), header pairs and body (de-chunked) of a raw
+    HTTP/1.1 reply."""
+    head, _, body = reply.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", lines[0])
+    headers = []
+    for ln in lines[1:]:
+        k, sep, v = ln.partition(b":")
+        if sep:
+            headers.append((k.decode("latin-1").strip(),
+                            v.decode("latin-1").strip()))
+    if any(k.lower() == "transfer-encoding" and "chunked" in v.lower()
+           for k, v in headers):
+        data = b""
+        while True:
+            size, _, body = body.partition(b"\r\n")
+            try:
+                n = int(size.split(b";")[0], 16)
+            except ValueError:
+                break
+            if n == 0:
+                break
+            data, body = data + body[:n], body[n + 2:]
+        body = data
+    return (int(m.group(1)) if m else None), headers, body
+
+
 def request(method, path=REGISTER, body=None, headers=None, timeout=TIMEOUT):
     """One HTTP/1.1 request on a new connection.  body: bytes, str or a
     JSON-able object (then Content-Type: application/json is set unless
@@ -174,6 +234,7 @@ def request(method, path=REGISTER, body=None, headers=None, timeout=TIMEOUT):
         conn.request(method, path, body=body, headers=hdrs)
         r = conn.getresponse()
         data = r.read()
+        record(method, path, r.status, r.getheaders(), data)
         return Response(r.status,
                         {k.lower(): v for k, v in r.getheaders()}, data)
     finally:
@@ -199,8 +260,13 @@ def raw_request(data, timeout=TIMEOUT):
                 reply += chunk
         except socket.timeout:
             return None, reply + b"[no answer within %d s]" % timeout
-    m = re.match(rb"HTTP/1\.[01] (\d{3})", reply)
-    return (int(m.group(1)) if m else None), reply
+    status, headers, body = parse_raw(reply)
+    if status is not None:
+        first = data.split(b"\r\n", 1)[0].split(b" ")
+        if len(first) == 3:
+            record(first[0].decode("latin-1"), first[1].decode("latin-1"),
+                   status, headers, body, raw=True)
+    return status, reply
 
 
 JSON_HEADERS = {
@@ -309,6 +375,48 @@ def user_row(where_sql):
                     " DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%sZ')"
                     " FROM `user` WHERE " + where_sql)
     return rows
+
+
+def race(n, fn):
+    """Run fn(i) for i in 0..n-1 in n threads released together; return
+    their results (an exception's repr in place of a result)."""
+    results = [None] * n
+    barrier = threading.Barrier(n)
+
+    def one(i):
+        try:
+            barrier.wait(timeout=30)
+            results[i] = fn(i)
+        except Exception as e:
+            results[i] = repr(e)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    return results
+
+
+class LockHolder:
+    """Hold the row locks of select_sql (a SELECT ... FOR UPDATE) in a
+    transaction of the admin client for seconds, in the background; wait()
+    until it has let go.  For tests of what a program does behind a stuck
+    lock."""
+
+    def __init__(self, select_sql, seconds):
+        cmd = shlex.split(env("AUTH_TEST_MARIADB")) + [
+            "--batch", "--unbuffered", "--skip-column-names", "-e",
+            "START TRANSACTION; %s; SELECT 'locked'; SELECT SLEEP(%s); "
+            "COMMIT" % (select_sql, seconds), env("AUTH_TEST_DB_NAME")]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        # The first line comes once the locks are held.
+        self.first = self.proc.stdout.readline()
+
+    def wait(self):
+        out, errout = self.proc.communicate(timeout=120)
+        return self.proc.returncode
 
 
 def shell(cmd, timeout=120):

@@ -73,6 +73,14 @@ def main():
         p = write("mode-%o.env" % mode, lines(), mode)
         started(t, get(p), "mode %04o accepted" % mode)
 
+    # The owner: root or the user the program runs as (issue 10).
+    p = write("owner.env", lines())
+    os.chown(p, 65534, -1)
+    refused(t, get(p), [p, "owned by uid 65534"],
+            "a file owned by another user (uid 65534) refused, naming it")
+    os.chown(p, 0, -1)
+    started(t, get(p), "the same file owned by root accepted")
+
     # Missing and invalid values.
     p = write("no-jwt.env", lines(JWT_SECRET_KEY=None))
     refused(t, get(p), ["JWT_SECRET_KEY"], "missing JWT_SECRET_KEY refused")
@@ -92,6 +100,32 @@ def main():
     refused(t, get(p), ["ALGORITHM"], "ALGORITHM=RS256 refused")
     p = write("alg-ok.env", lines(ALGORITHM="HS256"))
     started(t, get(p), "ALGORITHM=HS256 accepted")
+    for spec in ("0.0.0.0/0", "::/0", "127.0.0.1, ::ffff:0:0/96"):
+        p = write("proxies.env", lines(TRUSTED_PROXIES=spec))
+        refused(t, get(p), ["TRUSTED_PROXIES", "wider than"],
+                "TRUSTED_PROXIES=%s (trusts the internet) refused" % spec)
+    clear = dict(MAIL_SERVER="smtp.example.com", MAIL_USERNAME="u",
+                 MAIL_PASSWORD="Mail-" + os.urandom(6).hex(),
+                 MAIL_STARTTLS="false", MAIL_SSL_TLS="false",
+                 USE_CREDENTIALS="true")
+    p = write("mail-clear.env", lines(**clear))
+    refused(t, get(p), ["MAIL_STARTTLS", "MAIL_SSL_TLS", "MAIL_SERVER"],
+            "an SMTP password in clear to a remote server refused, without "
+            "showing it", secret=clear["MAIL_PASSWORD"])
+    p = write("mail-local.env", lines(**dict(clear, MAIL_SERVER="127.0.0.1")))
+    started(t, get(p), "the same to a loopback MAIL_SERVER accepted")
+    for key, bad in (("DB_CONNECT_TIMEOUT", "0"), ("DB_TIMEOUT", "x"),
+                     ("DB_LOCK_WAIT_TIMEOUT", "3601")):
+        p = write("db-time.env", lines(**{key: bad}))
+        refused(t, get(p), [key], "%s=%s refused" % (key, bad))
+    p = write("db-time-wait.env", lines(DB_TIMEOUT="4",
+                                        DB_LOCK_WAIT_TIMEOUT="4"))
+    refused(t, get(p), ["DB_LOCK_WAIT_TIMEOUT", "DB_TIMEOUT"],
+            "a lock wait as long as the read time-out refused")
+    p = write("db-time-ok.env", lines(DB_CONNECT_TIMEOUT="2", DB_TIMEOUT="3",
+                                      DB_LOCK_WAIT_TIMEOUT="1"))
+    started(t, get(p), "DB_CONNECT_TIMEOUT, DB_TIMEOUT and "
+            "DB_LOCK_WAIT_TIMEOUT accepted")
     missing = os.path.join(TMP, "does-not-exist.env")
     refused(t, get(missing), [missing], "a missing config file refused")
     p = write("bad-line.env", "# comment\n" + lines() + "this is not a key\n")
@@ -149,6 +183,24 @@ def main():
     t.ok(r.returncode == 0 and r.status == 201,
          "export, double and single quotes, comments, blank lines: the "
          "config works (201)", repr(r))
+
+    # ${NAME} as python-dotenv expands it: the database password from a
+    # key of its own, the JWT secret from the environment.
+    pw = urllib.parse.unquote(url.password or "")
+    text = ("DB_USER=%s\n"
+            "DB_PASSWORD='%s'\n"
+            "MYSQL_DB_URL=\"%s://${DB_USER}:${DB_PASSWORD}@%s/%s%s\"\n"
+            "JWT_SECRET_KEY=${CFG_TEST_JWT:-not-this-default-0123456789ab}\n"
+            % (url.username, urllib.parse.quote(pw, safe=""), url.scheme,
+               url.netloc.rsplit("@", 1)[1], url.path.lstrip("/"),
+               "?" + url.query if url.query else ""))
+    p = write("expand.env", text)
+    user = new_user("cfx")
+    r = cgi(json.dumps(user), config=p,
+            extra_env={"CFG_TEST_JWT": BASE["JWT_SECRET_KEY"]})
+    t.ok(r.returncode == 0 and r.status == 201,
+         "${DB_USER}, ${DB_PASSWORD} and ${CFG_TEST_JWT:-...} expanded as "
+         "python-dotenv does: the config works (201)", repr(r))
     t.done()
 
 

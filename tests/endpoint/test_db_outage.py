@@ -9,11 +9,10 @@ mod_cgi every request is a process of its own, started after the outage
 began: there, nothing may die without answering."""
 
 import re
-import threading
 import time
 
 from harness import (TAP, check_logs_clean, env, error_log, header_problems,
-                     new_user, post, server, shell)
+                     new_user, post, race, server, shell)
 
 # What each server logs when a program exits or dies under it (mod_fcgid's
 # at LogLevel fcgid:info, which scripts/test sets).
@@ -29,24 +28,13 @@ UNAVAILABLE = {"detail": "Service temporarily unavailable"}
 
 def batch(n=BATCH):
     """n registrations at once: [(status or exception text, response)]."""
-    out = [None] * n
-    barrier = threading.Barrier(n)
-
     def one(i):
-        try:
-            barrier.wait(timeout=30)
-            t0 = time.monotonic()
-            r = post(new_user("db"), timeout=15)
-            out[i] = (r.status, r, time.monotonic() - t0)
-        except Exception as e:
-            out[i] = ("error %r" % e, None, None)
+        t0 = time.monotonic()
+        r = post(new_user("db"), timeout=15)
+        return (r.status, r, time.monotonic() - t0)
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(60)
-    return out
+    return [r if isinstance(r, tuple) else ("error %s" % r, None, None)
+            for r in race(n, one)]
 
 
 def statuses(res):

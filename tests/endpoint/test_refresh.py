@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: ISC
 """POST /api/auth/refresh-token through the web server: rotation, the reuse
-grace window (inside and outside), reuse detection revoking the session,
+grace window (inside and outside, three holders racing, tokens from
+before generations were in the jti), reuse detection revoking the session,
 revoked, expired and orphaned sessions, forged and malformed tokens, the
 absolute session lifetime, the 422s, and 20 concurrent refreshes with one
 token."""
@@ -10,12 +11,16 @@ import hashlib
 import hmac
 import json
 import re
+import secrets
+import socket
 import threading
 import time
+import urllib.parse
 
-from harness import (TAP, cgi, check_logs_clean, config_values, db_query,
-                     err, expect, expect_422, header_problems, new_user,
-                     post, program_log, request, sql_quote)
+from harness import (TAP, LockHolder, cgi, check_logs_clean, config_values,
+                     db_query, env, err, expect, expect_422, header_problems,
+                     new_user, post, program_log, race, request, sql_quote,
+                     write_file)
 
 LOGIN = "/api/auth/login"
 REFRESH = "/api/auth/refresh-token"
@@ -46,6 +51,11 @@ def secret():
 
 def b64d(s):
     return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def secrets_hex(n):
+    """n random lower-case hexadecimal digits."""
+    return secrets.token_hex((n + 1) // 2)[:n]
 
 
 def b64e(b):
@@ -244,17 +254,39 @@ def test_grace(t):
          "the revoked session did not advance")
 
 
+def cgi_refresh(tok, grace_s):
+    """One refresh through the program run as plain CGI with
+    REFRESH_REUSE_GRACE_SECONDS=grace_s (a short window for tests that
+    must outlast it)."""
+    r = cgi({"refresh_token": tok}, prog="auth-refresh-token",
+            extra_env={"REFRESH_REUSE_GRACE_SECONDS": str(grace_s)})
+    if isinstance(r.json, dict):
+        TOKENS.extend(v for k, v in r.json.items()
+                      if k.endswith("_token") and isinstance(v, str))
+    return r
+
+
 def test_reuse(t):
+    """An old generation replaced outside the grace window revokes the
+    session, also once a new burst of rotations has begun."""
+    g = 2
     user, uid, a = session_user(t, "ru")
     b = login(t, user, uid)
     a1 = a["refresh_token"]
     sid = payload(a1).get("sid", "")
-    a2 = (refresh(a1).json or {}).get("refresh_token", "")
-    r = refresh(a2)
-    check_pair(t, r, uid, "reuse: second rotation")
+    r = cgi_refresh(a1, g)
+    a2 = (r.json or {}).get("refresh_token", "")
+    t.ok(r.status == 200 and a2, "reuse: first rotation (CGI, grace %d s)"
+         % g, repr(r))
+    time.sleep(g + 1.5)
+    r = cgi_refresh(a2, g)
     a3 = (r.json or {}).get("refresh_token", "")
-    r = refresh(a1)
-    expect(t, r, 401, INVALID, "reuse: the token two rotations back: 401")
+    t.ok(r.status == 200 and a3, "reuse: second rotation %.1f s later"
+         % (g + 1.5), repr(r))
+    r = cgi_refresh(a1, g)
+    t.ok(r.status == 401 and r.json == {"detail": INVALID},
+         "reuse: the token replaced %.1f s ago (grace %d s), two "
+         "rotations back: 401" % (g + 1.5, g), repr(r))
     row = srow(sid) or {}
     t.ok(row.get("revoked") is not None and row.get("generation") == 3,
          "reuse: the session is revoked at generation 3", repr(row))
@@ -267,6 +299,288 @@ def test_reuse(t):
          "reuse: the user's other session is not revoked")
     r = refresh(b["refresh_token"])
     check_pair(t, r, uid, "reuse: the user's other session still rotates")
+
+
+def test_three_holders(t):
+    """Issue 10: B's rotation loses to A's (T1 -> T2), a T2 holder
+    rotates to T3 before B reads: B's T1 was replaced within the window
+    and gets the grace answer, not a revoked session."""
+    user, uid, pair = session_user(t, "r3")
+    t1 = pair["refresh_token"]
+    sid = payload(t1).get("sid", "")
+    r = refresh(t1)                                 # A: T1 -> T2
+    p2 = check_pair(t, r, uid, "three holders: A rotates T1")
+    t2 = (r.json or {}).get("refresh_token", "")
+    r = refresh(t2)                                 # C: T2 -> T3
+    p3 = check_pair(t, r, uid, "three holders: C rotates T2")
+    t3 = (r.json or {}).get("refresh_token", "")
+    t.eq([int(payload(x).get("jti", "0" * 8)[:8], 16) for x in
+          (t1, t2, t3)], [1, 2, 3], "each token's jti starts with its "
+         "generation in 8 hex digits")
+    r = refresh(t1)                                 # B: T1, two back
+    pb = check_pair(t, r, uid, "three holders: B's T1, two generations "
+                    "back but replaced just now: the grace answer")
+    t.ok(pb.get("jti") == p3.get("jti") and pb.get("sid") == sid,
+         "three holders: B gets the current generation (T3's)", repr(pb),
+         repr(p3))
+    r = refresh(t2)
+    pa = check_pair(t, r, uid, "three holders: T2 again: the grace answer")
+    t.eq(pa.get("jti"), p3.get("jti"), "three holders: also T3's")
+    row = srow(sid) or {}
+    t.eq((row.get("generation"), row.get("revoked")), (3, None),
+         "three holders: generation 3, not revoked")
+    del p2
+
+    # The same race for real: three holders of one token, each rotating
+    # what it got at once, then presenting the first token again.
+    user, uid, pair = session_user(t, "r3c")
+    tok = pair["refresh_token"]
+    sid = payload(tok).get("sid", "")
+    def holder(i):
+        out = []
+        cur = tok
+        for _ in range(3):
+            r = request("POST", REFRESH, {"refresh_token": cur}, timeout=20)
+            out.append(r.status)
+            if r.status == 200:
+                cur = r.json["refresh_token"]
+                TOKENS.append(cur)
+        r = request("POST", REFRESH, {"refresh_token": tok}, timeout=20)
+        out.append(r.status)
+        return out
+
+    results = race(3, holder)
+    t.diag("three concurrent holders: %r" % results)
+    t.ok(all(x == [200] * 4 for x in results),
+         "three concurrent holders, each rotating three times and then "
+         "presenting the first token again: every answer 200", repr(results))
+    row = srow(sid) or {}
+    t.ok(row.get("revoked") is None and 4 <= row.get("generation", 0) <= 10,
+         "three concurrent holders: the session is not revoked", repr(row))
+
+
+def test_legacy_tokens(t):
+    """Tokens issued before generations were written into the jti (a
+    random jti) keep working: the current one rotates, the one just
+    replaced gets the grace answer."""
+    user, uid, pair = session_user(t, "rl")
+    c = payload(pair["refresh_token"])
+    sid = c.get("sid", "")
+    old = "f" + secrets_hex(31)
+    db_query("UPDATE auth_refresh_session SET current_jti = %s, "
+             "generation = 5 WHERE id = %s" % (sql_quote(old),
+                                                sql_quote(sid)))
+    legacy = sign(dict(c, jti=old))
+    TOKENS.append(legacy)
+    r = refresh(legacy)
+    p = check_pair(t, r, uid, "a token from before (random jti) that is "
+                   "current rotates")
+    t.ok(p.get("jti", "")[:8] == "00000006" and
+         (srow(sid) or {}).get("generation") == 6,
+         "and the session goes to generation 6, written in the new jti",
+         repr(p), repr(srow(sid)))
+    r = refresh(legacy)
+    pg = check_pair(t, r, uid, "the token from before, just replaced: "
+                    "the grace answer")
+    t.eq(pg.get("jti"), p.get("jti"), "with the current generation")
+    t.eq((srow(sid) or {}).get("revoked"), None, "not revoked")
+
+
+def refresh_behind(t, row_sql, seconds, tok):
+    """Refresh tok through the program as plain CGI with
+    DB_LOCK_WAIT_TIMEOUT=1 while another session holds the locks of
+    row_sql for seconds."""
+    holder = LockHolder(row_sql, seconds)
+    t0 = time.monotonic()
+    r = cgi({"refresh_token": tok}, prog="auth-refresh-token",
+            extra_env={"DB_LOCK_WAIT_TIMEOUT": "1"})
+    took = time.monotonic() - t0
+    holder.wait()
+    t.diag("rotation behind a %s s lock: %s in %.2f s"
+           % (seconds, r.status, took))
+    return r
+
+
+def test_lock_waits(t):
+    """Behind a lock another session holds on the session row: a short
+    per-session wait (DB_LOCK_WAIT_TIMEOUT), and the rotation run again
+    after a lock-wait time-out instead of a 503 at the first."""
+    user, uid, pair = session_user(t, "rk")
+    tok = pair["refresh_token"]
+    sid = payload(tok).get("sid", "")
+    row = "SELECT id FROM auth_refresh_session WHERE id = %s FOR UPDATE" \
+        % sql_quote(sid)
+    # Held 1.5 s, each wait 1 s: the first run times out, the second
+    # gets the row.  (The server-wide wait is 1 s too, so that a program
+    # that neither sets its own nor runs again answers 503 here.)
+    db_query("SET GLOBAL innodb_lock_wait_timeout = 1")
+    try:
+        r = refresh_behind(t, row, 1.5, tok)
+    finally:
+        db_query("SET GLOBAL innodb_lock_wait_timeout = 50")
+    t.ok(r.status == 200 and "refresh_token" in (r.json or {}),
+         "a rotation that timed out on a lock held 1.5 s runs again and "
+         "succeeds (DB_LOCK_WAIT_TIMEOUT=1)", repr(r))
+    t.ok(re.search(r"warn: db conflict, running again query=\d+ "
+                   r"errno=1205 try=2", r.stderr),
+         "log: the lock-wait time-out and the second run", r.stderr[-600:])
+    if isinstance(r.json, dict):
+        TOKENS.append(r.json.get("refresh_token", ""))
+        tok = r.json.get("refresh_token", tok)
+    # Held 5 s: two waits of 1 s, then 503 long before the lock goes.
+    r = refresh_behind(t, row, 5, tok)
+    t.ok(r.status == 503 and r.json == {"detail": "Service temporarily "
+                                         "unavailable"},
+         "behind a lock held 5 s, DB_LOCK_WAIT_TIMEOUT=1: 503 after two "
+         "short waits, not 200 after the holder lets go", repr(r))
+    r = refresh(tok)
+    check_pair(t, r, uid, "once the lock is gone the same token rotates")
+
+
+class CutProxy:
+    """A TCP proxy to MariaDB's unix socket that reads the client/server
+    protocol's packets (3-byte length, sequence number, payload) and, once,
+    cuts the connection around the execution of the statement whose SQL
+    holds `target`: "before" drops the execution unsent; "after"
+    sends it, lets the server answer (an autocommit UPDATE has then
+    landed) and drops the answer.  Everything else passes through."""
+
+    COM_STMT_PREPARE = 0x16
+    COM_STMT_EXECUTE = 0x17
+
+    def __init__(self, target, mode):
+        self.target = target.encode()
+        self.mode = mode
+        self.armed = True
+        self.want_id = False        # the next prepare answer is the target's
+        self.stmt_id = None
+        self.cut_answer = False
+        self.cut_done = threading.Event()
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(8)
+        self.port = self.lsock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @staticmethod
+    def _packet(sock):
+        head = b""
+        while len(head) < 4:
+            chunk = sock.recv(4 - len(head))
+            if not chunk:
+                return None
+            head += chunk
+        n = int.from_bytes(head[:3], "little")
+        body = b""
+        while len(body) < n:
+            chunk = sock.recv(n - len(body))
+            if not chunk:
+                return None
+            body += chunk
+        return head + body
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            u = socket.socket(socket.AF_UNIX)
+            u.connect(env("AUTH_TEST_DB_SOCKET"))
+            threading.Thread(target=self._up, args=(c, u), daemon=True).start()
+            threading.Thread(target=self._down, args=(u, c),
+                             daemon=True).start()
+
+    def _cut(self, *socks):
+        for x in socks:
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            x.close()
+        self.cut_done.set()
+
+    def _up(self, c, u):
+        while True:
+            pkt = self._packet(c)
+            if pkt is None:
+                return self._cut(c, u)
+            seq, body = pkt[3], pkt[4:]
+            if seq == 0 and body[:1] == bytes([self.COM_STMT_PREPARE]) and \
+                    self.target in body[1:]:
+                self.want_id = True
+            if seq == 0 and body[:1] == bytes([self.COM_STMT_EXECUTE]) and \
+                    self.armed and body[1:5] == self.stmt_id:
+                self.armed = False
+                if self.mode == "before":
+                    return self._cut(c, u)
+                self.cut_answer = True
+            u.sendall(pkt)
+
+    def _down(self, u, c):
+        while True:
+            pkt = self._packet(u)
+            if pkt is None:
+                return self._cut(c, u)
+            if self.want_id and pkt[3] == 1 and pkt[4] == 0:
+                self.want_id = False
+                self.stmt_id = pkt[5:9]
+            if self.cut_answer:
+                self.cut_answer = False
+                return self._cut(c, u)
+            c.sendall(pkt)
+
+    def close(self):
+        self.lsock.close()
+
+
+def test_rotation_outcome_lost(t):
+    """A rotation whose connection dies before its answer comes back
+    (CR_SERVER_LOST on the UPDATE): the program reads the session again on
+    a new connection and answers by it: the pair it wrote if the UPDATE
+    landed, 503 (the same token still good) if it did not."""
+    base = config_values()
+    url = urllib.parse.urlsplit(base["MYSQL_DB_URL"])
+    user, uid, pair = session_user(t, "rlost")
+    tok = pair["refresh_token"]
+    sid = payload(tok).get("sid", "")
+    for mode in ("after", "before"):
+        proxy = CutProxy("current_jti = ?, generation = generation + 1",
+                         mode)
+        conf = write_file(env("AUTH_TEST_TMPDIR"), "lost-%s.env" % mode,
+                          "".join("%s=%s\n" % (k, v) for k, v in base.items()
+                                  if k != "MYSQL_DB_URL") +
+                          "MYSQL_DB_URL=%s://%s@127.0.0.1:%d%s\n"
+                          % (url.scheme, url.netloc.rsplit("@", 1)[0],
+                             proxy.port, url.path))
+        before = srow(sid) or {}
+        r = cgi({"refresh_token": tok}, prog="auth-refresh-token",
+                config=conf)
+        cut = proxy.cut_done.wait(5)
+        proxy.close()
+        row = srow(sid) or {}
+        t.ok(cut and "rotation outcome unknown" in r.stderr,
+             "outcome lost %s the UPDATE: the connection was cut, and the "
+             "program said it would read the session again" % mode,
+             r.stderr[-600:])
+        if mode == "after":
+            p = payload((r.json or {}).get("refresh_token", ""))
+            t.ok(r.status == 200 and row.get("generation") ==
+                 before.get("generation", 0) + 1 and
+                 p.get("jti") == row.get("current"),
+                 "the UPDATE landed, its answer lost: 200 with the pair "
+                 "it wrote (the session's current generation)", repr(r),
+                 repr(row))
+            if r.status == 200:
+                tok = r.json["refresh_token"]
+                TOKENS.append(tok)
+        else:
+            t.ok(r.status == 503 and row == before,
+                 "the UPDATE never reached the server: 503, the session "
+                 "unchanged", repr(r), repr(row))
+    r = refresh(tok)
+    check_pair(t, r, uid, "afterwards the newest token rotates through the "
+               "web server")
 
 
 def test_dead_sessions(t):
@@ -489,23 +803,13 @@ def test_concurrent(t):
     user, uid, pair = session_user(t, "rc")
     tok = pair["refresh_token"]
     sid = payload(tok).get("sid", "")
-    n = 20
-    results = [None] * n
-    barrier = threading.Barrier(n)
-
     def one(i):
-        try:
-            barrier.wait(timeout=20)
-            r = request("POST", REFRESH, {"refresh_token": tok}, timeout=20)
-            results[i] = (r.status, r.json)
-        except Exception as e:
-            results[i] = ("exception", repr(e))
+        r = request("POST", REFRESH, {"refresh_token": tok}, timeout=20)
+        return (r.status, r.json)
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(40)
+    results = race(20, one)
+    results = [r if isinstance(r, tuple) else ("exception", r)
+               for r in results]
     statuses = [r[0] if r else None for r in results]
     t.diag("20 concurrent refreshes: %r" % sorted(map(str, statuses)))
     t.ok(all(s in (200, 401) for s in statuses),
@@ -551,7 +855,9 @@ def test_logs(t):
 
 def main():
     t = TAP()
-    for fn in (test_rotation, test_grace, test_reuse, test_dead_sessions,
+    for fn in (test_rotation, test_grace, test_reuse, test_three_holders,
+               test_legacy_tokens, test_lock_waits,
+               test_rotation_outcome_lost, test_dead_sessions,
                test_forged, test_422, test_lifetime, test_concurrent,
                test_logs):
         t.run(fn)

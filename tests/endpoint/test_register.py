@@ -10,8 +10,9 @@ import threading
 
 from harness import (TAP, REGISTER, check_logs_clean, db_query, err,
                      expect, program_log, expect_422, header_problems,
-                     new_user, password, post, raw_request, request,
-                     server, sql_quote, unique, user_count, user_row)
+                     new_user, parse_raw, password, post, raw_request,
+                     request, server, sql_quote, unique, user_count,
+                     user_row)
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
@@ -181,21 +182,10 @@ def test_sizes(t):
 
 def raw_json(raw):
     """The JSON body of a raw reply (chunked or not), or None."""
-    head, _, body = raw.partition(b"\r\n\r\n")
+    head = raw.partition(b"\r\n\r\n")[0]
     if b"application/json" not in head.lower():
         return None
-    if b"\r\ntransfer-encoding: chunked" in head.lower():
-        data = b""
-        while True:
-            size, _, body = body.partition(b"\r\n")
-            try:
-                n = int(size.split(b";")[0], 16)
-            except ValueError:
-                return None
-            if n == 0:
-                break
-            data, body = data + body[:n], body[n + 2:]
-        body = data
+    body = parse_raw(raw)[2]
     try:
         return json.loads(body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):

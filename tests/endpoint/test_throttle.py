@@ -14,14 +14,16 @@ Throttle windows are fixed (they start at multiples of their length), so
 a burst is started early in a window (aligned()) to stay inside one.
 """
 
+import hashlib
 import os
 import secrets
+import socket
 import statistics
 import subprocess
 import time
 
-from harness import (TAP, config_values, db_query, db_scalar, env, new_user,
-                     password, program_headers, program_log, request, unique)
+from harness import (TAP, LockHolder, cgi, config_values, db_query, env,
+                     new_user, password, program_headers, request, unique)
 
 LOGIN = "/api/auth/login"
 REGISTER = "/api/auth/register"
@@ -76,7 +78,6 @@ class Lighttpd:
 
     def start(self):
         for _ in range(3):
-            import socket
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))
                 port = s.getsockname()[1]
@@ -162,9 +163,13 @@ def test_login_account(t, a, b):
     r = login(a, u["email"], u["password"], address())
     is_429(t, r, window, "login: the 6th attempt on the account is 429, "
            "even with the right password")
-    r = login(b, u["email"], "wrong-" + password(), address())
+    client = address()
+    r = login(b, u["email"], "wrong-" + password(), client)
     is_429(t, r, window, "login: the other server refuses it too (one "
            "shared count)")
+    t.ok(log_has(b, "throttle refused limit=THROTTLE_LOGIN_ACCOUNT "
+                 "client=%s " % client),
+         "log: that refusal names THROTTLE_LOGIN_ACCOUNT")
     r = login(a, other["email"], other["password"], address())
     t.eq(r.status, 200, "login: another account is not affected", repr(r))
     # The window ends: the account may try again.
@@ -233,6 +238,10 @@ def test_login_address(t, a):
          "served")
     r = login(a, unique("nobody") + "@example.com", "x" * 10, client)
     is_429(t, r, window, "login: the 21st failure from the address is 429")
+    t.ok(log_has(a, "throttle refused limit=THROTTLE_LOGIN_ADDRESS_FAILURES "
+                 "client=%s " % client),
+         "log: the refusal names the limit that tripped "
+         "(THROTTLE_LOGIN_ADDRESS_FAILURES), not the request's first")
     r = login(a, unique("nobody") + "@example.com", "x" * 10, address())
     t.eq(r.status, 401, "login: another address is not affected", repr(r))
     v6 = address(v6=True)
@@ -270,6 +279,126 @@ def test_per_address(t, a, name, path, body_fn, ok_status):
     r = call(a, path, body_fn(limit + 1), address())
     t.ok(r.status in ok_status, "%s: another address is served" % name,
          repr(r))
+
+
+def log_has(server, text):
+    """Whether text shows in server's program log within 3 s."""
+    deadline = time.time() + 3
+    while text not in server.log():
+        if time.time() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_mapped(t, a):
+    """Issue 10: IPv4-mapped IPv6 addresses (::ffff:a.b.c.d, which
+    dual-stack proxies write) count as the IPv4 address they map, not all
+    in one bucket."""
+    limit, window = DEFAULTS["forgot"]
+    one, two = address(), address()
+    while two == one:
+        two = address()
+    aligned(window, 60)
+    body = {"email": "mapped@example.com"}
+    codes = [call(a, FORGOT, body, "::ffff:" + one).status
+             for _ in range(limit)]
+    t.eq(codes, [200] * limit, "mapped: %d requests from ::ffff:%s are "
+         "served" % (limit, one))
+    r = call(a, FORGOT, body, "::ffff:" + one)
+    is_429(t, r, window, "mapped: the next one from ::ffff:%s is 429" % one)
+    r = call(a, FORGOT, body, "::ffff:" + two)
+    t.eq(r.status, 200, "mapped: another mapped address, ::ffff:%s, does "
+         "not share the bucket" % two, repr(r))
+    r = call(a, FORGOT, body, one)
+    is_429(t, r, window, "mapped: %s and ::ffff:%s are one client" %
+           (one, one))
+    t.ok(log_has(a, "limit=THROTTLE_FORGOT_ADDRESS client=%s " % one) and
+         "::ffff:" + one not in a.log(),
+         "mapped: the log shows the client as %s" % one)
+    r = call(a, FORGOT, body, "[::FFFF:%s]" % two)
+    t.eq(r.status, 200, "mapped: ::ffff:%s again, bracketed and in upper "
+         "case: its own count (2 of %d)" % (two, limit), repr(r))
+
+
+def key_hash(ipv4):
+    """The throttle key of an IPv4 address (throttle.c)."""
+    return hashlib.sha256(b"4:" + socket.inet_aton(ipv4)).hexdigest()
+
+
+def stmt_executes():
+    return int(db_query("SHOW GLOBAL STATUS LIKE 'Com_stmt_execute'")[0][1])
+
+
+def test_refresh_failures_only(t, a):
+    """Issue 13: THROTTLE_REFRESH_ADDRESS counts failures only, so a
+    successful rotation costs one statement; failures still count."""
+    limit, window = DEFAULTS["refresh"]
+    client = address()
+    u = register(a, client)
+    r = login(a, u["email"], u["password"], client)
+    if r.status != 200:
+        raise RuntimeError("login: %r" % r)
+    tok = r.json["refresh_token"]
+    aligned(window, 60)
+    codes = []
+    for _ in range(limit + 5):
+        r = call(a, REFRESH, {"refresh_token": tok}, client)
+        codes.append(r.status)
+        if r.status != 200:
+            break
+        tok = r.json["refresh_token"]
+    t.eq(codes, [200] * (limit + 5), "refresh: %d successful rotations "
+         "from one address are all served (limit %d: successes do not "
+         "count)" % (limit + 5, limit))
+    rows = db_query("SELECT hits FROM auth_throttle WHERE kind = 7 AND "
+                    "key_hash = UNHEX('%s')" % key_hash(client))
+    t.eq(rows, [], "refresh: no counter for them")
+    deltas, codes = [], []
+    for _ in range(5):
+        before = stmt_executes()
+        r = call(a, REFRESH, {"refresh_token": tok}, client)
+        deltas.append(stmt_executes() - before)
+        codes.append(r.status)
+        tok = (r.json or {}).get("refresh_token", tok)
+    t.diag("statements executed per successful refresh: %r" % deltas)
+    t.ok(codes == [200] * 5 and min(deltas) == 1, "refresh: a successful "
+         "rotation executes one statement (the rotation UPDATE)",
+         repr(codes), repr(deltas))
+    r = call(a, REFRESH, {"refresh_token": "not.a.token"}, client)
+    rows = db_query("SELECT hits FROM auth_throttle WHERE kind = 7 AND "
+                    "key_hash = UNHEX('%s')" % key_hash(client))
+    t.ok(r.status == 401 and rows == [["1"]], "refresh: a failure from "
+         "the same address counts (1)", repr(r), rows)
+
+
+def test_lock_waits(t):
+    """Behind locks another session holds, the throttle's upsert and the
+    user INSERT run again after a lock-wait time-out instead of
+    answering 503 at the first (issue 10).  The program runs as plain
+    CGI with the register throttle on and DB_LOCK_WAIT_TIMEOUT=1; the
+    server-wide wait is 1 s too, so that a program that neither sets its
+    own wait nor runs the statement again answers 503 here."""
+    env_on = {"THROTTLE_REGISTER_ADDRESS": "1000", "DB_LOCK_WAIT_TIMEOUT": "1"}
+    cases = (
+        ("the throttle's upsert", "SELECT kind FROM auth_throttle "
+         "FOR UPDATE", None),
+        ("the user INSERT", "SELECT id FROM `user` WHERE email = '%s' "
+         "FOR UPDATE", new_user("lk")),
+    )
+    db_query("SET GLOBAL innodb_lock_wait_timeout = 1")
+    try:
+        for what, sql, user in cases:
+            user = user or new_user("lk")
+            holder = LockHolder(sql.replace("%s", user["email"])
+                                if "%s" in sql else sql, 1.5)
+            r = cgi(user, prog="auth-register", extra_env=env_on)
+            holder.wait()
+            t.ok(r.status == 201 and "errno=1205 try=2" in r.stderr,
+                 "register behind a lock held 1.5 s on %s: run again, 201"
+                 % what, repr(r))
+    finally:
+        db_query("SET GLOBAL innodb_lock_wait_timeout = 50")
 
 
 def test_fail_closed(t, a):
@@ -351,6 +480,9 @@ def main():
               (400,))
         t.run(test_per_address, a, "refresh", REFRESH,
               lambda i: {"refresh_token": "not.a.token"}, (401,))
+        t.run(test_mapped, a)
+        t.run(test_refresh_failures_only, a)
+        t.run(test_lock_waits)
         t.run(test_fail_closed, a)
         t.run(test_switched_off)
         t.run(test_cleanup)

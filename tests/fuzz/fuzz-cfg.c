@@ -95,48 +95,49 @@ fuzz_load(const char *s, size_t len, struct cfg *c, char *err, size_t errsz)
 /*
  * Append "NAME=value" and a newline to out (at *len, outsz bytes), the
  * value quoted so that python-dotenv reads it back as it is: in single
- * quotes (nothing is special there) when it can be, else in double
- * quotes with \\, \", \n, \r and \t escaped.  Returns -1 when it cannot
- * be written: too long, or "${" in double quotes, which python-dotenv
- * expands.
+ * quotes, with \\ and \' escaped, unless it holds a line end; then in
+ * double quotes with \\, \", \n and \r escaped.  Returns -1 when it
+ * cannot be written: too long, or holding "${", which python-dotenv
+ * expands whatever the quotes.
  */
 static int
 fuzz_put(char *out, size_t *len, size_t outsz, const char *name,
     const char *v)
 {
-	char	 line[2 * FUZZ_LINE_MAX + 64];
-	size_t	 n;
-	int	 m;
+	char		 line[2 * FUZZ_LINE_MAX + 64];
+	const char	*esc;
+	char		 q;
+	size_t		 n;
+	int		 m;
 
-	if (strlen(v) > FUZZ_LINE_MAX / 2)
+	if (strlen(v) > FUZZ_LINE_MAX / 2 || strstr(v, "${") != NULL)
 		return -1;
-	if (strchr(v, '\'') == NULL && strpbrk(v, "\r\n") == NULL)
-		m = snprintf(line, sizeof(line), "%s='%s'\n", name, v);
-	else {
-		if (strstr(v, "${") != NULL)
-			return -1;
-		m = snprintf(line, sizeof(line), "%s=\"", name);
-		n = (size_t)m;
-		for (; *v != '\0'; v++) {
-			switch (*v) {
-			case '\\': memcpy(line + n, "\\\\", 2); n += 2; break;
-			case '"': memcpy(line + n, "\\\"", 2); n += 2; break;
-			case '\n': memcpy(line + n, "\\n", 2); n += 2; break;
-			case '\r': memcpy(line + n, "\\r", 2); n += 2; break;
-			case '\t': memcpy(line + n, "\\t", 2); n += 2; break;
-			default: line[n++] = *v; break;
-			}
-		}
-		line[n++] = '"';
-		line[n++] = '\n';
-		line[n] = '\0';
-		m = (int)n;
+	q = strpbrk(v, "\r\n") == NULL ? '\'' : '"';
+	m = snprintf(line, sizeof(line), "%s=%c", name, q);
+	if (m < 0 || (size_t)m >= sizeof(line))
+		return -1;
+	for (n = (size_t)m; *v != '\0'; v++) {
+		if (*v == '\n')
+			esc = "\\n";
+		else if (*v == '\r')
+			esc = "\\r";
+		else if (*v == '\\' || *v == q) {
+			line[n++] = '\\';
+			esc = NULL;
+		} else
+			esc = NULL;
+		if (esc != NULL) {
+			memcpy(line + n, esc, 2);
+			n += 2;
+		} else
+			line[n++] = *v;
 	}
-	if (m < 0 || (size_t)m >= sizeof(line) || (size_t)m > FUZZ_LINE_MAX ||
-	    (size_t)m >= outsz - *len)
+	line[n++] = q;
+	line[n++] = '\n';
+	if (n > FUZZ_LINE_MAX || n >= outsz - *len)
 		return -1;
-	memcpy(out + *len, line, (size_t)m);
-	*len += (size_t)m;
+	memcpy(out + *len, line, n);
+	*len += n;
 	return 0;
 }
 
@@ -193,8 +194,8 @@ fuzz_roundtrip(const struct cfg *c)
 
 /*
  * Change, in the n bytes at s, each letter and digit of the values of
- * the secret keys' lines to another of its kind, escapes and lines with
- * "${" left alone.  Returns 1 if anything changed.
+ * the secret keys' lines to another of its kind, escapes left alone;
+ * nothing in a file that uses "${".  Returns 1 if anything changed.
  */
 static int
 fuzz_perturb(char *s, size_t n)
@@ -203,6 +204,9 @@ fuzz_perturb(char *s, size_t n)
 	size_t	 i, k;
 	int	 changed = 0;
 
+	/* ${VAR} copies a value elsewhere, where it may be quoted. */
+	if (memmem(s, n, "${", 2) != NULL)
+		return 0;
 	for (line = s; line < s + n; line = end + 1) {
 		if ((end = memchr(line, '\n', (size_t)(s + n - line))) == NULL)
 			end = s + n;
@@ -215,10 +219,8 @@ fuzz_perturb(char *s, size_t n)
 			if (strncmp(p, fuzz_secrets[k],
 			    strlen(fuzz_secrets[k])) == 0)
 				break;
-		/* ${VAR} may name another key: its length would change. */
 		if (k == sizeof(fuzz_secrets) / sizeof(fuzz_secrets[0]) ||
-		    (p = memchr(p, '=', (size_t)(end - p))) == NULL ||
-		    memmem(p, (size_t)(end - p), "${", 2) != NULL)
+		    (p = memchr(p, '=', (size_t)(end - p))) == NULL)
 			continue;
 		for (i = 1; p + i < end; i++) {
 			if (p[i - 1] == '\\')

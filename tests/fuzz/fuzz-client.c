@@ -16,7 +16,8 @@
  *    client.c: REMOTE_ADDR unless it is a trusted proxy, else the
  *    rightmost X-Forwarded-For entry that is not trusted, the walk
  *    stopping at an entry that is not an address; an IPv4-mapped IPv6
- *    address counts as the IPv4 address it maps.
+ *    address counts as the IPv4 address it maps, in a network of either
+ *    family.
  */
 #include "config.h"
 
@@ -58,21 +59,36 @@ fuzz_unmap(struct client_net *a)
 }
 
 /*
- * Return 1 if address a lies in network n, bit by bit.
+ * Write a as 16 bytes of IPv6, an IPv4 address in its mapped form
+ * (::ffff:a.b.c.d), and return its prefix counted the same way.
+ */
+static unsigned int
+fuzz_v6(const struct client_net *a, unsigned char v6[16])
+{
+
+	if (a->family == AF_INET6) {
+		memcpy(v6, a->addr, 16);
+		return a->prefix;
+	}
+	memcpy(v6, fuzz_mapped, sizeof(fuzz_mapped));
+	memcpy(v6 + 12, a->addr, 4);
+	return a->prefix + 96;
+}
+
+/*
+ * Return 1 if address a lies in network n, bit by bit, both taken as
+ * IPv6: ::ffff:a.b.c.d is the IPv4 address everywhere.
  */
 static int
 fuzz_within(const struct client_net *n, const struct client_net *a)
 {
-	struct client_net	 x = *a;
-	unsigned int		 bit;
+	unsigned char	 na[16], aa[16];
+	unsigned int	 bit, prefix;
 
-	if (n->family == AF_INET)
-		fuzz_unmap(&x);
-	if (x.family != n->family)
-		return 0;
-	for (bit = 0; bit < n->prefix; bit++)
-		if (((x.addr[bit / 8] ^ n->addr[bit / 8]) >>
-		    (7 - bit % 8)) & 1)
+	prefix = fuzz_v6(n, na);
+	(void)fuzz_v6(a, aa);
+	for (bit = 0; bit < prefix; bit++)
+		if (((na[bit / 8] ^ aa[bit / 8]) >> (7 - bit % 8)) & 1)
 			return 0;
 	return 1;
 }

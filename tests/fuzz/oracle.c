@@ -164,7 +164,9 @@ oracle_detail(int status, struct json_object *o)
  * response: "Status: NNN reason", header lines each ending in CRLF, the
  * four headers every answer carries, an empty line, then a body of
  * exactly Content-Length bytes that is one strict JSON object (with a
- * "detail" for errors).  Fill *r; abort on anything else.
+ * "detail" for errors); for HEAD no body at all (RFC 9110, 9.3.2: the
+ * headers are GET's), and r->json NULL.  Fill *r; abort on anything
+ * else.
  */
 void
 oracle_response(const struct oracle_io *f, struct oracle_resp *r)
@@ -176,8 +178,12 @@ oracle_response(const struct oracle_io *f, struct oracle_resp *r)
 	int			 nosniff = 0;
 	char			*e;
 	unsigned long		 v;
+	const char		*method;
+	int			 head;
 
 	memset(r, 0, sizeof(*r));
+	method = oracle_io_get(f, "REQUEST_METHOD");
+	head = method != NULL && strcmp(method, "HEAD") == 0;
 	if (f->overflow || f->writes == 0)
 		oracle_fail("no response, or one too long (%zu writes)",
 		    f->writes);
@@ -225,6 +231,11 @@ oracle_response(const struct oracle_io *f, struct oracle_resp *r)
 	if (ctype != 1 || clenseen != 1 || cache != 1 || nosniff != 1)
 		oracle_fail("status %d: a required header missing or twice",
 		    r->status);
+	if (head) {
+		if (blen != 0)
+			oracle_fail("HEAD answered with %zu body bytes", blen);
+		return;
+	}
 	if (clen != blen)
 		oracle_fail("Content-Length %zu, body %zu bytes: not exactly "
 		    "one response", clen, blen);

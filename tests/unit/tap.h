@@ -18,6 +18,8 @@ static void tap_ok(int, const char *, ...)
 static int tap_done(void) __attribute__((unused));
 static void tap_diag(const char *, ...)
     __attribute__((format(printf, 1, 2), unused));
+static void tap_skip(int, const char *, ...)
+    __attribute__((format(printf, 2, 3), unused));
 
 static void
 tap_ok(int cond, const char *fmt, ...)
@@ -45,6 +47,24 @@ tap_diag(const char *fmt, ...)
 	vprintf(fmt, ap);
 	va_end(ap);
 	putchar('\n');
+}
+
+/*
+ * Count n checks that cannot run here as skipped, saying why.
+ */
+static void
+tap_skip(int n, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	while (n-- > 0) {
+		printf("ok %d # SKIP ", ++tap_count);
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+		putchar('\n');
+	}
+	fflush(stdout);
 }
 
 static int

@@ -99,6 +99,9 @@ static const char *const known_keys[] = {
 	"THROTTLE_RESET_ADDRESS_WINDOW",
 	"THROTTLE_REFRESH_ADDRESS",
 	"THROTTLE_REFRESH_ADDRESS_WINDOW",
+	"DB_CONNECT_TIMEOUT",
+	"DB_TIMEOUT",
+	"DB_LOCK_WAIT_TIMEOUT",
 	"AUTH_CONFIG",
 };
 
@@ -131,14 +134,17 @@ static const struct value values[] = {
 	{ "MAIL_FROM=\"double quoted\"", "double quoted" },
 	{ "MAIL_FROM=\"  kept spaces  \"", "  kept spaces  " },
 	{ "MAIL_FROM=\"a\\\\b\\\"c\\nd\\te\\rf\"", "a\\b\"c\nd\te\rf" },
-	{ "MAIL_FROM=\"other \\q \\$ \\' kept\"", "other \\q \\$ \\' kept" },
+	/* python-dotenv's escapes; \q and \$ are none and stay. */
+	{ "MAIL_FROM=\"other \\q \\$ \\' kept\"", "other \\q \\$ ' kept" },
+	{ "MAIL_FROM=\"c \\a\\b\\f\\v\"", "c \a\b\f\v" },
 	{ "MAIL_FROM=\"has # inside\"", "has # inside" },
 	{ "MAIL_FROM=\"has 'single' inside\"", "has 'single' inside" },
 	{ "MAIL_FROM=\"q\" # comment", "q" },
 	{ "MAIL_FROM=\"q\"# comment", "q" },
 	{ "MAIL_FROM=\"q\"  ", "q" },
 	{ "MAIL_FROM='single \\n \\\\ $X # kept'",
-	    "single \\n \\\\ $X # kept" },
+	    "single \\n \\ $X # kept" },
+	{ "MAIL_FROM='it\\'s \\\" in single'", "it's \\\" in single" },
 	{ "MAIL_FROM='say \"hi\"'", "say \"hi\"" },
 	{ "MAIL_FROM='q' # comment", "q" },
 	{ "MAIL_FROM = 'q'", "q" },
@@ -262,6 +268,55 @@ static const struct check checks[] = {
 	    "THROTTLE_REFRESH_ADDRESS_WINDOW: must be an integer from 1 to" },
 	{ BASE "\nTRUSTED_PROXIES=proxy.example.com", 0,
 	    "TRUSTED_PROXIES: \"proxy.example.com\" is not an address" },
+	/* A range so wide it trusts the internet. */
+	{ BASE "\nTRUSTED_PROXIES=0.0.0.0/0", 0,
+	    "TRUSTED_PROXIES: \"0.0.0.0/0\" is wider than /8" },
+	{ BASE "\nTRUSTED_PROXIES=10.0.0.1 ::/0", 0,
+	    "TRUSTED_PROXIES: \"::/0\" is wider than" },
+	{ BASE "\nTRUSTED_PROXIES=::ffff:0:0/96", 0,
+	    "TRUSTED_PROXIES: \"::ffff:0:0/96\" is wider than" },
+	{ BASE "\nTRUSTED_PROXIES=10.0.0.0/7", 0, "TRUSTED_PROXIES: " },
+	{ BASE "\nTRUSTED_PROXIES=2001::/15", 0, "TRUSTED_PROXIES: " },
+	{ BASE "\nTRUSTED_PROXIES=10.0.0.0/8 2001:db8::/16 fc00::/7", 1,
+	    NULL },
+
+	/* The SMTP password never in clear across the network. */
+	{ BASE "\nMAIL_SERVER=smtp.example.com\nMAIL_USERNAME=u\n"
+	    "MAIL_PASSWORD=" MAILPW "\nMAIL_STARTTLS=false", 0,
+	    "MAIL_STARTTLS and MAIL_SSL_TLS are both false while "
+	    "USE_CREDENTIALS and MAIL_USERNAME are set" },
+	{ BASE "\nMAIL_SERVER=192.0.2.25\nMAIL_USERNAME=u\n"
+	    "MAIL_STARTTLS=0\nMAIL_SSL_TLS=no", 0, "MAIL_SERVER" },
+	{ BASE "\nMAIL_SERVER=smtp.example.com\nMAIL_USERNAME=u\n"
+	    "MAIL_STARTTLS=false\nMAIL_SSL_TLS=true", 1, NULL },
+	{ BASE "\nMAIL_SERVER=smtp.example.com\nMAIL_USERNAME=u\n"
+	    "MAIL_STARTTLS=false\nUSE_CREDENTIALS=false", 1, NULL },
+	{ BASE "\nMAIL_SERVER=smtp.example.com\nMAIL_STARTTLS=false", 1,
+	    NULL },
+	{ BASE "\nMAIL_SERVER=localhost\nMAIL_USERNAME=u\n"
+	    "MAIL_STARTTLS=false", 1, NULL },
+	{ BASE "\nMAIL_SERVER=127.0.0.53\nMAIL_USERNAME=u\n"
+	    "MAIL_STARTTLS=false", 1, NULL },
+	{ BASE "\nMAIL_SERVER=::1\nMAIL_USERNAME=u\nMAIL_STARTTLS=false",
+	    1, NULL },
+	{ BASE "\nMAIL_SERVER=128.0.0.1\nMAIL_USERNAME=u\n"
+	    "MAIL_STARTTLS=false", 0, "MAIL_STARTTLS" },
+	{ BASE "\nMAIL_SERVER=localhost.example.com\nMAIL_USERNAME=u\n"
+	    "MAIL_STARTTLS=false", 0, "MAIL_STARTTLS" },
+
+	/* The database client's time-outs. */
+	{ BASE "\nDB_CONNECT_TIMEOUT=0", 0,
+	    "DB_CONNECT_TIMEOUT: must be an integer from 1 to 300" },
+	{ BASE "\nDB_TIMEOUT=3601", 0,
+	    "DB_TIMEOUT: must be an integer from 1 to 3600" },
+	{ BASE "\nDB_LOCK_WAIT_TIMEOUT=x", 0,
+	    "DB_LOCK_WAIT_TIMEOUT: must be an integer from 1 to 3600" },
+	{ BASE "\nDB_CONNECT_TIMEOUT=1\nDB_TIMEOUT=2\n"
+	    "DB_LOCK_WAIT_TIMEOUT=1", 1, NULL },
+	{ BASE "\nDB_TIMEOUT=5", 0,
+	    "DB_LOCK_WAIT_TIMEOUT (5 s) must be shorter than DB_TIMEOUT (5 s)" },
+	{ BASE "\nDB_TIMEOUT=30\nDB_LOCK_WAIT_TIMEOUT=31", 0,
+	    "DB_LOCK_WAIT_TIMEOUT (31 s) must be shorter than DB_TIMEOUT" },
 	{ BASE "\nMAIL_PORT=0", 0,
 	    "MAIL_PORT: must be an integer from 1 to 65535" },
 	{ BASE "\nMAIL_PORT=465", 1, NULL },
@@ -286,6 +341,8 @@ static const struct perm perms[] = {
 	{ 0660, 0, "mode 0660 is writable by its group" },
 	{ 0666, 0, "mode 0666 is writable by others" },
 };
+
+#define CFG_TEST_BIG	4096
 
 static char	 tmpdir[] = "/tmp/test-cfg.XXXXXX";
 
@@ -541,6 +598,9 @@ test_defaults(void)
 	tap_ok(c.jwt_secret_key != NULL &&
 	    strcmp(c.jwt_secret_key, JWT32) == 0 && c.jwt_secret_len == 32,
 	    "JWT_SECRET_KEY and its length");
+	tap_ok(c.db.connect_timeout == 5 && c.db.io_timeout == 10 &&
+	    c.db.lock_wait_timeout == 5, "DB_CONNECT_TIMEOUT, DB_TIMEOUT and "
+	    "DB_LOCK_WAIT_TIMEOUT default to 5, 10, 5 s, with the URL");
 	cfg_free(&c);
 	tap_ok(is_zero(&c), "cfg_free zeroes");
 	cfg_free(&c);
@@ -855,6 +915,208 @@ test_errbuf(void)
 	    "NULL err buffer allowed");
 }
 
+/*
+ * The owner: root or the user we run as; a file another user owns could
+ * be changed by that user.  Runs as root (or any user able to chown).
+ */
+static void
+test_owner(void)
+{
+	struct cfg		 c;
+	char			 err[512], path[256], want[400];
+	enum auth_status	 rc;
+	uid_t			 other = geteuid() == 12345 ? 12346 : 12345;
+
+	if (!write_file(BASE, strlen(BASE), 0600, path, sizeof(path))) {
+		tap_ok(0, "write file");
+		return;
+	}
+	if (chown(path, other, (gid_t)-1) == -1) {
+		tap_skip(2, "chown to uid %lu: %s (not root?)",
+		    (unsigned long)other, strerror(errno));
+		(void)unlink(path);
+		return;
+	}
+	rc = cfg_load(&c, path, 1, err, sizeof(err));
+	(void)snprintf(want, sizeof(want), "%s: owned by uid %lu, not by "
+	    "root or this program's user (uid %lu)", path,
+	    (unsigned long)other, (unsigned long)geteuid());
+	tap_ok(rc == AUTH_ERR_CONFIG && strncmp(err, want, strlen(want)) ==
+	    0 && is_zero(&c), "a file owned by another user is refused, "
+	    "naming it and the owner");
+	if (rc != AUTH_ERR_CONFIG)
+		tap_diag("got: %s", err);
+	if (chown(path, 0, (gid_t)-1) == 0) {
+		rc = cfg_load(&c, path, 1, err, sizeof(err));
+		tap_ok(rc == AUTH_OK, "a file owned by root is accepted");
+		cfg_free(&c);
+	} else
+		tap_ok(geteuid() != 0, "chown back to root");
+	(void)unlink(path);
+}
+
+/*
+ * ${NAME} and ${NAME:-default}, as python-dotenv's load_dotenv() expands
+ * them (its documented rules, checked against the real library below):
+ * earlier keys of the file and the environment (which wins), in
+ * unquoted, double- and single-quoted values alike; "$NAME" and "\$"
+ * stay as written.  CFGT_ENV is set to "from-env" and CFGT_SHADOW to
+ * "env-wins" in the environment; want NULL means MAIL_FROM unset (empty).
+ */
+static const struct value expands[] = {
+	{ "A=alpha\nMAIL_FROM=${A}", "alpha" },
+	{ "A=alpha\nMAIL_FROM=\"${A}-dq\"", "alpha-dq" },
+	{ "A=alpha\nMAIL_FROM='${A}-sq'", "alpha-sq" },
+	{ "A=alpha\nMAIL_FROM=$A", "$A" },
+	{ "A=alpha\nMAIL_FROM=\"a\\$b\"", "a\\$b" },
+	{ "A=alpha\nMAIL_FROM=\"\\${A}\"", "\\alpha" },
+	{ "MAIL_FROM=${NOPE:-def}", "def" },
+	{ "MAIL_FROM=pre${NOPE}post", "prepost" },
+	{ "MAIL_FROM=${NOPE}", NULL },
+	{ "A=alpha\nMAIL_FROM=${A:-zz}", "alpha" },
+	{ "E=\nMAIL_FROM=${E:-default}", NULL },
+	{ "MAIL_FROM=${CFGT_ENV}", "from-env" },
+	{ "CFGT_SHADOW=file\nMAIL_FROM=${CFGT_SHADOW}", "env-wins" },
+	{ "MAIL_FROM=${LATER}\nLATER=x", NULL },
+	{ "MAIL_FROM=one\nMAIL_FROM=${MAIL_FROM}-two", "one-two" },
+	{ "A=alpha\nMAIL_FROM=${A}${A}", "alphaalpha" },
+	{ "A=alpha\nMAIL_FROM=${A", "${A" },
+	{ "A=alpha\nMAIL_FROM=${A:x}", "${A:x}" },
+	{ "A=alpha\nB=beta\nMAIL_FROM=${A:-${B}}", "alpha}" },
+	{ "MAIL_FROM=${NOPE:-a:b c # d}", "${NOPE:-a:b c" },
+	{ "MAIL_FROM=\"${NOPE:-a:b c # d}\"", "a:b c # d" },
+	{ "MAIL_FROM=${:-w}", "w" },
+	{ "A=alpha\nD=${NOPE:-${A}\nMAIL_FROM=${D}}", "${A}" },
+	{ "A=  spaced  \nMAIL_FROM=[${A}]", "[spaced]" },
+	{ "A='a # b'\nMAIL_FROM=${A}", "a # b" },
+	{ "export A=ex\nMAIL_FROM=${A}", "ex" },
+};
+
+/*
+ * What python-dotenv's load_dotenv() makes of MAIL_FROM in the file at
+ * path, or 0 if python3 with dotenv cannot be run.  An empty value is
+ * reported as "" in out.
+ */
+static int
+python_dotenv(const char *path, char *out, size_t outsz)
+{
+	static const char	 prog[] = "/usr/bin/python3 -c '"
+	    "import os, sys\n"
+	    "from dotenv.main import DotEnv\n"
+	    "v = DotEnv(sys.argv[1], override=False).dict().get(\"MAIL_FROM\")\n"
+	    "sys.stdout.write(\"=\" + (v or \"\"))' ";
+	char			 cmd[512];
+	FILE			*f;
+	size_t			 n;
+
+	if (access("/usr/bin/python3", X_OK) == -1 ||
+	    system("/usr/bin/python3 -c 'import dotenv' 2>/dev/null") != 0)
+		return 0;
+	(void)snprintf(cmd, sizeof(cmd), "%s'%s'", prog, path);
+	if ((f = popen(cmd, "r")) == NULL)
+		return 0;
+	n = fread(out, 1, outsz - 1, f);
+	out[n] = '\0';
+	if (pclose(f) != 0 || n == 0 || out[0] != '=')
+		return 0;
+	memmove(out, out + 1, n);
+	return 1;
+}
+
+static void
+test_expand_one(const struct value *v, const char *what, size_t i,
+    int compare)
+{
+	struct cfg		 c;
+	char			 text[1024], err[512], path[256], py[1024];
+	enum auth_status	 rc;
+	int			 same;
+
+	(void)snprintf(text, sizeof(text), "%s\n%s\n", v->text, BASE);
+	if (!write_file(text, strlen(text), 0600, path, sizeof(path))) {
+		tap_ok(0, "write file");
+		return;
+	}
+	memset(&c, 0, sizeof(c));
+	rc = cfg_load(&c, path, 1, err, sizeof(err));
+	if (v->want == NULL)
+		same = rc == AUTH_OK && c.mail_from == NULL;
+	else
+		same = rc == AUTH_OK && c.mail_from != NULL &&
+		    strcmp(c.mail_from, v->want) == 0;
+	if (!compare) {
+		tap_ok(same, "%s case %zu: MAIL_FROM as python-dotenv "
+		    "documents", what, i);
+		if (!same)
+			tap_diag("got [%s] (%s)", c.mail_from == NULL ?
+			    "(null)" : c.mail_from, rc == AUTH_OK ? "loaded" :
+			    err);
+	} else if (!python_dotenv(path, py, sizeof(py)))
+		tap_skip(1, "python3 with dotenv not available");
+	else {
+		same = rc == AUTH_OK && strcmp(py, c.mail_from == NULL ? "" :
+		    c.mail_from) == 0;
+		tap_ok(same, "%s case %zu: the same MAIL_FROM as the real "
+		    "python-dotenv", what, i);
+		if (!same)
+			tap_diag("python-dotenv [%s], ours [%s]", py,
+			    c.mail_from == NULL ? "" : c.mail_from);
+	}
+	cfg_free(&c);
+	(void)unlink(path);
+}
+
+static void
+test_expand(void)
+{
+	struct cfg		 c;
+	char			 text[CFG_TEST_BIG], err[512], path[256];
+	enum auth_status	 rc;
+	size_t			 i, n;
+
+	setenv("CFGT_ENV", "from-env", 1);
+	setenv("CFGT_SHADOW", "env-wins", 1);
+	for (i = 0; i < sizeof(expands) / sizeof(expands[0]); i++)
+		test_expand_one(&expands[i], "expansion", i, 0);
+	for (i = 0; i < sizeof(expands) / sizeof(expands[0]); i++)
+		test_expand_one(&expands[i], "expansion", i, 1);
+	/*
+	 * The quoting and escapes too, but for two bugs of python-dotenv
+	 * before 1.2.3 (Debian 12 has 0.21), which we do not copy: "KEY= #
+	 * comment" gave the comment (fixed in 1.2.4), and a byte-order mark
+	 * lost the first key (fixed in 1.2.3).
+	 */
+	for (i = 0; i < sizeof(values) / sizeof(values[0]); i++)
+		if (strstr(values[i].text, "= #") == NULL &&
+		    strncmp(values[i].text, "\xef\xbb\xbf", 3) != 0)
+			test_expand_one(&values[i], "value", i, 1);
+	unsetenv("CFGT_ENV");
+	unsetenv("CFGT_SHADOW");
+
+	/* A secret built from parts: the URL's password from a key. */
+	n = (size_t)snprintf(text, sizeof(text), "PW=" DBPW "\n"
+	    "MYSQL_DB_URL=mysql://collab:${PW}@localhost:3307/auth\n"
+	    JWT_LINE);
+	rc = load_text(text, n, &c, err, sizeof(err), path, sizeof(path));
+	tap_ok(rc == AUTH_OK && c.db.password != NULL &&
+	    strcmp(c.db.password, DBPW) == 0, "MYSQL_DB_URL's password from "
+	    "${PW}");
+	cfg_free(&c);
+
+	/* Doubling at every line stops at CFG_VALUE_MAX, naming the line. */
+	n = (size_t)snprintf(text, sizeof(text), BASE "\nX0=%0512d\n", 0);
+	for (i = 1; i < 10; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+		    "X%zu=${X%zu}${X%zu}\n", i, i - 1, i - 1);
+	rc = load_text(text, n, &c, err, sizeof(err), path, sizeof(path));
+	/* X0 is line 3, X5 just fits (16384 bytes), X6 on line 9 not. */
+	tap_ok(rc == AUTH_ERR_CONFIG && strstr(err, ":9: value longer "
+	    "than 16384 bytes once ${} is expanded") != NULL && is_zero(&c),
+	    "an expansion past 16384 bytes is refused, naming the line");
+	if (rc != AUTH_ERR_CONFIG)
+		cfg_free(&c);
+}
+
 static void
 test_default_path(void)
 {
@@ -889,6 +1151,7 @@ main(void)
 	test_malformed();
 	test_checks();
 	test_perms();
+	test_owner();
 	test_defaults();
 	test_full_crlf();
 	test_limits();
@@ -896,6 +1159,7 @@ main(void)
 	test_environ();
 	test_file_kinds();
 	test_errbuf();
+	test_expand();
 	test_default_path();
 
 	if (rmdir(tmpdir) == -1)

@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -26,7 +28,20 @@ static const struct case_proxies specs[] = {
 	{ "2001:db8::/32,127.0.0.1", 1, 2 },
 	{ "  10.0.0.1 ,, 10.0.0.2  ", 1, 2 },
 	{ "[::1]", 1, 1 },
-	{ "10.0.0.0/0", 1, 1 },
+	/* A range that trusts the internet is refused (issue 10). */
+	{ "10.0.0.0/0", 0, 0 },
+	{ "0.0.0.0/0", 0, 0 },
+	{ "::/0", 0, 0 },
+	{ "0.0.0.0/7", 0, 0 },
+	{ "::ffff:0:0/96", 0, 0 },
+	{ "::/8", 0, 0 },
+	{ "2000::/3", 0, 0 },
+	{ "fc00::/6", 0, 0 },
+	{ "10.0.0.0/8", 1, 1 },
+	{ "2001:db8::/16", 1, 1 },
+	{ "fc00::/7", 1, 1 },
+	{ "fd12:3456::/16", 1, 1 },
+	{ "::ffff:10.0.0.0/104", 1, 1 },
 	{ "10.0.0.0/33", 0, 0 },
 	{ "::/129", 0, 0 },
 	{ "10.0.0.0/", 0, 0 },
@@ -86,6 +101,23 @@ static const struct case_addr addrs[] = {
 	    "2001:db8:1::5, 2001:db8:ffff::20", "2001:db8:1::5" },
 	{ "IPv4-mapped peer matches an IPv4 proxy", "127.0.0.1",
 	    "::ffff:127.0.0.1", "198.51.100.9", "198.51.100.9" },
+	/* IPv4-mapped IPv6 is the IPv4 address everywhere (issue 10). */
+	{ "IPv4-mapped REMOTE_ADDR is its IPv4 address", NULL,
+	    "::ffff:192.0.2.7", NULL, "192.0.2.7" },
+	{ "IPv4-mapped forwarded client is its IPv4 address", "10.0.0.1",
+	    "10.0.0.1", "::ffff:198.51.100.7", "198.51.100.7" },
+	{ "IPv4-mapped, upper case and bracketed", "10.0.0.1", "10.0.0.1",
+	    "[::FFFF:198.51.100.8]", "198.51.100.8" },
+	{ "IPv4-mapped hop inside an IPv4 proxy range", "10.0.0.0/8",
+	    "10.0.0.1", "198.51.100.1, ::ffff:10.2.3.4", "198.51.100.1" },
+	{ "IPv4 hop inside a mapped proxy range", "::ffff:10.0.0.0/104",
+	    "10.0.0.1", "198.51.100.2, 10.3.3.3", "198.51.100.2" },
+	{ "IPv4 peer inside an IPv6 range holding mapped addresses",
+	    "::ffff:0.0.0.0/120", "0.0.0.9", "198.51.100.3",
+	    "198.51.100.3" },
+	{ "IPv4-compatible ::192.0.2.1 stays IPv6", NULL, "0::c000:201",
+	    NULL, "::192.0.2.1" },
+	{ "::1 stays ::1", NULL, "::1", NULL, "::1" },
 	{ "prefix boundary: /25 excludes .128", "192.0.2.0/25",
 	    "192.0.2.128", "198.51.100.1", "192.0.2.128" },
 	{ "prefix boundary: /25 includes .127", "192.0.2.0/25",
@@ -93,6 +125,28 @@ static const struct case_addr addrs[] = {
 	{ "missing REMOTE_ADDR", NULL, NULL, NULL, "-" },
 	{ "malformed REMOTE_ADDR", "10.0.0.1", "not-an-ip", "198.51.100.1",
 	    "-" },
+};
+
+struct case_host {
+	const char	*host;
+	int		 loopback;
+};
+
+static const struct case_host hosts[] = {
+	{ "localhost", 1 },
+	{ "LocalHost", 1 },
+	{ "127.0.0.1", 1 },
+	{ "127.255.0.9", 1 },
+	{ "::1", 1 },
+	{ "[::1]", 1 },
+	{ "::ffff:127.0.0.1", 1 },
+	{ "128.0.0.1", 0 },
+	{ "126.255.255.255", 0 },
+	{ "::2", 0 },
+	{ "0.0.0.0", 0 },
+	{ "localhost.example.com", 0 },
+	{ "smtp.example.com", 0 },
+	{ "", 0 },
 };
 
 int
@@ -128,5 +182,12 @@ main(void)
 	tap_ok(client_parse("  10.1.2.3 ", 11, &n) && n.prefix == 32,
 	    "blanks around an address are fine");
 	tap_ok(!client_parse("10.1.2.3x", 9, &n), "junk after an address");
+	tap_ok(client_parse("::ffff:10.1.2.3", 15, &n) && n.family == AF_INET &&
+	    n.prefix == 32 && memcmp(n.addr, "\x0a\x01\x02\x03", 4) == 0,
+	    "client_parse unmaps ::ffff:10.1.2.3 to 10.1.2.3/32");
+	for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++)
+		tap_ok(client_host_loopback(hosts[i].host) == hosts[i].loopback,
+		    "\"%s\" is %sthis machine", hosts[i].host,
+		    hosts[i].loopback ? "" : "not ");
 	return tap_done();
 }

@@ -569,6 +569,112 @@ test_wiped(void)
 	free(f);
 }
 
+/*
+ * Run req_check_method() on one request; return its result, the answer
+ * (if any) in f->out.
+ */
+static int
+run_method(struct fake *f, struct req *r, const char *allow)
+{
+	struct req_io	 io = { fake_param, fake_read, fake_write, f };
+
+	f->pos = f->reads = f->outlen = 0;
+	f->out[0] = '\0';
+	req_init(r, &io, NULL);
+	return req_check_method(r, allow);
+}
+
+struct case_method {
+	const char	*method;
+	const char	*allow;
+	int		 status;	/* 0: accepted */
+};
+
+static const struct case_method methods[] = {
+	{ "GET", "GET, HEAD", 0 },
+	{ "HEAD", "GET, HEAD", 0 },
+	{ "POST", "GET, HEAD", 405 },
+	{ "get", "GET, HEAD", 405 },
+	{ "GE", "GET, HEAD", 405 },
+	{ "GETS", "GET, HEAD", 405 },
+	{ "HEAD,", "GET, HEAD", 405 },
+	{ "", "GET, HEAD", 405 },
+	{ "DELETE", "*", 0 },
+	{ "", "*", 0 },
+};
+
+/*
+ * req_check_method(): the methods of a program that takes no body, and
+ * never a byte of the body read.
+ */
+static void
+test_method(void)
+{
+	struct fake	*f;
+	struct req	 r;
+	size_t		 i;
+	int		 ok;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		abort();
+	/* A body that must never be read. */
+	f->ctype = "text/plain";
+	f->clen = "5";
+	f->body = "hello";
+	f->bodylen = 5;
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		f->method = methods[i].method;
+		ok = run_method(f, &r, methods[i].allow);
+		tap_ok(methods[i].status == 0 ? ok == 1 && f->outlen == 0 :
+		    ok == 0 && answered(f, methods[i].status, NULL),
+		    "method \"%s\" allowing \"%s\": %d", methods[i].method,
+		    methods[i].allow, methods[i].status);
+		if (methods[i].status == 405)
+			tap_ok(strstr(f->out, "\r\nAllow: GET, HEAD\r\n") !=
+			    NULL, "method: 405 names Allow: GET, HEAD");
+		tap_ok(f->reads == 0, "method: no byte of the body read");
+		req_free(&r);
+	}
+	free(f);
+}
+
+static void
+test_bool(void)
+{
+	struct fake	*f;
+	struct req	 r;
+	char		 clen[16];
+	int		 v;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		abort();
+	f->method = "POST";
+	f->ctype = "application/json";
+	f->body = "{\"t\":true,\"f\":false,\"s\":\"true\",\"n\":1,"
+	    "\"z\":null,\"a\":[]}";
+	f->bodylen = strlen(f->body);
+	(void)snprintf(clen, sizeof(clen), "%zu", f->bodylen);
+	f->clen = clen;
+	tap_ok(run(f, &r) == 1, "bool: body accepted");
+	tap_ok(req_bool(&r, "t", 0, &v) == 0 && v == 1, "bool: true is 1");
+	tap_ok(req_bool(&r, "f", 1, &v) == 0 && v == 0, "bool: false is 0");
+	tap_ok(req_bool(&r, "missing", 1, &v) == 0 && v == 1 &&
+	    req_bool(&r, "missing", 0, &v) == 0 && v == 0,
+	    "bool: a missing field is the default");
+	tap_ok(!req_has_errors(&r), "bool: no error yet");
+	tap_ok(req_bool(&r, "s", 0, &v) == -1 && v == 0 &&
+	    req_bool(&r, "n", 0, &v) == -1 && req_bool(&r, "z", 0, &v) == -1 &&
+	    req_bool(&r, "a", 0, &v) == -1,
+	    "bool: \"true\", 1, null and [] are refused");
+	tap_ok(json_object_array_length(r.errors) == 4 &&
+	    strstr(json_object_to_json_string_ext(r.errors,
+	    JSON_C_TO_STRING_PLAIN), "{\"loc\":[\"body\",\"s\"],\"msg\":"
+	    "\"Input should be a valid boolean\",\"type\":\"bool_type\"}") !=
+	    NULL, "bool: pydantic's bool_type detail, one per field");
+	req_free(&r);
+	free(f);
+}
+
 int
 main(void)
 {
@@ -579,5 +685,7 @@ main(void)
 	test_route();
 	test_trailing();
 	test_wiped();
+	test_method();
+	test_bool();
 	return tap_done();
 }

@@ -162,6 +162,40 @@ main(void)
 	    "NULL body means internal error");
 	req_free(&r);
 
+	start(&r);
+	resp_field(&r, 503, "status", "unavailable");
+	tap_ok(strncmp(capture_out, "Status: 503 ", 12) == 0 &&
+	    strcmp(body(), "{\"status\":\"unavailable\"}") == 0 &&
+	    has_header("Cache-Control: no-store"), "a one-field object");
+	req_free(&r);
+
+	/* An authorizer's yes: its own headers only, no body. */
+	start(&r);
+	{
+		static const char *const var[] = {
+			"Variable-AUTH_USER_ID: 42", NULL
+		};
+
+		resp_bare(&r, 200, var);
+	}
+	tap_ok(strcmp(capture_out, "Status: 200 OK\r\n"
+	    "Variable-AUTH_USER_ID: 42\r\n\r\n") == 0 && r.status == 200,
+	    "a bare answer: status and the headers given, nothing else");
+	resp_error(&r, 500, "Internal server error");
+	tap_ok(strstr(capture_out, "500") == NULL,
+	    "a bare answer is an answer: a second one is refused");
+	req_free(&r);
+
+	/* RFC 9110, 9.3.2: HEAD gets the headers of GET, no content. */
+	start(&r);
+	r.method = "HEAD";
+	resp_field(&r, 200, "status", "ok");
+	tap_ok(strncmp(capture_out, "Status: 200 OK\r\n", 16) == 0 &&
+	    has_header("Content-Length: 15") && *body() == '\0' &&
+	    capture_len == (size_t)(body() - capture_out),
+	    "HEAD: GET's headers and Content-Length, no body");
+	req_free(&r);
+
 	test_add();
 
 	/* Headers too long for the head: still an answer, never silence. */
