@@ -174,6 +174,7 @@ ca_build_copy() {
 	shift
 	jobs=$(nproc 2>/dev/null || echo 2)
 	(
+		set -o pipefail
 		src=$CA_TOP/var/build/src
 		stage=$CA_TOP/var/build/dist.tmp
 		cd "$CA_TOP" || exit 1
@@ -181,19 +182,19 @@ ca_build_copy() {
 		mkdir -p "$CA_TOP/var/build" || exit 1
 		make -s distdir distdir="$stage" >/dev/null || exit 1
 		mkdir -p "$src" "$dir" || exit 1
-		changed=$(rsync -a -c -i --delete "$stage/" "$src/") || exit 1
+		changed=$(rsync -a -c -i --delete "$stage/" "$src/" |
+		    sed -n 's/^>f[^ ]* //p') || exit 1
 		rm -rf "$stage"
 		# What changed gets the time of this copy, not its time in
 		# the tree: a file edited while an earlier copy was being
 		# built is older than the objects built from its old text.
 		# Then autotools' outputs after their inputs, as in the tree.
-		printf '%s\n' "$changed" | sed -n 's/^>f[^ ]* //p' |
-		    while IFS= read -r f; do
-			touch "$src/$f" || exit 1
+		printf '%s\n' "$changed" | while IFS= read -r f; do
+			[ -z "$f" ] || touch "$src/$f" || exit 1
 		done || exit 1
-		case $changed in
-		*" configure"* | *" Makefile."* | *" aclocal.m4"* | \
-		    *" config.h.in"* | *" m4/"*)
+		case " $(printf '%s' "$changed" | tr '\n' ' ') " in
+		*" configure"* | *" Makefile."* | *" aclocal.m4 "* | \
+		    *" config.h.in "* | *" m4/"*)
 			touch "$src/aclocal.m4" && touch "$src/configure" \
 			    "$src/config.h.in" "$src/Makefile.in" || exit 1
 			;;

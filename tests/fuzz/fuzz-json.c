@@ -4,7 +4,8 @@
  * request body, sent with the right method, type and length, through
  * req_read_json() (strict json-c, UTF-8, depth, trailing bytes), then
  * every field the endpoints read and every key of the object through
- * req_string() (the type checks and 422 details).
+ * req_string(), and "all" through req_bool() (the type checks and 422
+ * details).
  *
  * Properties (any broken one aborts):
  *  - a refused body gets exactly one 422 answer for the body as a whole;
@@ -13,6 +14,7 @@
  *    and is nested at most REQ_JSON_DEPTH deep;
  *  - req_string() returns a string exactly as long as it says, without
  *    a NUL, or NULL with a 422 detail naming that field, and never both;
+ *    req_bool() gives 0 or 1, or -1 with a detail;
  *  - an accepted body re-serialised by json-c is accepted again with the
  *    same value for every field (nothing depends on the spelling);
  *  - the 422 answer lists exactly the fields refused, and the 200 answer
@@ -143,6 +145,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char		*text, *body = (const char *)data;
 	char			*copy;
 	size_t			 n, i, refused = 0;
+	int			 all, all2, rb;
 
 	if (size > REQ_BODY_MAX)
 		return 0;
@@ -162,6 +165,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		oracle_fail("accepted a body nested deeper than %d",
 		    REQ_JSON_DEPTH);
 	n = fuzz_fields_read(&r, a, FUZZ_NAMES);
+	rb = req_bool(&r, "all", 0, &all);
+	if ((rb != 0 && rb != -1) || (all != 0 && all != 1) ||
+	    (rb == -1 && all != 0))
+		oracle_fail("req_bool(\"all\"): %d, %d", rb, all);
 
 	/* The same object, as json-c writes it, must mean the same. */
 	text = json_object_to_json_string_ext(r.json,
@@ -181,6 +188,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    memcmp(a[i].value, b[i].value, a[i].len) != 0))
 			oracle_fail("field \"%s\" changed when re-serialised",
 			    a[i].name);
+	if (req_bool(&r2, "all", 0, &all2) != rb || all2 != all)
+		oracle_fail("field \"all\" changed when re-serialised");
 	req_free(&r2);
 
 answer:
@@ -197,6 +206,11 @@ answer:
 		if (resp.status != 422 ||
 		    !fuzz_detail_for(resp.json, a[i].name))
 			oracle_fail("no 422 detail for \"%s\"", a[i].name);
+	}
+	if (rb == -1) {
+		refused++;
+		if (resp.status != 422 || !fuzz_detail_for(resp.json, "all"))
+			oracle_fail("no 422 detail for \"all\"");
 	}
 	if ((refused == 0) != (resp.status == 200))
 		oracle_fail("status %d with %zu fields refused", resp.status,
