@@ -30,6 +30,27 @@
 #include "resp.h"
 #include "throttle.h"
 
+/* Set by SIGUSR1: leave once the request in hand is answered. */
+static volatile sig_atomic_t app_stopping;
+
+/*
+ * SIGUSR1 is FastCGI's "finish and leave" (multiwatch sends it to stop a
+ * pool, see httpd-conf/systemd/collab-auth@.service).  Installed before FCGX_Init,
+ * which then leaves it in place of its own; like libfcgi's, it tells
+ * FCGX_Accept_r to give up waiting.  It is only let through while the
+ * process waits for a request (app_run_fcgi blocks it meanwhile): arriving in
+ * the middle of one it would cut short whatever read or write it
+ * interrupted, and the client would get an answer to half a request.
+ */
+static void
+app_stop(int sig)
+{
+
+	(void)sig;
+	app_stopping = 1;
+	FCGX_ShutdownPending();
+}
+
 static const char *
 app_fcgi_param(void *arg, const char *name)
 {
@@ -240,14 +261,15 @@ app_nice(const struct app *app, const struct app_endpoint *ep)
 
 /*
  * Everything once per process, before the first request: the config (its
- * LOG_FILE and BCRYPT_NICE), the database, the endpoint's own init.
+ * LOG_FILE and BCRYPT_NICE), the database (not as plain CGI: see below),
+ * the endpoint's own init.
  * Returns 0, or the exit status: 2 for a bad configuration, 1 otherwise.
  * A database that is away is no failure: the program starts and answers
  * 503 until it comes back, so that a web server that spawns it at boot
  * does not give up on it.
  */
 static int
-app_start(struct app *app, const struct app_endpoint *ep)
+app_start(struct app *app, const struct app_endpoint *ep, int cgi)
 {
 	char	 err[512];
 
@@ -265,8 +287,14 @@ app_start(struct app *app, const struct app_endpoint *ep)
 		log_err("startup", "out of memory");
 		return 1;
 	}
-	/* APP_LAZY_DB: a program that may never need it holds none. */
-	switch ((ep->flags & APP_LAZY_DB) != 0 ? AUTH_OK :
+	/*
+	 * A FastCGI process connects now, so that its first request does
+	 * not wait.  As plain CGI the one request connects when it needs
+	 * the database: connecting here as well would, with the database
+	 * away, wait out the connect timeout twice and log it twice.
+	 * APP_LAZY_DB: a program that may never need it holds none.
+	 */
+	switch (cgi || (ep->flags & APP_LAZY_DB) != 0 ? AUTH_OK :
 	    db_connect(app->db)) {
 	case AUTH_OK:
 		break;
@@ -320,9 +348,12 @@ app_run_fcgi(struct app *app, const struct app_endpoint *ep)
 {
 	FCGX_Request	 fr;
 	struct req_io	 io;
+	sigset_t	 usr1;
 	void		(*after)(void *);
 	void		*arg;
 
+	(void)sigemptyset(&usr1);
+	(void)sigaddset(&usr1, SIGUSR1);
 	if (FCGX_InitRequest(&fr, 0, 0) != 0) {
 		log_err("startup", "FCGX_InitRequest failed");
 		return 1;
@@ -331,7 +362,17 @@ app_run_fcgi(struct app *app, const struct app_endpoint *ep)
 	io.read = app_fcgi_read;
 	io.write = app_fcgi_write;
 	io.arg = &fr;
-	while (FCGX_Accept_r(&fr) >= 0) {
+	for (;;) {
+		/*
+		 * A SIGUSR1 that came during the last request arrives here.
+		 * (One that comes between the test and accept() is seen
+		 * only after the next request: a window of a few
+		 * instructions.)
+		 */
+		(void)sigprocmask(SIG_UNBLOCK, &usr1, NULL);
+		if (app_stopping || FCGX_Accept_r(&fr) < 0)
+			break;
+		(void)sigprocmask(SIG_BLOCK, &usr1, NULL);
 		app_serve(app, ep, &io, &after, &arg);
 		FCGX_Finish_r(&fr);
 		if (after != NULL)
@@ -354,18 +395,24 @@ app_main(const struct app_endpoint *ep)
 	};
 	struct app	 app;
 	struct req	 r;
+	struct sigaction sa;
 	int		 cgi, rc;
 
 	memset(&app, 0, sizeof(app));
 	app.prog = ep->prog;
 	log_init(ep->prog);
 	(void)signal(SIGPIPE, SIG_IGN);
+	/* No SA_RESTART: it must interrupt the wait in accept(). */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = app_stop;
+	(void)sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGUSR1, &sa, NULL);
 	if (FCGX_Init() != 0) {
 		log_err("startup", "FCGX_Init failed");
 		return 1;
 	}
 	cgi = FCGX_IsCGI();
-	if ((rc = app_start(&app, ep)) != 0) {
+	if ((rc = app_start(&app, ep, cgi)) != 0) {
 		/*
 		 * As plain CGI the client is waiting on our stdout: tell it
 		 * something went wrong rather than leave it an empty reply.

@@ -402,6 +402,20 @@ db_conn_err(struct db *db, const char *what)
 }
 
 /*
+ * Log a connection that failed or was refused: where to (never who or
+ * the password), the TLS mode, and why.
+ */
+static void
+db_connect_failed(const struct dburl *u, unsigned int err, const char *why)
+{
+
+	log_err("db", "connect failed host=%s port=%u socket=%s tls=%s "
+	    "errno=%u error=%s", u->host != NULL ? u->host : "-", u->port,
+	    u->unix_socket != NULL ? u->unix_socket : "-",
+	    dburl_tls_name(u->tls), err, why);
+}
+
+/*
  * Prepare statement q on the connection.  A failure is classified like
  * an execution's: a connection lost while preparing is 503 and dropped,
  * a missing table (migrations not applied) 500.
@@ -473,12 +487,21 @@ db_connect(struct db *db)
 	}
 	if (mysql_real_connect(db->conn, u->host, u->user, u->password,
 	    u->database, u->port, u->unix_socket, 0) == NULL) {
-		log_err("db", "connect failed host=%s port=%u socket=%s "
-		    "tls=%s errno=%u error=%s",
-		    u->host != NULL ? u->host : "-", u->port,
-		    u->unix_socket != NULL ? u->unix_socket : "-",
-		    dburl_tls_name(u->tls), mysql_errno(db->conn),
+		db_connect_failed(u, mysql_errno(db->conn),
 		    mysql_error(db->conn));
+		rc = AUTH_ERR_DB_UNAVAIL;
+		goto out;
+	}
+	/*
+	 * Connector/C 3.3 refuses a server that offers no TLS before
+	 * logging in only when it also checks the host name: under
+	 * REQUIRED and VERIFY_CA it goes on in plain text (MDEV-28634).
+	 * Refuse that connection before it carries a statement.
+	 */
+	if (u->tls != DBURL_TLS_DISABLED &&
+	    mysql_get_ssl_cipher(db->conn) == NULL) {
+		db_connect_failed(u, CR_SSL_CONNECTION_ERROR,
+		    "TLS required, but the connection is not encrypted");
 		rc = AUTH_ERR_DB_UNAVAIL;
 		goto out;
 	}
@@ -769,6 +792,7 @@ db_affected(struct db *db, enum db_q q)
 static enum auth_status
 db_fetch_row(struct db *db, MYSQL_STMT *st)
 {
+	unsigned int	 err;
 
 	switch (mysql_stmt_fetch(st)) {
 	case 0:
@@ -779,8 +803,15 @@ db_fetch_row(struct db *db, MYSQL_STMT *st)
 		log_err("db", "result truncated");
 		return AUTH_ERR_DB;
 	default:
-		log_err("db", "fetch failed errno=%u", mysql_stmt_errno(st));
-		return db_classify(db, mysql_stmt_errno(st));
+		/*
+		 * An error that comes with the rows (a lock wait or deadlock
+		 * met while reading them, the connection lost) is set on the
+		 * connection, not on the statement (Connector/C).
+		 */
+		if ((err = mysql_stmt_errno(st)) == 0)
+			err = mysql_errno(db->conn);
+		log_err("db", "fetch failed errno=%u", err);
+		return db_classify(db, err);
 	}
 }
 
@@ -824,8 +855,9 @@ db_fetch(struct db *db, MYSQL_STMT *st, MYSQL_BIND *res, size_t max,
  * Fetch the first row of executed statement st into the result buffers
  * res, then discard any further rows.  Returns AUTH_OK,
  * AUTH_ERR_NOT_FOUND when there is no row, AUTH_ERR_DB_UNAVAIL when the
- * connection was lost (dropped), or AUTH_ERR_DB (a value did not fit its
- * buffer, or the fetch failed; logged).
+ * connection was lost (dropped) or the server busy (a lock wait or a
+ * deadlock met while reading the rows), or AUTH_ERR_DB (a value did not
+ * fit its buffer, or the fetch failed; logged).
  */
 enum auth_status
 db_fetch_one(struct db *db, MYSQL_STMT *st, MYSQL_BIND *res)

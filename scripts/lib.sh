@@ -16,10 +16,14 @@
 #   log/            mariadb.log, lighttpd-error.log, collab-auth.log (the
 #                   programs' stderr under lighttpd), lighttpd-access.log,
 #                   apache-MODE-error.log (Apache's, with the programs'
-#                   stderr), apache-MODE-access.log
+#                   stderr), apache-MODE-access.log, collab-auth-pool.log
+#                   (the programs' and multiwatch's stderr in the pool),
+#                   nginx-error.log, nginx-access.log
 #   lighttpd/       the generated lighttpd.conf and the substituted snippet
 #   apache/         the generated apache-MODE.conf files and the
 #                   substituted snippet
+#   nginx/          the generated nginx.conf, the substituted snippet and
+#                   nginx's fastcgi_params
 #   db-password     the app user's MariaDB password (mode 0600)
 #   collab-auth.env the programs' configuration (mode 0600)
 # and under the run directory, apache/: what Apache's user reads (the
@@ -56,7 +60,7 @@ CA_BUILD_PACKAGES="autoconf automake gcc libc6-dev make pkgconf
 libcrypt-dev libcurl4-openssl-dev libfcgi-dev libjson-c-dev
 libmariadb-dev libssl-dev"
 CA_RUN_PACKAGES="lighttpd apache2 libapache2-mod-fcgid mariadb-client
-mariadb-server spawn-fcgi"
+mariadb-server multiwatch nginx spawn-fcgi"
 
 # The endpoints: cgi-bin/auth-NAME serves /api/auth/NAME (POST, but
 # health: GET and HEAD).
@@ -65,13 +69,16 @@ logout health"
 # The authorizers: cgi-bin/auth-NAME guards other programs' URLs; no URL
 # of the API maps to it (httpd-conf/*-collab-auth-verify.conf).
 CA_AUTHORIZERS="verify"
+# The programs the pool runs for nginx (and Apache's mod_proxy_fcgi):
+# cgi-bin/auth-NAME on the socket auth-NAME.sock, one pool each.
+CA_POOL_PROGRAMS="$CA_ENDPOINTS $CA_AUTHORIZERS"
 # The API document, served as a file at /api/auth/openapi.json.
-CA_OPENAPI=openapi.json
+CA_OPENAPI=httpd-conf/openapi.json
 # clang and its runtime for the fuzz targets and the sanitizer pass, llvm
 # for llvm-symbolizer (reports with function names and lines), rsync for
 # ca_build_copy.
-CA_TEST_PACKAGES="openssl python3 python3-aiosmtpd python3-jsonschema
-python3-dotenv clang libclang-rt-14-dev llvm rsync"
+CA_TEST_PACKAGES="openssl python3 python3-aiosmtpd python3-jsonschema python3-dotenv
+systemd clang libclang-rt-14-dev llvm rsync"
 
 ca_say() {
 	printf '%s: %s\n' "$CA_PROG" "$*" >&2
@@ -259,7 +266,13 @@ ca_paths() {
 	CA_APACHE_DIR=$CA_VAR/apache
 	CA_APACHE_STAGE=$CA_RUN/apache
 	CA_APACHE_PID=$CA_APACHE_STAGE/run/apache2.pid
-	mkdir -p "$CA_LOG" "$CA_LIGHTTPD_DIR" "$CA_APACHE_DIR" || return 1
+	CA_POOL_LOG=$CA_LOG/collab-auth-pool.log
+	CA_NGINX_DIR=$CA_VAR/nginx
+	CA_NGINX_PID=$CA_RUN/nginx.pid
+	CA_NGINX_LOG=$CA_LOG/nginx-error.log
+	CA_NGINX_ACCESS_LOG=$CA_LOG/nginx-access.log
+	mkdir -p "$CA_LOG" "$CA_LIGHTTPD_DIR" "$CA_APACHE_DIR" \
+	    "$CA_NGINX_DIR" || return 1
 	if [ ! -d "$CA_RUN" ]; then
 		mkdir -m 0700 "$CA_RUN" || return 1
 	fi
@@ -318,11 +331,64 @@ ca_mariadbd() {
 	fi
 }
 
+# ca_db_tls_certs DIR: a test CA and a server certificate it signed, for
+# the DNS name "localhost" only (no IP address: a client that connects to
+# 127.0.0.1 and checks the name must refuse it), under DIR: ca.pem,
+# ca-key.pem, server.pem, server-key.pem (keys mode 0600).  Made on first
+# use and again when the server certificate ends within a day.
+ca_db_tls_certs() {
+	local dir=$1 days=30
+	if [ -s "$dir/server.pem" ] && [ -s "$dir/ca.pem" ] &&
+	    openssl x509 -checkend 86400 -noout -in "$dir/server.pem" \
+	    >/dev/null 2>&1; then
+		return 0
+	fi
+	mkdir -p "$dir" || return 1
+	(
+		umask 077
+		cd "$dir" || exit 1
+		printf '%s\n' "subjectAltName=DNS:localhost" \
+		    "basicConstraints=critical,CA:FALSE" \
+		    "keyUsage=critical,digitalSignature" \
+		    "extendedKeyUsage=serverAuth" >server.ext &&
+		openssl req -x509 -newkey ec \
+		    -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		    -keyout ca-key.pem -out ca.pem -days "$days" \
+		    -subj "/CN=collab-auth test CA" &&
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+		    -nodes -keyout server-key.pem -out server.csr \
+		    -subj "/CN=collab-auth test MariaDB" &&
+		openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem \
+		    -set_serial "0x$(ca_random_hex 8)" -days "$days" \
+		    -extfile server.ext -out server.pem &&
+		chmod 0644 ca.pem server.pem
+	) >"$dir/openssl.log" 2>&1 || {
+		cat "$dir/openssl.log" >&2
+		ca_say "could not make the test certificates in $dir"
+		return 1
+	}
+}
+
 # ca_db_start: initialise the datadir on first use, start MariaDB on the
-# unix socket only, and wait (bounded) until it answers.  A server this
+# unix socket, and wait (bounded) until it answers.  A server this
 # datadir already runs is reused.  CA_SERVICE_TZ, if set, is its TZ.
+# Only when CA_DB_PORT is set (scripts/test; scripts/serve stays on the
+# socket) does it also listen on 127.0.0.1:CA_DB_PORT, with TLS from the
+# certificates ca_db_tls_certs made in CA_DB_TLS_DIR, or without TLS at
+# all when CA_DB_TLS_DIR is empty.
 ca_db_start() {
-	local user_opt="" pid end=$((SECONDS + 60))
+	local user_opt="" pid end=$((SECONDS + 60)) tls=${CA_DB_TLS_DIR:-}
+	local net_opts=(--skip-networking)
+	if [ -n "${CA_DB_PORT:-}" ]; then
+		net_opts=(--port="$CA_DB_PORT" --bind-address=127.0.0.1)
+		if [ -n "$tls" ]; then
+			net_opts+=(--ssl-ca="$tls/ca.pem"
+			    --ssl-cert="$tls/server.pem"
+			    --ssl-key="$tls/server-key.pem")
+		else
+			net_opts+=(--skip-ssl)
+		fi
+	fi
 	if pid=$(ca_db_pid); then
 		# Already running (an earlier run's): wait until it answers.
 		while [ "$SECONDS" -lt "$end" ]; do
@@ -359,9 +425,12 @@ ca_db_start() {
 	    --no-defaults $user_opt \
 	    --datadir="$CA_DATADIR" --socket="$CA_DB_SOCK" \
 	    --pid-file="$CA_DB_PID" --log-error="$CA_DB_LOG" \
-	    --skip-networking --innodb-buffer-pool-size=64M \
+	    "${net_opts[@]}" --innodb-buffer-pool-size=64M \
 	    </dev/null >>"$CA_DB_LOG" 2>&1 &
 	pid=$!
+	# Not a job of this shell: a test that kills it (SIGKILL) must not
+	# make the shell report "Killed" in the middle of the test output.
+	disown "$pid" 2>/dev/null
 	end=$((SECONDS + 60))
 	while [ "$SECONDS" -lt "$end" ]; do
 		if ca_db_ping; then
@@ -529,7 +598,7 @@ EOF
 # top: the sanitizer pass of scripts/test), else in cgi-bin/.
 ca_lighttpd_sed() {
 	sed -e "s|/usr/local/libexec/collab-auth/|$(ca_sed_repl "${CA_BINDIR:-$CA_TOP/cgi-bin}")/|g" \
-	    -e "s|/usr/local/share/collab-auth/|$(ca_sed_repl "$CA_TOP")/|g" \
+	    -e "s|/usr/local/share/collab-auth/|$(ca_sed_repl "$CA_TOP")/httpd-conf/|g" \
 	    -e "s|/usr/local/etc/collab-auth\\.env|$(ca_sed_repl "$1")|g" \
 	    -e "s|/run/collab-auth/|$(ca_sed_repl "$CA_RUN")/|g" \
 	    -e "s|/var/log/lighttpd/collab-auth\\.log|$(ca_sed_repl "$CA_PROGRAM_LOG")|g" \
@@ -616,13 +685,16 @@ ca_lighttpd_stop() {
 
 # -- Apache ------------------------------------------------------------------
 #
-# Two ways, each from a shipped file with its install paths replaced by
+# Three ways, each from a shipped file with its install paths replaced by
 # this run's (sed, paths only: what runs is the shipped file):
 #   fcgid  httpd-conf/apache-collab-auth.conf (mod_fcgid, mpm_event),
 #          Included by a small generated main config;
 #   cgi    httpd-conf/htaccess as the .htaccess of a web root whose
 #          cgi-bin/ holds the programs, under mpm_prefork and mod_cgi
-#          without mod_fcgid: plain CGI, as on shared hosting.
+#          without mod_fcgid: plain CGI, as on shared hosting;
+#   proxy  httpd-conf/apache-collab-auth-proxy-fcgi.conf (mod_proxy_fcgi,
+#          mpm_event), Included likewise, in front of the process pool
+#          (ca_pool_start), which must run.
 # Apache's children run as the user running this, or as www-data for
 # root; what they read (the programs, a copy of the config owned by that
 # user, the web root) and write (mod_fcgid's sockets) is staged under
@@ -650,8 +722,8 @@ ca_apache_user() {
 # substitution missed.
 ca_apache_unsubstituted() {
 	grep -v '^[[:space:]]*#' "$1" |
-	    grep -oE '(^|[[:space:]"])/[^"[:space:]]*' |
-	    sed -E 's/^[[:space:]"]//' | while IFS= read -r path; do
+	    grep -oE '(^|[[:space:]":])/[^";[:space:]|]*' |
+	    sed -E 's/^[[:space:]":]//' | while IFS= read -r path; do
 		case $path in
 		"$CA_TOP"/* | "$CA_VAR"/* | "$CA_RUN"/* | "$2") ;;
 		/usr/* | /etc/* | /run/* | /var/* | /opt/* | /srv/* | /home/* | \
@@ -702,7 +774,13 @@ ca_apache_stage() {
 		dir=$stage/htdocs/cgi-bin
 		mkdir -m 0755 "$dir" || return 1
 		install -D -m 0644 "$CA_TOP/$CA_OPENAPI" \
-		    "$stage/htdocs/api/auth/$CA_OPENAPI" || return 1
+		    "$stage/htdocs/api/auth/openapi.json" || return 1
+		;;
+	proxy)
+		# The pool runs the programs; only the API document here.
+		mkdir -m 0755 "$stage/share" || return 1
+		install -m 0644 "$CA_TOP/$CA_OPENAPI" "$stage/share/"
+		return
 		;;
 	esac
 	for e in $CA_ENDPOINTS; do
@@ -750,6 +828,11 @@ ca_apache_conf() {
 		# in .htaccess as on any host (tests/endpoint/test_verify.py).
 		mods="mpm_prefork authz_core rewrite cgi env authnz_fcgi"
 		;;
+	proxy)
+		src=$CA_TOP/httpd-conf/apache-collab-auth-proxy-fcgi.conf
+		envdir=
+		mods="mpm_event authz_core alias headers rewrite proxy proxy_fcgi"
+		;;
 	*) ca_say "ca_apache_conf: no such mode: $mode"; return 1 ;;
 	esac
 	[ -f "$src" ] || { ca_say "$src: missing"; return 1; }
@@ -774,6 +857,11 @@ ca_apache_conf() {
 		ca_apache_sed "$vsrc" | sed \
 		    -e "s|fcgi://127\\.0\\.0\\.1:9101/|fcgi://127.0.0.1:$CA_VERIFY_PORT/|" \
 		    >"$vout" || return 1
+	elif [ "$mode" = proxy ]; then
+		out=$CA_APACHE_DIR/collab-auth-proxy-fcgi.conf
+		ca_apache_sed "$src" |
+		    sed -e "s|/run/collab-auth/|$(ca_sed_repl "$CA_RUN")/|g" \
+		    >"$out" || return 1
 	else
 		# Nothing to substitute: the .htaccess names no path.
 		out=$stage/htdocs/.htaccess
@@ -792,6 +880,9 @@ ca_apache_conf() {
 		echo "# Generated by scripts/$CA_PROG: a private Apache on loopback that runs"
 		if [ "$mode" = fcgid ]; then
 			echo "# the shipped httpd-conf/apache-collab-auth.conf (paths substituted)."
+		elif [ "$mode" = proxy ]; then
+			echo "# the shipped httpd-conf/apache-collab-auth-proxy-fcgi.conf (paths"
+			echo "# substituted) in front of the process pool."
 		else
 			echo "# the shipped httpd-conf/htaccess as the .htaccess of a web root, with"
 			echo "# mod_cgi and without mod_fcgid: plain CGI, as on shared hosting."
@@ -826,6 +917,8 @@ ca_apache_conf() {
 			echo "DocumentRoot \"$stage/empty\""
 			echo "FcgidIPCDir \"$stage/fcgid\""
 			echo "FcgidProcessTableFile \"$stage/run/fcgid-shm\""
+		elif [ "$mode" = proxy ]; then
+			echo "DocumentRoot \"$stage/empty\""
 		else
 			echo "DocumentRoot \"$stage/htdocs\""
 			echo "# What a shared host allows in .htaccess (see httpd-conf/htaccess)."
@@ -836,6 +929,10 @@ ca_apache_conf() {
 			echo "</Directory>"
 			echo "# Where a host would have the config at the path compiled in."
 			echo "SetEnv AUTH_CONFIG \"$stage/collab-auth.env\""
+		fi
+		if [ "$mode" = proxy ] && [ $# -gt 0 ]; then
+			ca_say "proxy: the pool gives the programs their environment"
+			return 1
 		fi
 		echo "# The programs' environment."
 		for pair in "$@"; do
@@ -854,7 +951,9 @@ ca_apache_conf() {
 			esac
 			echo "$envdir $name \"$value\""
 		done
-		if [ "$mode" = fcgid ]; then
+		if [ "$mode" = proxy ]; then
+			echo "Include \"$out\""
+		elif [ "$mode" = fcgid ]; then
 			echo "Include \"$out\""
 			echo "# whoami, which the auth-verify example guards, logs"
 			echo "# each request it gets."
@@ -968,4 +1067,352 @@ ca_apache_stop() {
 	fi
 	CA_APACHE_RUNNING_PID=
 	rm -f "$CA_APACHE_PID"
+}
+
+# ca_wait_port PID PORT LOG NAME: wait (bounded, 30 s) until PID, server
+# NAME just started in the background, answers on 127.0.0.1:PORT; if it
+# ends or does not answer, show the end of LOG, stop it and fail.
+ca_wait_port() {
+	local pid=$1 port=$2 i
+	for ((i = 0; i < 300; i++)); do
+		ca_pid_alive "$pid" || break
+		ca_port_open "$port" && return 0
+		sleep 0.1
+	done
+	tail -n 20 "$3" >&2
+	ca_say "$4 did not start on 127.0.0.1:$port within 30 s"
+	ca_stop_pid "$pid" 5
+	return 1
+}
+
+# ca_conf_ok MESSAGE COMMAND...: run COMMAND, a server's check of its
+# config; if it fails, show what it said and MESSAGE, and fail.
+ca_conf_ok() {
+	local msg=$1 out
+	shift
+	if ! out=$("$@" 2>&1); then
+		printf '%s\n' "$out" >&2
+		ca_say "$msg"
+		return 1
+	fi
+}
+
+# ca_stop_server PID PIDFILE COMM: stop server PID (this run's), or else
+# the one PIDFILE names if it runs COMM (one an interrupted run left
+# behind), and remove PIDFILE.
+ca_stop_server() {
+	local pid=$1
+	if [ -z "$pid" ]; then
+		pid=$(cat "$2" 2>/dev/null) || pid=
+		if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" != "$3" ]; then
+			pid=
+		fi
+	fi
+	if [ -n "$pid" ]; then
+		ca_stop_pid "$pid" 15
+	fi
+	rm -f "$2"
+}
+
+# -- The process pool (for nginx, and Apache with mod_proxy_fcgi) -------------
+#
+# Each program of CA_POOL_PROGRAMS runs as a pool of processes sharing one
+# listening unix socket, CA_RUN/auth-NAME.sock: as the shipped
+# httpd-conf/systemd/collab-auth@.service runs it, multiwatch forking WORKERS copies
+# of the program, with spawn-fcgi in systemd's place making the socket
+# (mode 0660, owned by the web server's user when run as root) and handing
+# it over as standard input.  The command line, WORKERS and the programs'
+# environment come from the shipped unit and its drop-ins (paths replaced
+# by this tree's: what runs is the shipped ExecStart).  The programs run
+# as the user running this; their stderr and multiwatch's go to
+# CA_POOL_LOG.  Each pool is a session of its own, whose id is in
+# CA_RUN/pool-NAME.pid.
+
+# ca_web_user: the user a web server started by root runs as (empty
+# otherwise: it runs as the user who starts it).
+ca_web_user() {
+	ca_apache_user
+}
+
+# ca_pool_command NAME CONFIG: set CA_POOL_ENV and CA_POOL_ARGV (arrays)
+# to the environment and command line the shipped unit gives program
+# auth-NAME, with CONFIG as its config file.
+ca_pool_command() {
+	local name=$1 config=$2 dir=$CA_TOP/httpd-conf/systemd f line key value exec=
+	local -A vars=()
+	local -a order=()
+	CA_POOL_ENV=()
+	CA_POOL_ARGV=()
+	for f in "$dir/collab-auth@.service" \
+	    "$dir/collab-auth@$name.service.d"/*.conf; do
+		[ -f "$f" ] || continue
+		while IFS= read -r line; do
+			line=$(printf '%s\n' "$line" |
+			    sed -e "s|/usr/local/libexec/collab-auth/|$(ca_sed_repl "$CA_TOP")/cgi-bin/|g" \
+			    -e "s|/usr/local/etc/collab-auth\\.env|$(ca_sed_repl "$config")|g")
+			case $line in
+			Environment=*=*)
+				line=${line#Environment=}
+				key=${line%%=*}
+				value=${line#*=}
+				case $line in
+				*[\"\'\ \\%\$]*)
+					ca_say "$f: an Environment= line that $CA_PROG does not read: $line"
+					return 1 ;;
+				esac
+				[ -n "${vars[$key]+set}" ] || order+=("$key")
+				vars[$key]=$value
+				;;
+			ExecStart=*) exec=${line#ExecStart=} ;;
+			esac
+		done <"$f"
+	done
+	[ -n "$exec" ] || { ca_say "$dir/collab-auth@.service: no ExecStart"; return 1; }
+	exec=${exec//%i/$name}
+	for key in "${order[@]}"; do
+		exec=${exec//\$\{$key\}/${vars[$key]}}
+		CA_POOL_ENV+=("$key=${vars[$key]}")
+	done
+	case $exec in
+	*[\"\'\\%\$]*)
+		ca_say "collab-auth@$name.service: $CA_PROG cannot run: $exec"
+		return 1 ;;
+	esac
+	read -r -a CA_POOL_ARGV <<<"$exec"
+}
+
+# ca_pool_pid NAME: the pid of program auth-NAME's pool (multiwatch), if
+# it runs.
+ca_pool_pid() {
+	local pid
+	pid=$(cat "$CA_RUN/pool-$1.pid" 2>/dev/null) || return 1
+	ca_pid_alive "$pid" || return 1
+	case $(cat "/proc/$pid/comm" 2>/dev/null) in
+	multiwatch | spawn-fcgi) ;;
+	*) return 1 ;;
+	esac
+	printf '%s\n' "$pid"
+}
+
+# ca_pool_start CONFIG [NAME=VALUE...]: (re)start a pool for every program
+# of CA_POOL_PROGRAMS, reading CONFIG, with NAME=VALUE added to the
+# environment the unit gives (which, as under systemd, is all they get),
+# and wait (bounded) until every socket listens.
+ca_pool_start() {
+	local config=$1 name pid sock user i ready
+	local -a own=()
+	shift
+	# shellcheck disable=SC2086
+	ca_pool_stop $CA_POOL_PROGRAMS
+	user=$(ca_web_user)
+	if [ -n "$user" ]; then
+		own=(-U "$user" -G "$(id -gn "$user")")
+	fi
+	for name in $CA_POOL_PROGRAMS; do
+		ca_pool_command "$name" "$config" || return 1
+		sock=$CA_RUN/auth-$name.sock
+		rm -f "$sock"
+		env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "${CA_POOL_ENV[@]}" \
+		    "$@" setsid spawn-fcgi -n -s "$sock" -M 0660 \
+		    ${own[@]+"${own[@]}"} -- "${CA_POOL_ARGV[@]}" \
+		    </dev/null >>"$CA_POOL_LOG" 2>&1 &
+		echo "$!" >"$CA_RUN/pool-$name.pid"
+	done
+	# Ready once every pool is multiwatch (env, setsid and spawn-fcgi
+	# exec one another on the way) and its socket is there.
+	for ((i = 0; i < 300; i++)); do
+		ready=1
+		for name in $CA_POOL_PROGRAMS; do
+			pid=$(cat "$CA_RUN/pool-$name.pid")
+			if ! ca_pid_alive "$pid"; then
+				tail -n 20 "$CA_POOL_LOG" >&2
+				ca_say "the pool of auth-$name did not start; see $CA_POOL_LOG"
+				# shellcheck disable=SC2086
+				ca_pool_stop $CA_POOL_PROGRAMS
+				return 1
+			fi
+			if [ ! -S "$CA_RUN/auth-$name.sock" ] ||
+			    [ "$(cat "/proc/$pid/comm")" != multiwatch ]; then
+				ready=0
+			fi
+		done
+		[ "$ready" = 1 ] && return 0
+		sleep 0.1
+	done
+	ca_say "the pools' sockets did not appear within 30 s"
+	# shellcheck disable=SC2086
+	ca_pool_stop $CA_POOL_PROGRAMS
+	return 1
+}
+
+# ca_pool_stop [NAME...]: stop the pools of those programs, or every pool
+# of this var directory (this run's, or one an interrupted run left
+# behind): SIGTERM to each multiwatch, which passes SIGUSR1 on (each
+# process ends after the request in hand), then, after 15 s, SIGKILL to
+# whatever is left of a pool's session.
+ca_pool_stop() {
+	local f pid name i
+	local -a names=("$@") pids=()
+	if [ ${#names[@]} -eq 0 ]; then
+		for f in "$CA_RUN"/pool-*.pid; do
+			[ -f "$f" ] || continue
+			name=${f##*/pool-}
+			names+=("${name%.pid}")
+		done
+	fi
+	for name in ${names[@]+"${names[@]}"}; do
+		if pid=$(ca_pool_pid "$name"); then
+			kill -TERM "$pid" 2>/dev/null
+			pids+=("$pid")
+		fi
+	done
+	for pid in ${pids[@]+"${pids[@]}"}; do
+		for ((i = 0; i < 150; i++)); do
+			kill -0 -- "-$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 -- "-$pid" 2>/dev/null; then
+			ca_say "pool $pid still running after 15 s: SIGKILL"
+			kill -KILL -- "-$pid" 2>/dev/null
+		fi
+	done
+	for name in ${names[@]+"${names[@]}"}; do
+		rm -f "$CA_RUN/pool-$name.pid" "$CA_RUN/auth-$name.sock"
+	done
+}
+
+# -- nginx -------------------------------------------------------------------
+#
+# nginx runs the shipped httpd-conf/nginx-collab-auth.conf inside the server
+# block of a small generated main config, with the socket directory
+# replaced by this run's (sed, paths only), in front of the pool above.
+# Its workers run as the user running this, or as www-data for root.
+
+# ca_sbin NAME: the path of program NAME, /usr/sbin/NAME if PATH has none
+# (a user's PATH on Debian holds no /usr/sbin).
+ca_sbin() {
+	command -v "$1" 2>/dev/null || echo "/usr/sbin/$1"
+}
+
+# ca_nginx_conf PORT: generate CA_NGINX_DIR/nginx.conf for 127.0.0.1:PORT,
+# with the shipped auth-verify example too (its http {} part and its
+# server {} part, split at its "---" lines), guarding tests/whoami/whoami
+# on CA_RUN/profiles.sock (started by ca_nginx_start), which logs each
+# request it gets to CA_WHOAMI_LOG.  The API document is copied where
+# nginx's user can read it.
+ca_nginx_conf() {
+	local port=$1 snippet=$CA_TOP/httpd-conf/nginx-collab-auth.conf
+	local verify=$CA_TOP/httpd-conf/nginx-collab-auth-verify.conf
+	local out=$CA_NGINX_DIR/collab-auth.conf user left
+	local vhttp=$CA_NGINX_DIR/collab-auth-verify-http.conf
+	local vserver=$CA_NGINX_DIR/collab-auth-verify-server.conf
+	local share=$CA_RUN/nginx-share
+	[ -f "$snippet" ] || { ca_say "$snippet: missing"; return 1; }
+	case $CA_VAR$CA_RUN in
+	*[\"\'\\\$\;{}]* | *[[:space:]]*)
+		ca_say "$CA_VAR: a path with spaces, quotes, \\, \$, ; or braces is not supported under nginx"
+		return 1 ;;
+	esac
+	mkdir -p "$CA_NGINX_DIR/htdocs" || return 1
+	mkdir -p -m 0755 "$share" || return 1
+	install -m 0644 "$CA_TOP/$CA_OPENAPI" "$share/" || return 1
+	CA_WHOAMI_LOG=$CA_RUN/whoami.log
+	ca_nginx_sed "$snippet" >"$out" || return 1
+	ca_nginx_sed "$verify" | sed -n '/^# --- http {} context/,/^# --- server {} context/p' \
+	    >"$vhttp" || return 1
+	ca_nginx_sed "$verify" | sed -n '/^# --- server {} context/,$p' \
+	    >"$vserver" || return 1
+	# Every path left must be one of ours: the snippet holds no install
+	# path that this function does not know how to replace.
+	left=$(for f in "$out" "$vhttp" "$vserver"; do
+		ca_apache_unsubstituted "$f" "$CA_RUN"
+	done)
+	if [ -n "$left" ]; then
+		ca_say "$snippet, $verify: a path that $CA_PROG does not substitute:"
+		printf '%s\n' "$left" >&2
+		return 1
+	fi
+	# The snippet includes fastcgi_params, which nginx looks for beside
+	# its main config: the one nginx ships.
+	cp /etc/nginx/fastcgi_params "$CA_NGINX_DIR/fastcgi_params" || return 1
+	user=$(ca_web_user)
+	cat >"$CA_NGINX_DIR/nginx.conf" <<EOF
+# Generated by scripts/$CA_PROG: a private nginx on loopback that runs the
+# shipped httpd-conf/nginx-collab-auth.conf (paths substituted).
+${user:+user $user $(id -gn "$user");}
+daemon off;
+worker_processes auto;
+pid $CA_NGINX_PID;
+error_log $CA_NGINX_LOG;
+events {
+	worker_connections 1024;
+}
+http {
+	access_log $CA_NGINX_ACCESS_LOG;
+	client_body_temp_path $CA_RUN/nginx-tmp/body;
+	fastcgi_temp_path $CA_RUN/nginx-tmp/fastcgi;
+	proxy_temp_path $CA_RUN/nginx-tmp/proxy;
+	scgi_temp_path $CA_RUN/nginx-tmp/scgi;
+	uwsgi_temp_path $CA_RUN/nginx-tmp/uwsgi;
+	default_type application/octet-stream;
+	include $vhttp;
+	server {
+		listen 127.0.0.1:$port;
+		server_name localhost;
+		root $CA_NGINX_DIR/htdocs;
+		include $out;
+		include $vserver;
+	}
+}
+EOF
+}
+
+# ca_nginx_sed FILE: FILE with the install paths of the shipped nginx
+# configs replaced by this run's (see ca_nginx_conf).
+ca_nginx_sed() {
+	sed -e "s|/run/collab-auth/|$(ca_sed_repl "$CA_RUN")/|g" \
+	    -e "s|/run/profiles/profiles\\.sock|$(ca_sed_repl "$CA_RUN")/profiles.sock|g" \
+	    -e "s|/usr/local/share/collab-auth/|$(ca_sed_repl "$CA_RUN")/nginx-share/|g" \
+	    "$1"
+}
+
+# ca_nginx_start PORT: check and start nginx with the generated config,
+# and wait (bounded) until the port answers; first tests/whoami/whoami,
+# which the auth-verify example guards, on CA_RUN/profiles.sock.  Sets
+# CA_NGINX_RUNNING_PID.
+ca_nginx_start() {
+	local port=$1 conf=$CA_NGINX_DIR/nginx.conf pid i
+	local -a args own=()
+	args=(-p "$CA_NGINX_DIR/" -e "$CA_NGINX_LOG" -c "$conf")
+	ca_nginx_stop
+	mkdir -p "$CA_RUN/nginx-tmp" || return 1
+	if [ -n "$(ca_web_user)" ]; then
+		own=(-U "$(ca_web_user)" -G "$(id -gn "$(ca_web_user)")")
+	fi
+	: >"$CA_WHOAMI_LOG" || return 1
+	rm -f "$CA_RUN/profiles.sock"
+	env -i PATH=/usr/bin:/bin WHOAMI_LOG="$CA_WHOAMI_LOG" setsid \
+	    spawn-fcgi -n -s "$CA_RUN/profiles.sock" -M 0660 \
+	    ${own[@]+"${own[@]}"} -- "$CA_TOP/tests/whoami/whoami" \
+	    </dev/null >>"$CA_NGINX_LOG" 2>&1 &
+	echo "$!" >"$CA_RUN/whoami.pid"
+	for ((i = 0; i < 100; i++)); do
+		[ -S "$CA_RUN/profiles.sock" ] && break
+		sleep 0.1
+	done
+	ca_conf_ok "nginx rejected $conf" "$(ca_sbin nginx)" -t -q \
+	    "${args[@]}" || return 1
+	setsid "$(ca_sbin nginx)" "${args[@]}" </dev/null >>"$CA_NGINX_LOG" 2>&1 &
+	pid=$!
+	ca_wait_port "$pid" "$port" "$CA_NGINX_LOG" nginx || return 1
+	CA_NGINX_RUNNING_PID=$pid
+}
+
+# ca_nginx_stop: stop the nginx of this var directory (this run's, or one
+# an interrupted run left behind).  The pool is stopped on its own.
+ca_nginx_stop() {
+	ca_stop_server "${CA_NGINX_RUNNING_PID:-}" "$CA_NGINX_PID" nginx
+	CA_NGINX_RUNNING_PID=
+	ca_stop_server "" "$CA_RUN/whoami.pid" whoami
+	rm -f "$CA_RUN/profiles.sock"
 }

@@ -6,8 +6,10 @@ Standard library only; run by Debian's /usr/bin/python3.  scripts/test
 sets the environment these read:
 
   AUTH_TEST_SERVER         which web server runs the programs: lighttpd
-                           (mod_fastcgi), apache-fcgid (Apache, mod_fcgid)
-                           or apache-cgi (Apache, mod_cgi: plain CGI)
+                           (mod_fastcgi), apache-fcgid (Apache, mod_fcgid),
+                           apache-cgi (Apache, mod_cgi: plain CGI), nginx
+                           (in front of the process pool: multiwatch) or
+                           apache-proxy (Apache, mod_proxy_fcgi, the pool)
   AUTH_TEST_URL            base URL of the web server, http://127.0.0.1:PORT
   AUTH_TEST_TOP            top of the source tree
   AUTH_TEST_BINDIR         directory of the built programs (cgi-bin/)
@@ -16,19 +18,31 @@ sets the environment these read:
   AUTH_TEST_TZ             TZ of the servers (not UTC on purpose)
   AUTH_TEST_DB_NAME        the database
   AUTH_TEST_DB_SOCKET      MariaDB's unix socket
+  AUTH_TEST_DB_PORT        its loopback TCP port, with TLS
+  AUTH_TEST_DB_TLS_DIR     its certificates: ca.pem is the test CA
+                           (scripts/lib.sh, ca_db_tls_certs)
+  AUTH_TEST_DB_PID_FILE    its pid file
+  AUTH_TEST_VAR            the run's var directory (scripts/lib.sh ca_paths)
+  AUTH_TEST_RUN_DIR        its run directory (sockets, Apache's staged files)
+  AUTH_TEST_LIGHTTPD_CONF  the shipped lighttpd snippet as this run uses it
   AUTH_TEST_DB_PASSWORD_FILE  the app user's password, which no log may show
   AUTH_TEST_MARIADB        admin client command line (shell words)
   AUTH_TEST_DB_STOP        shell command stopping MariaDB (bounded)
   AUTH_TEST_DB_START       shell command starting MariaDB (bounded)
   AUTH_TEST_ERROR_LOG      the web server's error log
   AUTH_TEST_PROGRAM_LOG    the programs' stderr (lighttpd's server.breakagelog;
-                           under Apache its error log, the same file)
+                           under Apache its error log, the same file; in
+                           the pool the pool's log, with multiwatch's lines)
   AUTH_TEST_TMPDIR         scratch directory
   AUTH_TEST_SMTP_SPOOL     where the test SMTP server (smtp_server.py) that
                            the programs under the web server mail to keeps
                            each message as N.json
   AUTH_TEST_SMTP_PORT      its port on 127.0.0.1
   AUTH_TEST_CLEANUP        the built cron/auth-cleanup
+  AUTH_TEST_VAR            scripts/test's var directory (scripts/lib.sh's
+                           ca_paths: its sockets, logs, the pool's pid files)
+  AUTH_TEST_ENDPOINTS      the endpoints (CA_ENDPOINTS): /api/auth/NAME each
+  AUTH_TEST_POOL_PROGRAMS  the programs the pool runs (CA_POOL_PROGRAMS)
   AUTH_TEST_WHOAMI_LOG     where tests/whoami/whoami, the program that the
                            auth-verify examples guard, logs each request
   AUTH_TEST_WEBROOT        apache-cgi: the web root holding the .htaccess
@@ -73,7 +87,7 @@ CONFIG_KEYS = (
     "REFRESH_ADDRESS") for w in ("", "_WINDOW")]
 
 
-SERVERS = ("lighttpd", "apache-fcgid", "apache-cgi")
+SERVERS = ("lighttpd", "apache-fcgid", "apache-cgi", "nginx", "apache-proxy")
 
 
 def server():
@@ -85,6 +99,12 @@ def server():
               % (name, ", ".join(SERVERS)))
         sys.exit(2)
     return name
+
+
+def pooled():
+    """Whether the programs run in the process pool (nginx, Apache's
+    mod_proxy_fcgi) rather than under the web server."""
+    return server() in ("nginx", "apache-proxy")
 
 
 def env(name):
@@ -159,8 +179,8 @@ class Response:
                                   self.body[:600])
 
 
-def base_url():
-    u = urllib.parse.urlsplit(env("AUTH_TEST_URL"))
+def base_url(url=None):
+    u = urllib.parse.urlsplit(url or env("AUTH_TEST_URL"))
     return u.hostname, u.port
 
 
@@ -213,12 +233,16 @@ def parse_raw(reply):
     return (int(m.group(1)) if m else None), headers, body
 
 
-def request(method, path=REGISTER, body=None, headers=None, timeout=TIMEOUT):
+def request(method, path=REGISTER, body=None, headers=None, timeout=TIMEOUT,
+            url=None, keep=True):
     """One HTTP/1.1 request on a new connection.  body: bytes, str or a
     JSON-able object (then Content-Type: application/json is set unless
     headers says otherwise; pass headers={"Content-Type": None} for no
-    Content-Type at all)."""
-    host, port = base_url()
+    Content-Type at all).  url: another web server than the suite's
+    (http://127.0.0.1:PORT).  keep=False: leave the answer out of
+    answers.jsonl (a test that breaks the server behind the API on
+    purpose, whose answers are outside the API's document)."""
+    host, port = base_url(url)
     hdrs = {}
     if body is not None and not isinstance(body, (bytes, str)):
         body = json.dumps(body)
@@ -234,7 +258,8 @@ def request(method, path=REGISTER, body=None, headers=None, timeout=TIMEOUT):
         conn.request(method, path, body=body, headers=hdrs)
         r = conn.getresponse()
         data = r.read()
-        record(method, path, r.status, r.getheaders(), data)
+        if keep:
+            record(method, path, r.status, r.getheaders(), data)
         return Response(r.status,
                         {k.lower(): v for k, v in r.getheaders()}, data)
     finally:
@@ -245,15 +270,24 @@ def post(obj, **kw):
     return request("POST", REGISTER, obj, **kw)
 
 
+def _complete(reply):
+    """Whether reply is a whole answer by its Content-Length."""
+    head, sep, body = reply.partition(b"\r\n\r\n")
+    m = re.search(rb"\r\ncontent-length: *(\d+)\r\n", head.lower() + b"\r\n")
+    return bool(sep) and m is not None and len(body) >= int(m.group(1))
+
+
 def raw_request(data, timeout=TIMEOUT):
-    """Send raw bytes, read until the server closes; return the status
-    code (or None) and the raw reply."""
+    """Send raw bytes, read until the server closes or the answer is
+    complete by its Content-Length (nginx, having refused a request whose
+    body never came, waits a while for that body before it closes);
+    return the status code (or None) and the raw reply."""
     host, port = base_url()
     reply = b""
     with socket.create_connection((host, port), timeout=timeout) as s:
         s.sendall(data)
         try:
-            while True:
+            while not _complete(reply):
                 chunk = s.recv(65536)
                 if not chunk:
                     break
@@ -424,6 +458,118 @@ def shell(cmd, timeout=120):
                           timeout=timeout)
 
 
+# -- Servers of a test's own, through scripts/lib.sh --------------------------
+
+def lib_sh(var, script, timeout=90, **extra):
+    """Run bash script after sourcing scripts/lib.sh and ca_paths var
+    (a directory of the test's own), with extra in its environment."""
+    e = dict(os.environ)
+    e.update(CA_TOP=env("AUTH_TEST_TOP"), CA_VAR_DIR=var, **extra)
+    return subprocess.run(
+        ["bash", "-c", 'CA_PROG=test; . "$CA_TOP/scripts/lib.sh" && '
+         'ca_paths "$CA_VAR_DIR" && ' + script],
+        env=e, capture_output=True, timeout=timeout)
+
+
+def free_port():
+    """A loopback port nobody listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Lighttpd:
+    """A private lighttpd from the shipped snippet, via scripts/lib.sh,
+    with the programs reading config."""
+
+    def __init__(self, name, config):
+        self.var = os.path.join(env("AUTH_TEST_TMPDIR"), name)
+        self.config = config
+        self.port = None
+
+    def _bash(self, script, **extra):
+        return lib_sh(self.var, script, CA_CONFIG_FILE=self.config, **extra)
+
+    def start(self):
+        for _ in range(3):
+            port = free_port()
+            p = self._bash('ca_lighttpd_conf "$PORT" "$CA_CONFIG_FILE" && '
+                           'ca_lighttpd_start "$PORT" TZ="$TZ_SERVICE" '
+                           'BCRYPT_ROUNDS=10',
+                           PORT=str(port),
+                           TZ_SERVICE=os.environ.get("AUTH_TEST_TZ", "UTC"))
+            if p.returncode == 0:
+                self.port = port
+                return True
+        raise RuntimeError("lighttpd did not start: %s"
+                           % p.stderr.decode(errors="replace")[-2000:])
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def stop(self):
+        self._bash("ca_lighttpd_stop")
+
+    def log(self):
+        try:
+            with open(os.path.join(self.var, "log", "collab-auth.log"),
+                      "rb") as f:
+                return f.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+
+
+# -- The programs' processes --------------------------------------------------
+
+def program_dirs():
+    """Where this run's web servers start the programs from: the build's
+    cgi-bin/, and the copies Apache's user runs (scripts/lib.sh,
+    ca_apache_stage)."""
+    stage = os.path.join(env("AUTH_TEST_RUN_DIR"), "apache")
+    return {os.path.realpath(env("AUTH_TEST_BINDIR")),
+            os.path.realpath(os.path.join(stage, "libexec")),
+            os.path.realpath(os.path.join(stage, "htdocs", "cgi-bin"))}
+
+
+def program_pids(prog):
+    """The pids of this run's processes of program prog (such as
+    "auth-register"), sorted; other worktrees' are not ours."""
+    dirs = program_dirs()
+    pids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            exe = os.readlink("/proc/%s/exe" % name)
+        except OSError:
+            continue
+        if exe.endswith(" (deleted)"):
+            exe = exe[:-len(" (deleted)")]
+        if (os.path.basename(exe) == prog and
+                os.path.dirname(exe) in dirs):
+            pids.append(int(name))
+    return sorted(pids)
+
+
+def listen_socket(pid):
+    """The path of the unix socket a FastCGI process pid accepts on (its
+    descriptor 0, as lighttpd and mod_fcgid hand it over), or None."""
+    try:
+        link = os.readlink("/proc/%d/fd/0" % pid)
+    except OSError:
+        return None
+    m = re.match(r"socket:\[(\d+)\]$", link)
+    if not m:
+        return None
+    with open("/proc/net/unix") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) >= 8 and fields[6] == m.group(1):
+                return fields[7]
+    return None
+
+
 # -- The programs as plain CGI -------------------------------------------------
 
 def program(name="auth-register"):
@@ -531,10 +677,53 @@ def error_log():
     return read_log("AUTH_TEST_ERROR_LOG")
 
 
+def manager_log():
+    """The log of what starts and replaces the programs' processes: the
+    web server's error log, or the pool's (multiwatch's lines are among
+    the programs')."""
+    if pooled():
+        return read_log("AUTH_TEST_PROGRAM_LOG")
+    return error_log()
+
+
+# What each server logs when a program exits or dies under it (mod_fcgid's
+# at LogLevel fcgid:info, which scripts/test sets; in the pool, multiwatch,
+# in the pool's log: see manager_log()).
+_DIED = {
+    "lighttpd": r"child (exited|signalled|died)",
+    "apache-fcgid": r"mod_fcgid: process \S+\(\d+\) exit",
+    "apache-cgi": r"End of script output before headers|"
+                  r"Premature end of script headers",
+}
+
+
+_DIED_POOL = r"Child\[\d+\] died|Spawning child\[\d+\] failed"
+
+
+def died_pattern():
+    return _DIED_POOL if pooled() else _DIED[server()]
+
+
+def died_count():
+    """How often the log of what manages the programs (see manager_log())
+    says a program exited or died."""
+    return len(re.findall(died_pattern(), manager_log()))
+
+
 # mod_cgi logs each line a program writes to stderr as one error-log line
 # of its own: "[time] [cgi:error] [pid N] [client A:P] AH01215: stderr
 # from /path/to/auth-x: auth-x[pid]: info: ...".  (lighttpd and mod_fcgid
 # copy the lines as they are.)
+_APACHE_STDERR = re.compile(
+    r"^\[[^\]]*\] \[[a-z_]+:[a-z]+\] \[pid [^\]]*\]"
+    r"(?: \[client [^\]]*\])? AH01215: (?:stderr from [^ ]*: )?(.*)$")
+
+
+# mod_cgi logs each line a program writes to stderr as one error-log line
+# of its own: "[time] [cgi:error] [pid N] [client A:P] AH01215: stderr
+# from /path/to/auth-x: auth-x[pid]: info: ...".  (lighttpd and mod_fcgid
+# copy the lines as they are, and so does the pool, whose log also has
+# multiwatch's own lines, "Child[N] died, respawn".)
 _APACHE_STDERR = re.compile(
     r"^\[[^\]]*\] \[[a-z_]+:[a-z]+\] \[pid [^\]]*\]"
     r"(?: \[client [^\]]*\])? AH01215: (?:stderr from [^ ]*: )?(.*)$")
@@ -545,7 +734,7 @@ def program_lines(text):
     own lines are left out, and its prefix cut from the programs' lines
     it logged for them; only complete lines count, so that a slice of
     the result from an earlier length on is what was written since."""
-    if server() == "lighttpd":
+    if server() == "lighttpd" or pooled():
         return text[:text.rfind("\n") + 1]
     out = []
     for line in text.split("\n")[:-1]:

@@ -8,20 +8,11 @@ an idle process, so one at a time would only ever reach the first.  Under
 mod_cgi every request is a process of its own, started after the outage
 began: there, nothing may die without answering."""
 
-import re
 import time
 
-from harness import (TAP, check_logs_clean, env, error_log, header_problems,
-                     new_user, post, race, server, shell)
+from harness import (TAP, check_logs_clean, died_count, died_pattern, env,
+                     header_problems, new_user, post, race, server, shell)
 
-# What each server logs when a program exits or dies under it (mod_fcgid's
-# at LogLevel fcgid:info, which scripts/test sets).
-DIED = re.compile({
-    "lighttpd": r"child (exited|signalled|died)",
-    "apache-fcgid": r"mod_fcgid: process \S+\(\d+\) exit",
-    "apache-cgi": r"End of script output before headers|"
-                  r"Premature end of script headers",
-}[server()])
 BATCH = 6
 UNAVAILABLE = {"detail": "Service temporarily unavailable"}
 
@@ -45,7 +36,7 @@ def main():
     t = TAP()
     res = batch()
     t.eq(statuses(res), [201] * BATCH, "before: a batch of registers, all 201")
-    died_before = len(DIED.findall(error_log()))
+    died_before = died_count()
 
     p = shell(env("AUTH_TEST_DB_STOP"))
     t.ok(p.returncode == 0, "MariaDB stopped", p.stderr[-500:])
@@ -76,9 +67,9 @@ def main():
          "batches: %r" % seen)
     t.ok(all(s in (201, 503) for b in seen for s in b),
          "after: nothing but 201 and 503 meanwhile", "batches: %r" % seen)
-    died_after = len(DIED.findall(error_log()))
+    died_after = died_count()
     t.eq(died_after, died_before, "no program exited or died meanwhile "
-         "(the %s error log says so: %r)" % (server(), DIED.pattern))
+         "(the %s error log says so: %r)" % (server(), died_pattern()))
     check_logs_clean(t, "outage")
     t.done()
 

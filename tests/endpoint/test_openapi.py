@@ -37,8 +37,9 @@ from harness import TAP, env, request, server
 
 DOC_PATH = "/api/auth/openapi.json"
 GUARDED = "/api/profiles/"     # the shipped auth-verify examples
-ANY = ("lighttpd", "apache-fcgid", "apache-cgi")
+ANY = ("lighttpd", "apache-fcgid", "apache-cgi", "nginx", "apache-proxy")
 APACHE = ("apache-fcgid", "apache-cgi")
+POOLED = ("nginx", "apache-proxy")
 POSTS = ["/api/auth/" + e for e in ("register", "login", "refresh-token",
                                     "forgot-password", "reset-password",
                                     "logout")]
@@ -50,12 +51,12 @@ UNREACHABLE = [
     (ANY, [p for p in POSTS if not p.endswith("/reset-password")], "post",
      400, "the front end's 400 (malformed or short Content-Length): every "
      "shipped server refuses such a request itself"),
-    (("lighttpd", "apache-fcgid"), POSTS, "post", 411,
-     "lighttpd answers 411 itself; mod_fcgid hands the program the length "
-     "of what it read"),
-    (APACHE, POSTS, "post", 429, "throttles are proven in the lighttpd "
-     "pass (test_throttle.py, test_logout.py): the counters are in the "
-     "database, not the web server"),
+    (("lighttpd", "apache-fcgid", "nginx"), POSTS, "post", 411,
+     "lighttpd and nginx answer 411 themselves; mod_fcgid hands the "
+     "program the length of what it read"),
+    (APACHE + POOLED, POSTS, "post", 429, "throttles are proven in the "
+     "lighttpd pass (test_throttle.py, test_logout.py): the counters are "
+     "in the database, not the web server"),
     (APACHE, ["/api/auth/forgot-password"], "post", 503,
      "forgot-password needs the database only for its throttle, proven "
      "in the lighttpd pass (test_throttle.py)"),
@@ -68,7 +69,7 @@ UNREACHABLE = [
 
 
 def load_doc():
-    with open(os.path.join(env("AUTH_TEST_TOP"), "openapi.json")) as f:
+    with open(os.path.join(env("AUTH_TEST_TOP"), "httpd-conf", "openapi.json")) as f:
         return json.load(f)
 
 

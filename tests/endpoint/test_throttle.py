@@ -22,8 +22,9 @@ import statistics
 import subprocess
 import time
 
-from harness import (TAP, LockHolder, cgi, config_values, db_query, env,
-                     new_user, password, program_headers, request, unique)
+from harness import (TAP, Lighttpd, LockHolder, cgi, config_values, db_query,
+                     env, new_user, password, program_headers, request,
+                     unique)
 
 LOGIN = "/api/auth/login"
 REGISTER = "/api/auth/register"
@@ -57,51 +58,6 @@ def address(v6=False):
                                        _addr_serial)
     return "198.51.%d.%d" % (secrets.randbelow(256),
                              1 + secrets.randbelow(254))
-
-
-class Lighttpd:
-    """A private lighttpd from the shipped snippet, via scripts/lib.sh."""
-
-    def __init__(self, name, config):
-        self.var = os.path.join(env("AUTH_TEST_TMPDIR"), name)
-        self.config = config
-        self.port = None
-
-    def _bash(self, script, **extra):
-        e = dict(os.environ)
-        e.update(CA_TOP=env("AUTH_TEST_TOP"), CA_VAR_DIR=self.var,
-                 CA_CONFIG_FILE=self.config, **extra)
-        return subprocess.run(
-            ["bash", "-c", 'CA_PROG=test; . "$CA_TOP/scripts/lib.sh" && '
-             'ca_paths "$CA_VAR_DIR" && ' + script],
-            env=e, capture_output=True, timeout=90)
-
-    def start(self):
-        for _ in range(3):
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
-            p = self._bash('ca_lighttpd_conf "$PORT" "$CA_CONFIG_FILE" && '
-                           'ca_lighttpd_start "$PORT" TZ="$TZ_SERVICE" '
-                           'BCRYPT_ROUNDS=10',
-                           PORT=str(port),
-                           TZ_SERVICE=os.environ.get("AUTH_TEST_TZ", "UTC"))
-            if p.returncode == 0:
-                self.port = port
-                return True
-        raise RuntimeError("lighttpd did not start: %s"
-                           % p.stderr.decode(errors="replace")[-2000:])
-
-    def stop(self):
-        self._bash("ca_lighttpd_stop")
-
-    def log(self):
-        try:
-            with open(os.path.join(self.var, "log", "collab-auth.log"),
-                      "rb") as f:
-                return f.read().decode("utf-8", errors="replace")
-        except OSError:
-            return ""
 
 
 def call(server, path, body, client, headers=None):
