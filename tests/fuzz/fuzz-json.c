@@ -11,7 +11,8 @@
  *  - a refused body gets exactly one 422 answer for the body as a whole;
  *  - an accepted body is one that a byte scan does not rule out (no
  *    control characters, no bytes UTF-8 forbids, braces at both ends)
- *    and is nested at most REQ_JSON_DEPTH deep;
+ *    and no value in it lies inside more than REQ_JSON_DEPTH objects
+ *    and arrays;
  *  - req_string() returns a string exactly as long as it says, without
  *    a NUL, or NULL with a 422 detail naming that field, and never both;
  *    req_bool() gives 0 or 1, or -1 with a detail;

@@ -27,8 +27,9 @@
  *  - 200 only for a POST to no PATH_INFO, an application/json type, a
  *    decimal Content-Length of at most 16 KiB that was read exactly, and
  *    a body that a byte scan does not rule out as JSON (no control
- *    characters, no bytes UTF-8 forbids, braces at both ends, nesting at
- *    most REQ_JSON_DEPTH); its email validates again to itself;
+ *    characters, no bytes UTF-8 forbids, braces at both ends, no value
+ *    inside more than REQ_JSON_DEPTH objects and arrays); its email
+ *    validates again to itself;
  *  - 404 exactly when PATH_INFO is not empty or REQUEST_URI's last
  *    segment (up to "?" or "#", percent-escapes decoded) is not the
  *    endpoint's name; 405 carries Allow: POST;

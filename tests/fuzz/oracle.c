@@ -314,8 +314,10 @@ oracle_json_refused(const char *s, size_t n)
 }
 
 /*
- * Return the deepest nesting of objects and arrays in the n bytes at s,
- * counting brackets outside strings.
+ * Return the largest number of objects and arrays around any value (or
+ * member name) in the n bytes at s, brackets in strings left out.  This
+ * is what json-c's depth limit bounds: "[]" may sit at the limit, where
+ * "[1]" may not, since its 1 is one level deeper.
  */
 size_t
 oracle_json_depth(const char *s, size_t n)
@@ -331,14 +333,15 @@ oracle_json_depth(const char *s, size_t n)
 				str = 0;
 			continue;
 		}
+		if (strchr(" \t\r\n,:]}", s[i]) == NULL && depth > max)
+			max = depth;	/* a value or name starts here */
 		switch (s[i]) {
 		case '"':
 			str = 1;
 			break;
 		case '{':
 		case '[':
-			if (++depth > max)
-				max = depth;
+			depth++;
 			break;
 		case '}':
 		case ']':
