@@ -8,13 +8,18 @@
  *	    revoked, in one transaction;
  *	400 {"detail": "Invalid or expired code"} for an unknown email, no
  *	    code, a wrong, expired, used or exhausted code (OTP_MAX_ATTEMPTS
- *	    tries, each counted before the comparison) or a disabled account;
+ *	    tries, each counted before the comparison), a disabled account,
+ *	    or an address past OTP_MAX_FAILURES_PER_DAY failed tries in the
+ *	    last 24 hours; an unknown address costs the same statements as
+ *	    a wrong code, so both take the same time;
  *	422 for a missing or mistyped field, a malformed email, or a new
  *	    password that breaks the registration rules (same messages);
  *	429 with Retry-After past THROTTLE_RESET_ADDRESS (per client
  *	    address, on top of OTP_MAX_ATTEMPTS per code);
  *	404, 405, 411, 413, 415, 400 from the front end (req.c);
- *	503 when the database is away, 500 on internal failure.
+ *	503 when the database is away, or when the connection was lost
+ *	    during the COMMIT of a reset that then proved not to have
+ *	    landed (the code still works); 500 on internal failure.
  */
 #include "config.h"
 
@@ -25,28 +30,16 @@
 
 #include "app.h"
 #include "log.h"
-#include "otp.h"
 #include "req.h"
 #include "reset.h"
 #include "resp.h"
 #include "throttle.h"
 #include "valid.h"
 
-static int
-resetpw_init(struct app *app)
-{
-
-	if (otp_init(&app->cfg) != AUTH_OK) {
-		log_err("startup", "cannot set up codes");
-		return -1;
-	}
-	return 0;
-}
-
 static void
 resetpw_handle(struct app *app, struct req *r)
 {
-	char				 email[VALID_EMAIL_MAX + 1];
+	char				 email[VALID_EMAIL_LOOKUP_MAX + 1];
 	const char			*raw, *otp, *pw, *msg;
 	size_t				 elen, olen, plen;
 	int				 email_ok = 0;
@@ -60,8 +53,8 @@ resetpw_handle(struct app *app, struct req *r)
 	otp = req_string(r, "otp", &olen);
 	pw = req_string(r, "new_password", &plen);
 	if (raw != NULL) {
-		if ((msg = valid_email(raw, elen, email, sizeof(email))) !=
-		    NULL)
+		if ((msg = valid_email_lookup(raw, elen, email,
+		    sizeof(email))) != NULL)
 			req_invalid(r, "email", msg, "value_error");
 		else
 			email_ok = 1;
@@ -89,7 +82,7 @@ resetpw_handle(struct app *app, struct req *r)
 		log_info("reset", "success user=%lld client=%s", uid,
 		    r->client);
 		if ((o = json_object_new_object()) == NULL ||
-		    json_object_object_add(o, "message",
+		    resp_add(o, "message",
 		    json_object_new_string("Password has been reset")) != 0)
 			resp_error(r, 500, "Internal server error");
 		else
@@ -112,9 +105,9 @@ resetpw_handle(struct app *app, struct req *r)
 int
 main(void)
 {
+	/* Statements are prepared, and the code key derived, when used. */
 	static const struct app_endpoint ep = {
 		.prog = "auth-reset-password",
-		.init = resetpw_init,
 		.handle = resetpw_handle,
 		.flags = APP_BCRYPT,
 	};

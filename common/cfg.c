@@ -33,6 +33,9 @@
 #ifndef AUTH_CONFIG_FILE
 #error "AUTH_CONFIG_FILE must be defined (Makefile.am passes it)"
 #endif
+#ifndef AUTH_DELIVERY_PROGRAM
+#error "AUTH_DELIVERY_PROGRAM must be defined (Makefile.am passes it)"
+#endif
 
 #define CFG_LINE_MAX	4096		/* longest line, without its end */
 #define CFG_VALUE_MAX	16384		/* longest value once expanded */
@@ -94,6 +97,9 @@ enum cfg_key {
 	CFG_DB_TIMEOUT,
 	CFG_DB_LOCK_WAIT_TIMEOUT,
 	CFG_VERIFY_CHECK_ACCOUNT,
+	CFG_OTP_MAX_FAILURES_PER_DAY,
+	CFG_MAIL_DELIVERY_PROGRAM,
+	CFG_MAIL_DELIVERY_SLOTS,
 	CFG__MAX
 };
 
@@ -261,6 +267,15 @@ static const struct cfg_def cfg_defs[CFG__MAX] = {
 	{ "VERIFY_CHECK_ACCOUNT", CFG_TYPE_BOOL,
 	  offsetof(struct cfg, verify_check_account), "false", 0, 1,
 	  0, NULL }, /* CFG_VERIFY_CHECK_ACCOUNT */
+	{ "OTP_MAX_FAILURES_PER_DAY", CFG_TYPE_INT,
+	  offsetof(struct cfg, otp_max_failures_per_day), "10", 0, 1000,
+	  0, NULL }, /* CFG_OTP_MAX_FAILURES_PER_DAY */
+	{ "MAIL_DELIVERY_PROGRAM", CFG_TYPE_STRING,
+	  offsetof(struct cfg, mail_delivery_program), AUTH_DELIVERY_PROGRAM,
+	  1, 0, 0, NULL }, /* CFG_MAIL_DELIVERY_PROGRAM */
+	{ "MAIL_DELIVERY_SLOTS", CFG_TYPE_INT,
+	  offsetof(struct cfg, mail_delivery_slots), "4", 1, 32,
+	  0, NULL }, /* CFG_MAIL_DELIVERY_SLOTS */
 };
 
 static const char *const cfg_syntax_msgs[CFG_SYNTAX__MAX] = {

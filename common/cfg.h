@@ -47,6 +47,9 @@ struct cfg {
 	long		 throttle_limit[THROTTLE__MAX];	/* THROTTLE_X, 0: off */
 	long		 throttle_window[THROTTLE__MAX];	/* THROTTLE_X_WINDOW */
 	long		 verify_check_account;	/* VERIFY_CHECK_ACCOUNT: 1, 0 */
+	long		 otp_max_failures_per_day;	/* 0: off */
+	char		*mail_delivery_program;	/* auth-cleanup's path */
+	long		 mail_delivery_slots;	/* deliveries at once */
 };
 
 /* cfg.c */

@@ -97,8 +97,12 @@ static const char *const db_sql[DB_Q__MAX] = {
 	"UPDATE auth_refresh_session SET revoked_at = ? "
 	    "WHERE user_id = ? AND revoked_at IS NULL",
 	    /* DB_Q_SESSION_REVOKE_USER */
-	/* Serialises the recovery steps of one account. */
-	"SELECT id, username, is_active FROM `user` WHERE email = ? "
+	/*
+	 * Serialises the recovery steps of one account.  The collation
+	 * matches look-alikes (ü = u, ß = ss): the caller compares the
+	 * stored email it returns byte for byte (reset.c).
+	 */
+	"SELECT id, email, username, is_active FROM `user` WHERE email = ? "
 	    "FOR UPDATE", /* DB_Q_USER_LOCK */
 	"UPDATE `user` SET hashed_password = ? WHERE id = ?",
 	    /* DB_Q_USER_SET_PASSWORD */
@@ -126,26 +130,36 @@ static const char *const db_sql[DB_Q__MAX] = {
 	"SELECT GET_LOCK('collab-auth-cleanup', 0)", /* DB_Q_CLEANUP_LOCK */
 	"SELECT RELEASE_LOCK('collab-auth-cleanup')",
 	    /* DB_Q_CLEANUP_UNLOCK */
-	"DELETE FROM passwordresettoken WHERE expires_at < ? LIMIT ?",
-	    /* DB_Q_CLEANUP_RESET_EXPIRED */
-	"DELETE FROM passwordresettoken WHERE is_used = 1 LIMIT ?",
+	/*
+	 * auth-cleanup's batches.  Each DELETE takes its rows in primary
+	 * key order, so that a replica applying the statement (statement-
+	 * based binlog, or a Galera node) removes the same rows.  The kinds
+	 * do not overlap (a used code that expired is "expired", a revoked
+	 * session that expired is "expired"), so a dry run counts each row
+	 * once, as the real run deletes it.
+	 */
+	"DELETE FROM passwordresettoken WHERE expires_at < ? "
+	    "ORDER BY id LIMIT ?", /* DB_Q_CLEANUP_RESET_EXPIRED */
+	"DELETE FROM passwordresettoken WHERE is_used = 1 AND "
+	    "expires_at >= ? ORDER BY id LIMIT ?",
 	    /* DB_Q_CLEANUP_RESET_USED */
-	"DELETE FROM auth_reset_code WHERE created_at < ? LIMIT ?",
-	    /* DB_Q_CLEANUP_RESET_CODE */
-	"DELETE FROM auth_refresh_session WHERE expires_at < ? LIMIT ?",
-	    /* DB_Q_CLEANUP_SESSION_EXPIRED */
-	"DELETE FROM auth_refresh_session WHERE revoked_at < ? LIMIT ?",
+	"DELETE FROM auth_reset_code WHERE created_at < ? "
+	    "ORDER BY token_id LIMIT ?", /* DB_Q_CLEANUP_RESET_CODE */
+	"DELETE FROM auth_refresh_session WHERE expires_at < ? "
+	    "ORDER BY id LIMIT ?", /* DB_Q_CLEANUP_SESSION_EXPIRED */
+	"DELETE FROM auth_refresh_session WHERE revoked_at < ? AND "
+	    "expires_at >= ? ORDER BY id LIMIT ?",
 	    /* DB_Q_CLEANUP_SESSION_REVOKED */
 	"SELECT COUNT(*) FROM passwordresettoken WHERE expires_at < ?",
 	    /* DB_Q_COUNT_RESET_EXPIRED */
-	"SELECT COUNT(*) FROM passwordresettoken WHERE is_used = 1",
-	    /* DB_Q_COUNT_RESET_USED */
+	"SELECT COUNT(*) FROM passwordresettoken WHERE is_used = 1 AND "
+	    "expires_at >= ?", /* DB_Q_COUNT_RESET_USED */
 	"SELECT COUNT(*) FROM auth_reset_code WHERE created_at < ?",
 	    /* DB_Q_COUNT_RESET_CODE */
 	"SELECT COUNT(*) FROM auth_refresh_session WHERE expires_at < ?",
 	    /* DB_Q_COUNT_SESSION_EXPIRED */
-	"SELECT COUNT(*) FROM auth_refresh_session WHERE revoked_at < ?",
-	    /* DB_Q_COUNT_SESSION_REVOKED */
+	"SELECT COUNT(*) FROM auth_refresh_session WHERE revoked_at < ? AND "
+	    "expires_at >= ?", /* DB_Q_COUNT_SESSION_REVOKED */
 	/*
 	 * The throttle counters of one request, all in one round trip:
 	 * atomic per row, and MariaDB returns the counts after the update.
@@ -167,7 +181,8 @@ static const char *const db_sql[DB_Q__MAX] = {
 	    "hits - 1, 0)) WHERE (kind = 1 AND key_hash = ? AND "
 	    "window_start = ?) OR (kind = 2 AND key_hash = ? AND "
 	    "window_start = ?)", /* DB_Q_THROTTLE_LOGIN_OK */
-	"DELETE FROM auth_throttle WHERE expires_at < ? LIMIT ?",
+	"DELETE FROM auth_throttle WHERE expires_at < ? "
+	    "ORDER BY kind, key_hash, window_start LIMIT ?",
 	    /* DB_Q_CLEANUP_THROTTLE */
 	"SELECT COUNT(*) FROM auth_throttle WHERE expires_at < ?",
 	    /* DB_Q_COUNT_THROTTLE */
@@ -176,6 +191,94 @@ static const char *const db_sql[DB_Q__MAX] = {
 	    "AND expires_at > ?", /* DB_Q_SESSION_REVOKE_LIVE */
 	"SELECT is_active FROM `user` WHERE id = ?", /* DB_Q_USER_ACTIVE */
 	"SELECT 1", /* DB_Q_HEALTH */
+	/*
+	 * For the next transaction only: READ COMMITTED takes no gap locks
+	 * for searches, so transactions for different accounts never
+	 * deadlock on an index gap (LIBRARY-NOTES B7).
+	 */
+	"SET TRANSACTION ISOLATION LEVEL READ COMMITTED",
+	    /* DB_Q_TXN_READ_COMMITTED */
+	/* The mail queue (mailq.c; migration 006). */
+	"INSERT INTO auth_mail_queue (email, created_at, expires_at, "
+	    "next_attempt_at) VALUES (?, ?, ?, ?)", /* DB_Q_MAILQ_REQUEST */
+	"SELECT COUNT(*) FROM auth_mail_slot WHERE slot <= ? AND "
+	    "lease_until < ?", /* DB_Q_MAILQ_SLOTS_FREE */
+	"UPDATE auth_mail_slot SET holder = ?, lease_until = ? "
+	    "WHERE slot <= ? AND lease_until < ? ORDER BY slot LIMIT 1",
+	    /* DB_Q_MAILQ_SLOT_TAKE */
+	"SELECT slot FROM auth_mail_slot WHERE holder = ?",
+	    /* DB_Q_MAILQ_SLOT_WHICH */
+	"UPDATE auth_mail_slot SET holder = ?, lease_until = ? "
+	    "WHERE slot = ? AND holder = ?", /* DB_Q_MAILQ_SLOT_RENEW */
+	"UPDATE auth_mail_slot SET holder = NULL, "
+	    "lease_until = '1970-01-01 00:00:00' WHERE slot = ? AND "
+	    "holder = ?", /* DB_Q_MAILQ_SLOT_RELEASE */
+	/* Only a sender that still holds its slot claims anything. */
+	"UPDATE auth_mail_queue SET claim = ?, claim_until = ? "
+	    "WHERE next_attempt_at <= ? AND claim_until < ? AND EXISTS "
+	    "(SELECT 1 FROM auth_mail_slot WHERE slot = ? AND holder = ?) "
+	    "ORDER BY id LIMIT 1", /* DB_Q_MAILQ_CLAIM */
+	"SELECT id, email, user_id, token_id, nonce, expires_at, attempts "
+	    "FROM auth_mail_queue WHERE claim = ?", /* DB_Q_MAILQ_CLAIMED */
+	"UPDATE auth_mail_queue SET email = NULL, user_id = ?, "
+	    "token_id = ?, nonce = ?, expires_at = ?, next_attempt_at = ? "
+	    "WHERE id = ? AND claim = ?", /* DB_Q_MAILQ_TO_MESSAGE */
+	"DELETE FROM auth_mail_queue WHERE id = ? AND claim = ?",
+	    /* DB_Q_MAILQ_DELETE */
+	"UPDATE auth_mail_queue SET attempts = ?, next_attempt_at = ?, "
+	    "claim = NULL, claim_until = '1970-01-01 00:00:00' "
+	    "WHERE id = ? AND claim = ?", /* DB_Q_MAILQ_RETRY */
+	"SELECT COUNT(*), MIN(GREATEST(next_attempt_at, claim_until)), "
+	    "(SELECT COUNT(*) FROM auth_mail_slot WHERE slot = ? AND "
+	    "holder = ?) FROM auth_mail_queue", /* DB_Q_MAILQ_PENDING */
+	"SELECT u.email, u.username, u.is_active, t.is_used, t.expires_at "
+	    "FROM passwordresettoken t JOIN `user` u ON u.id = t.user_id "
+	    "WHERE t.id = ? AND t.user_id = ?", /* DB_Q_MAILQ_MESSAGE */
+	/* The guessing budget of an address (reset.c). */
+	"SELECT COUNT(*) FROM auth_reset_failure WHERE key_hash = ? AND "
+	    "failed_at > ?", /* DB_Q_RESET_FAILURES */
+	"INSERT INTO auth_reset_failure (key_hash, failed_at) VALUES (?, ?)",
+	    /* DB_Q_RESET_FAILURE_ADD */
+	/*
+	 * After a COMMIT whose outcome is unknown: the share lock waits for
+	 * the transaction, if the server still runs it, to end.
+	 */
+	"SELECT t.is_used, u.hashed_password FROM passwordresettoken t "
+	    "JOIN `user` u ON u.id = t.user_id WHERE t.id = ? "
+	    "LOCK IN SHARE MODE", /* DB_Q_RESET_VERIFY */
+	/*
+	 * auth-cleanup, before each batch: 1 if this session holds the
+	 * lock or has just taken it again (after a reconnect), else 0.
+	 */
+	"SELECT IF(IS_USED_LOCK('collab-auth-cleanup') <=> CONNECTION_ID(), "
+	    "1, GET_LOCK('collab-auth-cleanup', 0))",
+	    /* DB_Q_CLEANUP_LOCK_CHECK */
+	"SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
+	    "WHERE VARIABLE_NAME = 'THREADS_RUNNING'",
+	    /* DB_Q_CLEANUP_THREADS_RUNNING */
+	"DELETE FROM auth_mail_queue WHERE expires_at < ? "
+	    "ORDER BY id LIMIT ?", /* DB_Q_CLEANUP_MAILQ */
+	"SELECT COUNT(*) FROM auth_mail_queue WHERE expires_at < ?",
+	    /* DB_Q_COUNT_MAILQ */
+	"DELETE FROM auth_reset_failure WHERE failed_at < ? "
+	    "ORDER BY id LIMIT ?", /* DB_Q_CLEANUP_RESET_FAILURE */
+	"SELECT COUNT(*) FROM auth_reset_failure WHERE failed_at < ?",
+	    /* DB_Q_COUNT_RESET_FAILURE */
+	/*
+	 * reset-password for an address without a code: the round trip
+	 * that counting a try costs, changing nothing, so that the answer
+	 * takes as long as for a wrong code.
+	 */
+	"UPDATE auth_reset_code SET attempts = attempts + 1 "
+	    "WHERE token_id = 0", /* DB_Q_RESET_ATTEMPT_NONE */
+	/*
+	 * Every issuing transaction writes its account's row: on Galera,
+	 * two of them on two nodes conflict at certification (migration
+	 * 006), as the row lock alone cannot make them.
+	 */
+	"INSERT INTO auth_reset_account (user_id, issued_at) VALUES (?, ?) "
+	    "ON DUPLICATE KEY UPDATE issued_at = VALUES(issued_at)",
+	    /* DB_Q_RESET_ACCOUNT_ISSUED */
 };
 
 /*

@@ -31,20 +31,14 @@
 #include "log.h"
 #include "mail.h"
 #include "rng.h"
+#include "valid.h"
 
 #define MAIL_LINE_MAX		998	/* RFC 5322, 2.1.1, without CRLF */
-#define MAIL_ADDR_MAX		254	/* RFC 5321, 4.5.3.1.3 */
-#define MAIL_LOCAL_MAX		64	/* RFC 5321, 4.5.3.1.1 */
+#define MAIL_ADDR_MAX		1016	/* 254 characters of UTF-8 */
 #define MAIL_HOST_MAX		253
 #define MAIL_WORD_BYTES		39	/* input bytes per encoded-word */
 #define MAIL_CONNECT_TIMEOUT	10L	/* seconds */
 #define MAIL_TIMEOUT		30L	/* seconds, the whole session */
-
-/*
- * The characters besides letters and digits that RFC 5322, 3.2.3 allows
- * in an atom; the dot separates atoms and is handled apart.
- */
-#define MAIL_ATEXT_SPECIALS	"!#$%&'*+/=?^_`{|}~-"
 
 /*
  * A message being built in a caller's buffer: always NUL-terminated;
@@ -119,86 +113,17 @@ mail_ascii(const char *s)
 }
 
 /*
- * Return 1 if s is well-formed UTF-8 (RFC 3629, 4: no overlong forms,
- * no surrogates, nothing above U+10FFFF), else 0.
- */
-static int
-mail_utf8(const char *s)
-{
-	const unsigned char	*p = (const unsigned char *)s;
-	unsigned char		 lo, hi;
-	size_t			 n, i;
-
-	while (*p != '\0') {
-		lo = 0x80;
-		hi = 0xbf;
-		if (*p < 0x80) {
-			p++;
-			continue;
-		} else if (*p >= 0xc2 && *p <= 0xdf)
-			n = 1;
-		else if (*p >= 0xe0 && *p <= 0xef) {
-			n = 2;
-			if (*p == 0xe0)
-				lo = 0xa0;
-			else if (*p == 0xed)
-				hi = 0x9f;
-		} else if (*p >= 0xf0 && *p <= 0xf4) {
-			n = 3;
-			if (*p == 0xf0)
-				lo = 0x90;
-			else if (*p == 0xf4)
-				hi = 0x8f;
-		} else
-			return 0;
-		p++;
-		for (i = 0; i < n; i++, p++) {
-			if (*p < lo || *p > hi)
-				return 0;
-			lo = 0x80;
-			hi = 0xbf;
-		}
-	}
-	return 1;
-}
-
-/*
  * Return 1 if s is an address we are willing to put into an SMTP command
- * and a header: local@domain, the local part a dot-atom (RFC 5322, 3.2.3:
- * no quoted strings, so no "<", ">", space, comma or quote can appear)
- * of at most 64 bytes, the domain letters, digits, hyphens and dots
- * between non-empty labels, at most 254 bytes in all.  Else 0.
+ * and a header (valid_address(): no quoted strings, so no "<", ">",
+ * space, comma or quote can appear).  Non-ASCII UTF-8 is allowed (RFC
+ * 6531 and 6532: the FastAPI backend stored such addresses; libcurl sends
+ * SMTPUTF8 when the server offers it).  Else 0.
  */
 static int
 mail_addr_ok(const char *s)
 {
-	const char	*at, *p;
-	size_t		 len;
 
-	if (s == NULL || !mail_header_ok(s))
-		return 0;
-	len = strlen(s);
-	if (len > MAIL_ADDR_MAX || (at = strchr(s, '@')) == NULL ||
-	    strchr(at + 1, '@') != NULL)
-		return 0;
-	if (at == s || (size_t)(at - s) > MAIL_LOCAL_MAX || at[1] == '\0')
-		return 0;
-	for (p = s; p < at; p++) {
-		if (*p == '.') {
-			if (p == s || p + 1 == at || p[1] == '.')
-				return 0;
-		} else if (!mail_alnum((unsigned char)*p) &&
-		    strchr(MAIL_ATEXT_SPECIALS, *p) == NULL)
-			return 0;
-	}
-	for (p = at + 1; *p != '\0'; p++) {
-		if (*p == '.') {
-			if (p == at + 1 || p[1] == '\0' || p[1] == '.')
-				return 0;
-		} else if (!mail_alnum((unsigned char)*p) && *p != '-')
-			return 0;
-	}
-	return 1;
+	return s != NULL && valid_address(s, strlen(s), VALID_ADDR_UTF8);
 }
 
 /*
@@ -283,7 +208,7 @@ static int
 mail_text_ok(const char *s)
 {
 
-	return s != NULL && mail_header_ok(s) && mail_utf8(s);
+	return s != NULL && mail_header_ok(s) && valid_utf8(s, strlen(s));
 }
 
 /*
@@ -359,7 +284,8 @@ mail_read(char *dst, size_t size, size_t nitems, void *arg)
  * AUTH_ERR_CRYPTO (logged).
  */
 static enum auth_status
-mail_file(const char *dir, const char *msg, size_t len, long long now)
+mail_file(const char *dir, const char *msg, size_t len, long long now,
+    const char *ctx)
 {
 	char		 rnd[17], name[64], tmp[PATH_MAX], path[PATH_MAX];
 	struct tm	 tm;
@@ -423,12 +349,12 @@ mail_file(const char *dir, const char *msg, size_t len, long long now)
 		goto out;
 	}
 	made = 0;
-	log_info("mail", "queued outbox=%s file=%s", dir, name);
+	log_info("mail", "queued outbox=%s file=%s %s", dir, name, ctx);
 	rc = AUTH_OK;
 out:
 	if (rc == AUTH_ERR_SYSTEM)
 		log_err("mail", "outbox write failed outbox=%s step=%s "
-		    "error=%s", dir, what, strerror(saved));
+		    "error=%s %s", dir, what, strerror(saved), ctx);
 	if (fd != -1)
 		(void)close(fd);
 	if (made)
@@ -437,51 +363,42 @@ out:
 }
 
 /*
- * Send the message (len bytes) from MAIL_FROM to to over SMTP, with a new
- * curl handle that no other message shares (no connection reuse across
- * TLS settings).  STARTTLS, when configured, is required: the session
- * fails rather than go on in clear.  Returns AUTH_OK, AUTH_ERR_NOMEM or
- * AUTH_ERR_SYSTEM; each failure is one log line without secrets.
+ * Write into url (urlsz bytes) the URL of MAIL_SERVER:MAIL_PORT: smtps://
+ * for implicit TLS, else smtp://; an IPv6 address in brackets.  Returns
+ * AUTH_OK or AUTH_ERR_CONFIG (logged).
  */
 static enum auth_status
-mail_smtp(const struct cfg *cfg, const char *to, const char *msg,
-    size_t len)
+mail_smtp_url(const struct cfg *cfg, char *url, size_t urlsz)
 {
-	char			 url[MAIL_HOST_MAX + 32];
-	char			 from[MAIL_ADDR_MAX + 3];
-	char			 rcpt[MAIL_ADDR_MAX + 3];
-	char			 errbuf[CURL_ERROR_SIZE];
-	struct mail_upload	 up;
-	struct curl_slist	*rcpts = NULL;
-	const char		*host = cfg->mail_server;
-	enum auth_status	 rc = AUTH_ERR_SYSTEM;
-	CURLcode		 cc = CURLE_OK;
-	CURL			*h = NULL;
-	long			 verify, code = 0;
-	int			 n;
+	const char	*host = cfg->mail_server;
+	int		 n;
 
-	errbuf[0] = '\0';
-	n = snprintf(url, sizeof(url), strchr(host, ':') != NULL ?
+	n = snprintf(url, urlsz, strchr(host, ':') != NULL ?
 	    "%s://[%s]:%ld" : "%s://%s:%ld",
 	    cfg->mail_ssl_tls ? "smtps" : "smtp", host, cfg->mail_port);
-	if (n < 0 || (size_t)n >= sizeof(url)) {
+	if (n < 0 || (size_t)n >= urlsz) {
 		log_err("config", "MAIL_SERVER is too long");
 		return AUTH_ERR_CONFIG;
 	}
-	(void)snprintf(from, sizeof(from), "<%s>", cfg->mail_from);
-	(void)snprintf(rcpt, sizeof(rcpt), "<%s>", to);
-	up.p = msg;
-	up.len = len;
-	up.off = 0;
-	verify = cfg->validate_certs ? 1L : 0L;
+	return AUTH_OK;
+}
 
-	if ((h = curl_easy_init()) == NULL ||
-	    (rcpts = curl_slist_append(NULL, rcpt)) == NULL) {
-		log_err("mail", "send failed server=%s port=%ld "
-		    "error=out of memory", host, cfg->mail_port);
-		rc = AUTH_ERR_NOMEM;
-		goto out;
-	}
+/*
+ * Set every option of the transfer on h: the URL, the envelope, the
+ * upload from up, bounded time, no proxy, protocols smtp and smtps only,
+ * TLS 1.2 or later with the certificate verified unless VALIDATE_CERTS is
+ * false, STARTTLS required when configured (CURLUSESSL_TRY would go on
+ * in clear), and the credentials as options, never in the URL.  Returns
+ * the first failure, or CURLE_OK.
+ */
+static CURLcode
+mail_smtp_options(CURL *h, const struct cfg *cfg, const char *url,
+    const char *from, struct curl_slist *rcpts, struct mail_upload *up,
+    char *errbuf)
+{
+	long		 verify = cfg->validate_certs ? 1L : 0L;
+	CURLcode	 cc;
+
 	if ((cc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf)) !=
 	    CURLE_OK ||
 	    (cc = curl_easy_setopt(h, CURLOPT_VERBOSE, 0L)) != CURLE_OK ||
@@ -506,16 +423,14 @@ mail_smtp(const struct cfg *cfg, const char *to, const char *msg,
 	    (cc = curl_easy_setopt(h, CURLOPT_UPLOAD, 1L)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(h, CURLOPT_READFUNCTION, mail_read)) !=
 	    CURLE_OK ||
-	    (cc = curl_easy_setopt(h, CURLOPT_READDATA, &up)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_READDATA, up)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
-	    (curl_off_t)len)) != CURLE_OK)
-		goto out;
-	/* STARTTLS or nothing: CURLUSESSL_TRY would go on in clear. */
+	    (curl_off_t)up->len)) != CURLE_OK)
+		return cc;
 	if (cfg->mail_starttls && !cfg->mail_ssl_tls &&
 	    (cc = curl_easy_setopt(h, CURLOPT_USE_SSL,
 	    (long)CURLUSESSL_ALL)) != CURLE_OK)
-		goto out;
-	/* Credentials as options only: never in the URL, never logged. */
+		return cc;
 	if (cfg->use_credentials && cfg->mail_username != NULL &&
 	    *cfg->mail_username != '\0' &&
 	    ((cc = curl_easy_setopt(h, CURLOPT_USERNAME,
@@ -523,22 +438,64 @@ mail_smtp(const struct cfg *cfg, const char *to, const char *msg,
 	    (cc = curl_easy_setopt(h, CURLOPT_PASSWORD,
 	    cfg->mail_password != NULL ? cfg->mail_password : "")) !=
 	    CURLE_OK))
-		goto out;
+		return cc;
+	return CURLE_OK;
+}
 
-	if ((cc = curl_easy_perform(h)) != CURLE_OK)
+/*
+ * Send the message (len bytes) from MAIL_FROM to to over SMTP, with a new
+ * curl handle that no other message shares (no connection reuse across
+ * TLS settings).  Returns AUTH_OK, AUTH_ERR_NOMEM, AUTH_ERR_CONFIG or
+ * AUTH_ERR_SYSTEM; the outcome is one log line, without secrets, ending
+ * in ctx (who and which try, from the caller).
+ */
+static enum auth_status
+mail_smtp(const struct cfg *cfg, const char *to, const char *msg,
+    size_t len, const char *ctx)
+{
+	char			 url[MAIL_HOST_MAX + 32];
+	char			 from[MAIL_ADDR_MAX + 3];
+	char			 rcpt[MAIL_ADDR_MAX + 3];
+	char			 errbuf[CURL_ERROR_SIZE];
+	struct mail_upload	 up;
+	struct curl_slist	*rcpts = NULL;
+	enum auth_status	 rc;
+	CURLcode		 cc = CURLE_OK;
+	CURL			*h = NULL;
+	long			 code = 0;
+
+	errbuf[0] = '\0';
+	if ((rc = mail_smtp_url(cfg, url, sizeof(url))) != AUTH_OK)
+		return rc;
+	(void)snprintf(from, sizeof(from), "<%s>", cfg->mail_from);
+	(void)snprintf(rcpt, sizeof(rcpt), "<%s>", to);
+	up.p = msg;
+	up.len = len;
+	up.off = 0;
+	if ((h = curl_easy_init()) == NULL ||
+	    (rcpts = curl_slist_append(NULL, rcpt)) == NULL) {
+		log_err("mail", "send failed server=%s port=%ld "
+		    "error=out of memory %s", cfg->mail_server, cfg->mail_port,
+		    ctx);
+		rc = AUTH_ERR_NOMEM;
 		goto out;
-	log_info("mail", "sent server=%s port=%ld", host, cfg->mail_port);
-	rc = AUTH_OK;
-out:
-	if (rc == AUTH_ERR_SYSTEM) {
+	}
+	rc = AUTH_ERR_SYSTEM;
+	if ((cc = mail_smtp_options(h, cfg, url, from, rcpts, &up,
+	    errbuf)) != CURLE_OK || (cc = curl_easy_perform(h)) != CURLE_OK) {
 		if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) !=
 		    CURLE_OK)
 			code = 0;
 		log_err("mail", "send failed server=%s port=%ld "
-		    "smtp_status=%ld error=%s detail=%s", host, cfg->mail_port,
-		    code, curl_easy_strerror(cc),
-		    errbuf[0] != '\0' ? errbuf : "none");
+		    "smtp_status=%ld error=%s detail=%s %s", cfg->mail_server,
+		    cfg->mail_port, code, curl_easy_strerror(cc),
+		    errbuf[0] != '\0' ? errbuf : "none", ctx);
+		goto out;
 	}
+	log_info("mail", "sent server=%s port=%ld %s", cfg->mail_server,
+	    cfg->mail_port, ctx);
+	rc = AUTH_OK;
+out:
 	curl_slist_free_all(rcpts);
 	if (h != NULL)
 		curl_easy_cleanup(h);
@@ -579,6 +536,83 @@ mail_header_ok(const char *s)
 		if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
 			return 0;
 	return 1;
+}
+
+/*
+ * Return the length of the well-formed UTF-8 character that starts at p,
+ * or 0 when none does (or *p is the NUL): the length its first byte
+ * announces, if that many bytes follow and valid_utf8() takes them.
+ */
+static size_t
+mail_char_len(const unsigned char *p)
+{
+	size_t	 n;
+
+	if (*p == '\0')
+		return 0;
+	if (*p < 0x80)
+		n = 1;
+	else if (*p >= 0xc0 && *p <= 0xdf)
+		n = 2;
+	else if (*p >= 0xe0 && *p <= 0xef)
+		n = 3;
+	else if (*p >= 0xf0 && *p <= 0xf7)
+		n = 4;
+	else
+		return 0;
+	if (strnlen((const char *)p, n) != n ||
+	    !valid_utf8((const char *)p, n))
+		return 0;
+	return n;
+}
+
+/*
+ * Copy the text src into dst (dstsz bytes, always NUL-terminated when
+ * dstsz > 0) so that it can stand in one line of a message body whatever
+ * it holds: each control character, DEL, and byte that does not belong
+ * to a well-formed UTF-8 character becomes "?", and after maxchars
+ * characters, or when dst is full, the text is cut (never inside a
+ * character) and ends in "...".  For values from the database, such as
+ * a legacy username of any length.
+ */
+void
+mail_line_text(char *dst, size_t dstsz, const char *src, size_t maxchars)
+{
+	const unsigned char	*p = (const unsigned char *)src;
+	size_t			 len = 0, chars = 0, n;
+	int			 cut = 0;
+
+	if (dstsz == 0)
+		return;
+	dst[0] = '\0';
+	if (dstsz < 4)
+		return;
+	while (*p != '\0') {
+		if (chars == maxchars) {
+			cut = 1;
+			break;
+		}
+		n = mail_char_len(p);
+		/* Room for this character, "..." and the NUL. */
+		if (len + (n == 0 ? 1 : n) + 4 > dstsz) {
+			cut = 1;
+			break;
+		}
+		if (n == 0 || (n == 1 && (*p < 0x20 || *p == 0x7f))) {
+			dst[len++] = '?';
+			p++;
+		} else {
+			memcpy(dst + len, p, n);
+			len += n;
+			p += n;
+		}
+		chars++;
+	}
+	if (cut) {
+		memcpy(dst + len, "...", 3);
+		len += 3;
+	}
+	dst[len] = '\0';
 }
 
 /*
@@ -675,7 +709,9 @@ out:
  * directory when MAIL_OUTBOX_DIR is set (or MAIL_SERVER is not), else
  * over SMTP to MAIL_SERVER:MAIL_PORT.  The recipient and the body (which
  * holds a one-time code) are never logged, and the formatted message is
- * wiped before returning.  Returns AUTH_OK; AUTH_ERR_CONFIG (logged) when
+ * wiped before returning.  The outcome is one log line, ending in ctx
+ * (key=value words naming the account and the try; NULL for none).
+ * Returns AUTH_OK; AUTH_ERR_CONFIG (logged) when
  * neither transport is configured or MAIL_SERVER, MAIL_FROM or
  * MAIL_FROM_NAME is unusable; AUTH_ERR_INVALID (logged) when the message
  * cannot be built; AUTH_ERR_SYSTEM (logged) when it cannot be delivered
@@ -683,7 +719,7 @@ out:
  */
 enum auth_status
 mail_send(const struct cfg *cfg, const char *to, const char *subject,
-    const char *body)
+    const char *body, const char *ctx)
 {
 	char			 msg[MAIL_MAX];
 	const char		*dir, *server;
@@ -691,6 +727,8 @@ mail_send(const struct cfg *cfg, const char *to, const char *subject,
 	long long		 now;
 
 	msg[0] = '\0';
+	if (ctx == NULL)
+		ctx = "";
 	dir = cfg->mail_outbox_dir;
 	if (dir != NULL && *dir == '\0')
 		dir = NULL;
@@ -701,7 +739,7 @@ mail_send(const struct cfg *cfg, const char *to, const char *subject,
 	rc = AUTH_ERR_CONFIG;
 	if (dir == NULL && server == NULL) {
 		log_err("config", "no mail transport: set MAIL_SERVER or "
-		    "MAIL_OUTBOX_DIR");
+		    "MAIL_OUTBOX_DIR %s", ctx);
 		goto out;
 	}
 	if (dir == NULL && !mail_host_ok(server)) {
@@ -728,14 +766,14 @@ mail_send(const struct cfg *cfg, const char *to, const char *subject,
 	now = (long long)time(NULL);
 	if ((rc = mail_format(cfg, to, subject, body, now, msg,
 	    sizeof(msg))) != AUTH_OK) {
-		log_err("mail", "not sent reason=%s", rc == AUTH_ERR_INVALID ?
-		    "unusable recipient, subject or body" : auth_strerror(rc));
+		log_err("mail", "not sent reason=%s %s", rc == AUTH_ERR_INVALID ?
+		    "unusable-message" : auth_strerror(rc), ctx);
 		goto out;
 	}
 	if (dir != NULL)
-		rc = mail_file(dir, msg, strlen(msg), now);
+		rc = mail_file(dir, msg, strlen(msg), now, ctx);
 	else
-		rc = mail_smtp(cfg, to, msg, strlen(msg));
+		rc = mail_smtp(cfg, to, msg, strlen(msg), ctx);
 out:
 	OPENSSL_cleanse(msg, sizeof(msg));
 	return rc;

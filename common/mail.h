@@ -12,6 +12,11 @@
 
 struct cfg;
 
+/*
+ * Only the sender (courier.c, in auth-cleanup) links this file and with
+ * it libcurl: the answering programs never load it.
+ */
+
 #define MAIL_MAX	8192	/* bytes of a formatted message */
 
 /* mail.c */
@@ -20,6 +25,7 @@ int		 mail_header_ok(const char *);
 enum auth_status mail_format(const struct cfg *, const char *, const char *,
 		    const char *, long long, char *, size_t);
 enum auth_status mail_send(const struct cfg *, const char *, const char *,
-		    const char *);
+		    const char *, const char *);
+void		 mail_line_text(char *, size_t, const char *, size_t);
 
 #endif /* !AUTH_MAIL_H */

@@ -53,7 +53,8 @@ THROTTLE_REGISTER_ADDRESS_WINDOW THROTTLE_FORGOT_ADDRESS
 THROTTLE_FORGOT_ADDRESS_WINDOW THROTTLE_RESET_ADDRESS
 THROTTLE_RESET_ADDRESS_WINDOW THROTTLE_REFRESH_ADDRESS
 THROTTLE_REFRESH_ADDRESS_WINDOW LOG_FILE DB_CONNECT_TIMEOUT DB_TIMEOUT
-DB_LOCK_WAIT_TIMEOUT VERIFY_CHECK_ACCOUNT"
+DB_LOCK_WAIT_TIMEOUT VERIFY_CHECK_ACCOUNT OTP_MAX_FAILURES_PER_DAY
+MAIL_DELIVERY_PROGRAM MAIL_DELIVERY_SLOTS"
 
 # Debian 12 packages: to build, and to run the private servers and tests.
 CA_BUILD_PACKAGES="autoconf automake gcc libc6-dev make pkgconf
@@ -736,7 +737,8 @@ ca_apache_unsubstituted() {
 # ca_apache_stage MODE CONFIG: make CA_APACHE_STAGE anew: the programs
 # (libexec/ for fcgid, htdocs/cgi-bin/ for cgi, mode 0755; for fcgid also
 # auth-verify and tests/whoami/whoami, which the auth-verify example
-# guards), the API document (share/ for fcgid, htdocs/api/auth/ for cgi),
+# guards; sbin/auth-cleanup, the mail sender the programs start), the
+# API document (share/ for fcgid, htdocs/api/auth/ for cgi),
 # CONFIG copied to collab-auth.env (mode 0600, owned by Apache's user),
 # run/ for Apache's runtime files, fcgid/ for mod_fcgid's sockets, and
 # whoami.log (CA_WHOAMI_LOG), where whoami logs each request it gets.
@@ -786,6 +788,10 @@ ca_apache_stage() {
 	for e in $CA_ENDPOINTS; do
 		install -m 0755 "$CA_TOP/cgi-bin/auth-$e" "$dir/" || return 1
 	done
+	# The mail sender forgot-password starts (MAIL_DELIVERY_PROGRAM).
+	install -d -m 0755 "$stage/sbin" &&
+	    install -m 0755 "$CA_TOP/cron/auth-cleanup" "$stage/sbin/" ||
+	    return 1
 	install -m 0600 "$config" "$stage/collab-auth.env" || return 1
 	CA_WHOAMI_LOG=$stage/whoami.log
 	: >"$CA_WHOAMI_LOG" || return 1

@@ -80,7 +80,8 @@ CONFIG_KEYS = (
     "USE_CREDENTIALS VALIDATE_CERTS MAIL_OUTBOX_DIR OTP_SECRET_KEY "
     "OTP_EXPIRE_MINUTES OTP_MAX_ATTEMPTS OTP_COOLDOWN_SECONDS "
     "OTP_MAX_PER_HOUR LOG_FILE DB_CONNECT_TIMEOUT DB_TIMEOUT "
-    "DB_LOCK_WAIT_TIMEOUT VERIFY_CHECK_ACCOUNT"
+    "DB_LOCK_WAIT_TIMEOUT VERIFY_CHECK_ACCOUNT OTP_MAX_FAILURES_PER_DAY "
+    "MAIL_DELIVERY_PROGRAM MAIL_DELIVERY_SLOTS"
 ).split() + ["THROTTLE_%s%s" % (k, w) for k in (
     "LOGIN_ACCOUNT", "LOGIN_ADDRESS_FAILURES", "LOGIN_ADDRESS",
     "REGISTER_ADDRESS", "FORGOT_ADDRESS", "RESET_ADDRESS",
@@ -451,6 +452,18 @@ class LockHolder:
     def wait(self):
         out, errout = self.proc.communicate(timeout=120)
         return self.proc.returncode
+
+
+def mail_senders_idle():
+    """Leave no mail sender (auth-cleanup --deliver) at work: empty the
+    mail queue (a message that fails is tried again as long as its code
+    lives) and take every sender's slot back; a sender that has lost its
+    slot claims nothing more and leaves.  For a test whose senders run
+    with a MAIL_* environment of their own, which must not deliver
+    another test's mail, nor be counted on to deliver it."""
+    db_query("DELETE FROM auth_mail_queue")
+    db_query("UPDATE auth_mail_slot SET holder = NULL, "
+             "lease_until = '1970-01-01 00:00:00'")
 
 
 def shell(cmd, timeout=120):

@@ -18,7 +18,17 @@ connections, and exits 0 on SIGTERM or SIGINT.  Each accepted message
 becomes DIR/<n>.json, written to a temporary name and renamed, holding
 {"mail_from", "rcpt_tos", "data" (the message as received, CRLF and all,
 dot-stuffing undone), "tls" (was the session encrypted when DATA came),
-"auth" (the authenticated user name or null), "peer"}.
+"auth" (the authenticated user name or null), "peer"}.  SMTPUTF8 is
+offered (RFC 6531), as real servers do for internationalised addresses.
+
+Faults, for the tests to switch on and off while it runs: the file
+DIR/faults.ctl (see set_faults()), read every 0.1 s, holds JSON with
+  "down": true          stop listening (connections are refused) until
+                        it is false again, on the same port;
+  "greeting_delay": S   wait S seconds before the 220 greeting;
+  "temp_fail": N        answer the next N messages "451 4.3.0" at DATA
+                        (counted from each new "serial").
+Each accepted connection and each refused message is a line on stderr.
 
 As a module: Server(spool, ...) starts it as a subprocess on a free port
 (start() waits for READY, bounded) and stops it (stop(), or use it as a
@@ -39,19 +49,73 @@ import time
 
 PYTHON = "/usr/bin/python3"
 HERE = os.path.dirname(os.path.abspath(__file__))
+FAULTS = "faults.ctl"
+
+
+def set_faults(spool, down=False, greeting_delay=0.0, temp_fail=0):
+    """Switch the faults of the server keeping its spool in spool (all
+    off by default); the server applies them within 0.1 s."""
+    path = os.path.join(spool, FAULTS)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump({"down": bool(down), "greeting_delay": greeting_delay,
+                   "temp_fail": int(temp_fail),
+                   "serial": time.monotonic_ns()}, f)
+    os.rename(tmp, path)
+    time.sleep(0.3)
 
 
 # -- The server (runs in its own process) ---------------------------------
 
+class Faults:
+    """The faults the tests asked for (see set_faults())."""
+
+    def __init__(self, spool):
+        self.path = os.path.join(spool, FAULTS)
+        self.lock = threading.Lock()
+        self.down = False
+        self.greeting_delay = 0.0
+        self.temp_fail = 0
+        self.serial = None
+
+    def poll(self):
+        """Read the control file; return True when it changed."""
+        try:
+            with open(self.path) as f:
+                c = json.load(f)
+        except (OSError, ValueError):
+            return False
+        with self.lock:
+            if c.get("serial") == self.serial:
+                return False
+            self.serial = c.get("serial")
+            self.down = bool(c.get("down"))
+            self.greeting_delay = float(c.get("greeting_delay") or 0)
+            self.temp_fail = int(c.get("temp_fail") or 0)
+        return True
+
+    def take_temp_fail(self):
+        with self.lock:
+            if self.temp_fail > 0:
+                self.temp_fail -= 1
+                return True
+            return False
+
+
 class Recorder:
     """The aiosmtpd handler: one JSON file per accepted message."""
 
-    def __init__(self, spool):
+    def __init__(self, spool, faults=None):
         self.spool = spool
+        self.faults = faults
         self.count = 0
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope):
+        if self.faults is not None and self.faults.take_temp_fail():
+            print("smtp_server: 451 for a message to %r"
+                  % list(envelope.rcpt_tos), file=sys.stderr, flush=True)
+            return "451 4.3.0 Try again later (test fault)"
         transport = server.transport
         tls = session.ssl is not None or (
             transport is not None and
@@ -93,6 +157,28 @@ def make_authenticator(user, password):
     return authenticator
 
 
+def make_controller(handler, faults, kw):
+    """An aiosmtpd Controller whose sessions honour faults."""
+    import asyncio
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import SMTP
+
+    class SlowSMTP(SMTP):
+        async def _handle_client(self):
+            print("smtp_server: connection from %r" % (self.session.peer,),
+                  file=sys.stderr, flush=True)
+            delay = faults.greeting_delay
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await super()._handle_client()
+
+    class FaultyController(Controller):
+        def factory(self):
+            return SlowSMTP(self.handler, **self.SMTP_kwargs)
+
+    return FaultyController(handler, **kw)
+
+
 def serve(argv):
     p = argparse.ArgumentParser(description="SMTP server for the tests")
     p.add_argument("--port", type=int, required=True)
@@ -113,7 +199,6 @@ def serve(argv):
 
     import ssl
     import warnings
-    from aiosmtpd.controller import Controller
 
     ctx = None
     if a.starttls or a.tls:
@@ -141,14 +226,29 @@ def serve(argv):
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    controller = Controller(Recorder(a.spool), **kw)
-    controller.start()
+    faults = Faults(a.spool)
+    faults.poll()
+    handler = Recorder(a.spool, faults)
+    controller = None
+    if not faults.down:
+        controller = make_controller(handler, faults, kw)
+        controller.start()
     print("READY %d" % a.port, flush=True)
     try:
-        while not stop.wait(0.5):
-            pass
+        while not stop.wait(0.1):
+            if not faults.poll():
+                continue
+            if faults.down and controller is not None:
+                controller.stop()
+                controller = None
+                print("smtp_server: down", file=sys.stderr, flush=True)
+            elif not faults.down and controller is None:
+                controller = make_controller(handler, faults, kw)
+                controller.start()
+                print("smtp_server: up", file=sys.stderr, flush=True)
     finally:
-        controller.stop()
+        if controller is not None:
+            controller.stop()
     return 0
 
 
@@ -223,6 +323,10 @@ class Server:
         proc, self.proc = self.proc, None
         _kill(proc)
         proc.stdout.close()
+
+    def faults(self, **kw):
+        """Switch this server's faults: see set_faults()."""
+        set_faults(self.spool, **kw)
 
     def log_text(self):
         """What the server wrote to stderr."""

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: ISC
 """auth-cleanup (cron/) against the real MariaDB: which rows go and which
-stay, the summary line, batches larger than one DELETE, the dry run, the
-lock shared by every host, the time limit, and each exit status.
+stay, the summary line, batches larger than one DELETE (in primary key
+order), the dry run (each row counted once), the lock shared by every
+host (taken again after a reconnect), the pacing while other sessions
+work, the time limit, the mail it delivers, and each exit status.
 
 Rows are seeded with SQL through the admin client, all belonging to a user
 made here and removed (with everything that cascades from it) at the end
@@ -25,8 +27,10 @@ from harness import (TAP, clean_env, config_values, db_query, db_scalar, env,
 LOCK = "collab-auth-cleanup"
 BATCH = 1000
 JOBS = ("passwordresettoken_expired", "passwordresettoken_used",
-        "auth_reset_code", "auth_refresh_session_expired",
-        "auth_refresh_session_revoked", "auth_throttle")
+        "auth_reset_code", "auth_reset_failure", "auth_mail_queue",
+        "auth_refresh_session_expired", "auth_refresh_session_revoked",
+        "auth_throttle")
+USAGE = "usage: auth-cleanup [-nq] [-p percent] [-t seconds]"
 SUMMARY = re.compile(r"^auth-cleanup:( dry-run)?((?: [a-z_]+=[0-9]+)+) "
                      r"seconds=[0-9]+\.[0-9]+$")
 # Keys the test sets itself; a developer's shell must not set them.
@@ -59,6 +63,7 @@ class Run:
         for kv in m.group(2).split():
             k, v = kv.split("=")
             counts[k] = int(v)
+        self.paused_ms = counts.pop("paused_ms", None)
         return (m.group(1) is not None, counts)
 
     def __repr__(self):
@@ -169,16 +174,17 @@ def sessions_of(uid):
         "SELECT id FROM auth_refresh_session WHERE user_id = %d" % uid)}
 
 
-def otp_window():
-    """Seconds a reset code row is kept: max(1 hour, OTP_EXPIRE_MINUTES)."""
-    minutes = int(config_values().get("OTP_EXPIRE_MINUTES") or 30)
-    return max(3600, minutes * 60)
+def otp_window(minutes=None):
+    """Seconds a reset code row is kept: OTP_EXPIRE_MINUTES and an hour."""
+    if minutes is None:
+        minutes = int(config_values().get("OTP_EXPIRE_MINUTES") or 30)
+    return minutes * 60 + 3600
 
 
 class Seed:
     """One of each kind of row, as named in the test descriptions.  With
-    overlap, also a code both used and expired (counted once, as
-    expired)."""
+    overlap, also a code both used and expired and a session both expired
+    and revoked over a day ago (each counted once, as expired)."""
 
     def __init__(self, overlap=False):
         self.uid = new_user()
@@ -200,6 +206,8 @@ class Seed:
         self.s_revoked_2d = session(uid, ahead("10 DAY"), ago("2 DAY"))
         self.s_revoked_1h = session(uid, ahead("10 DAY"), ago("1 HOUR"))
         self.s_live = session(uid, ahead("10 DAY"))
+        if overlap:
+            self.s_both = session(uid, ago("2 DAY"), ago("3 DAY"))
         self.tokens = tokens_of(uid)
         self.codes = codes_of(uid)
         self.sessions = sessions_of(uid)
@@ -212,7 +220,10 @@ class Seed:
 
 
 def drain(t):
-    """Delete what earlier tests left, so counts are this test's own."""
+    """Delete what earlier tests left, so counts are this test's own: the
+    mail queue first, so that no run has mail to send (and log)."""
+    db_query("DELETE FROM auth_mail_queue")
+    db_query("DELETE FROM auth_reset_failure")
     r = cleanup("-q")
     if r.returncode != 0:
         t.ok(False, "auth-cleanup ran before seeding", repr(r))
@@ -230,10 +241,16 @@ def test_usage(t):
                        (["-t", "10s"], "-t 10s"),
                        (["-t", "86401"], "-t above a day"),
                        (["-t", "99999999999999999999999"], "-t overflowing"),
-                       (["extra"], "an operand")):
+                       (["extra"], "an operand"),
+                       (["-p", "0"], "-p 0"),
+                       (["-p", "101"], "-p above 100"),
+                       (["-p"], "-p without a value"),
+                       (["--slot", "1"], "--slot without --holder"),
+                       (["--deliver", "--slot", "1", "--holder", "xyz"],
+                        "--holder that is not 32 hex digits")):
         r = cleanup(*args)
         t.ok(r.returncode == 2 and r.stdout == "" and
-             "usage: auth-cleanup [-nq] [-t seconds]" in r.stderr,
+             USAGE in r.stderr,
              "%s: exit 2 with the usage line on stderr" % what, repr(r))
 
 
@@ -307,16 +324,17 @@ def test_deletes(t):
         t.eq(r.summary(), (False, counts(passwordresettoken_expired=2,
                                          passwordresettoken_used=1,
                                          auth_reset_code=1,
-                                         auth_refresh_session_expired=1,
+                                         auth_refresh_session_expired=2,
                                          auth_refresh_session_revoked=1)),
              "one summary line with the rows per kind and the seconds",
              repr(r))
+        t.eq(r.paused_ms, 0, "an idle server: no pause (paused_ms=0)")
         t.eq(tokens_of(s.uid), s.survivors(),
              "expired and used reset codes gone, fresh ones kept")
         t.eq(codes_of(s.uid), {s.young_code, s.new_code},
-             "auth_reset_code rows older than max(1 hour, "
-             "OTP_EXPIRE_MINUTES) gone, younger ones kept (even past "
-             "the code's own expiry)")
+             "auth_reset_code rows older than OTP_EXPIRE_MINUTES and an "
+             "hour gone, younger ones kept (even past the code's own "
+             "expiry)")
         t.eq(sessions_of(s.uid), {s.s_expired_1h, s.s_revoked_1h, s.s_live},
              "sessions expired or revoked over a day ago gone; those "
              "within the day and live ones kept")
@@ -343,17 +361,20 @@ def test_quiet(t):
 
 
 def test_dry_run(t):
+    """-n counts each row once: a code both used and expired, a session
+    both expired and revoked, as the real run deletes them."""
     if not drain(t):
         return
-    s = Seed()
+    s = Seed(overlap=True)
     try:
-        want = counts(passwordresettoken_expired=1, passwordresettoken_used=1,
-                      auth_reset_code=1, auth_refresh_session_expired=1,
+        want = counts(passwordresettoken_expired=2, passwordresettoken_used=1,
+                      auth_reset_code=1, auth_refresh_session_expired=2,
                       auth_refresh_session_revoked=1)
         r = cleanup("-n")
         t.eq(r.returncode, 0, "-n exits 0", repr(r))
         t.eq(r.summary(), (True, want),
-             "-n: a dry-run summary with what would go", repr(r))
+             "-n: a dry-run summary with what would go, a row used (or "
+             "revoked) and expired counted once", repr(r))
         t.ok(tokens_of(s.uid) == s.tokens and codes_of(s.uid) == s.codes and
              sessions_of(s.uid) == s.sessions, "-n deletes nothing")
         r = cleanup()
@@ -364,26 +385,114 @@ def test_dry_run(t):
 
 
 def test_otp_window(t):
+    """auth_reset_code rows (the guesses at a live code, the cooldown and
+    hourly cap) are kept OTP_EXPIRE_MINUTES and an hour: a host whose
+    clock runs ahead never deletes the row of a live code."""
     if not drain(t):
         return
     uid = new_user()
     try:
         ids = {}
-        for m in (50, 90, 130):
+        for m in (50, 100, 125, 170, 190):
+            # Every code is live: its row must outlive it.
             ids[m] = token(uid, "w%d" % m, ahead("20 MINUTE"))
             reset_code(uid, ids[m], ago("%d MINUTE" % m))
         r = cleanup(extra_env={"OTP_EXPIRE_MINUTES": "120"})
         t.ok(r.returncode == 0 and r.summary() is not None and
              r.summary()[1]["auth_reset_code"] == 1,
-             "OTP_EXPIRE_MINUTES=120: one code row counted", repr(r))
-        t.eq(codes_of(uid), {ids[50], ids[90]},
-             "OTP_EXPIRE_MINUTES=120: rows younger than 120 minutes kept")
+             "OTP_EXPIRE_MINUTES=120: one code row deleted (over 180 "
+             "minutes old)", repr(r))
+        t.eq(codes_of(uid), {ids[50], ids[100], ids[125], ids[170]},
+             "OTP_EXPIRE_MINUTES=120: the row of a code issued 125 minutes "
+             "ago (as a clock 10 minutes ahead sees one issued 115 minutes "
+             "ago, still live) is kept, and every row under 180 minutes")
         r = cleanup(extra_env={"OTP_EXPIRE_MINUTES": "30"})
         t.eq(codes_of(uid), {ids[50]},
-             "OTP_EXPIRE_MINUTES=30: rows kept for an hour all the same",
-             repr(r))
+             "OTP_EXPIRE_MINUTES=30: rows kept 90 minutes", repr(r))
     finally:
         drop_user(uid)
+
+
+def test_failures_and_queue(t):
+    """auth_reset_failure rows go after a day and an hour; queue rows an
+    hour after their end (a message no sender reached)."""
+    if not drain(t):
+        return
+    uid = new_user()
+    try:
+        for h in (1, 23, 24, 26, 30):
+            db_query("INSERT INTO auth_reset_failure (key_hash, failed_at) "
+                     "VALUES (UNHEX(SHA2('cleanup-test', 256)), %s)"
+                     % ago("%d HOUR" % h))
+        email = db_scalar("SELECT email FROM `user` WHERE id = %d" % uid)
+        for m in (30, 90):
+            db_query("INSERT INTO auth_mail_queue (email, created_at, "
+                     "expires_at, next_attempt_at, claim, claim_until) "
+                     "VALUES (%s, %s, %s, %s, 'x', %s)"
+                     % (sql_quote(email), ago("3 HOUR"), ago("%d MINUTE" % m),
+                        ago("3 HOUR"), ahead("1 HOUR")))
+        r = cleanup()
+        t.ok(r.returncode == 0 and r.summary() is not None and
+             r.summary()[1]["auth_reset_failure"] == 2 and
+             r.summary()[1]["auth_mail_queue"] == 1, "auth_reset_failure: 2 "
+             "rows over 25 hours old deleted; auth_mail_queue: 1 row ended "
+             "over an hour ago deleted", repr(r))
+        t.eq(db_query("SELECT TIMESTAMPDIFF(HOUR, failed_at, "
+                      "UTC_TIMESTAMP()) FROM auth_reset_failure ORDER BY 1"),
+             [["1"], ["23"], ["24"]], "the failures of the last 25 hours "
+             "are kept")
+        t.eq(db_scalar("SELECT COUNT(*) FROM auth_mail_queue"), "1",
+             "the queue row that ended 30 minutes ago is kept")
+    finally:
+        db_query("DELETE FROM auth_reset_failure")
+        db_query("DELETE FROM auth_mail_queue")
+        drop_user(uid)
+
+
+def primary_key(table):
+    """The primary key columns of table, in order."""
+    return [r[0] for r in db_query(
+        "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND "
+        "CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION"
+        % sql_quote(table))]
+
+
+def test_primary_key_order(t):
+    """Each DELETE takes its rows in primary key order: a statement-based
+    binlog replica (or a Galera node) applying it deletes the same rows.
+    The statements are read from the server's general log as it ran
+    them."""
+    if not drain(t):
+        return
+    s = Seed(overlap=True)
+    db_query("SET GLOBAL log_output = 'TABLE'")
+    db_query("TRUNCATE mysql.general_log")
+    db_query("SET GLOBAL general_log = 1")
+    try:
+        r = cleanup()
+    finally:
+        db_query("SET GLOBAL general_log = 0")
+        s.drop()
+    rows = db_query("SELECT CONVERT(argument USING utf8mb4) FROM "
+                    "mysql.general_log WHERE command_type = 'Execute' AND "
+                    "argument LIKE 'DELETE%'")
+    db_query("TRUNCATE mysql.general_log")
+    t.eq(r.returncode, 0, "the run exits 0", repr(r))
+    stmts = [" ".join(row[0].split()) for row in rows]
+    tables = {}
+    for st in stmts:
+        m = re.match(r"DELETE FROM `?(\w+)`? WHERE .* ORDER BY (.*) "
+                     r"LIMIT \d+$", st)
+        tables.setdefault(m.group(1) if m else st, []).append(
+            m.group(2).replace(" ", "").split(",") if m else None)
+    t.ok(len(stmts) >= len(JOBS), "the general log holds the run's %d "
+         "DELETEs" % len(stmts), *stmts)
+    bad = ["%s: ORDER BY %r, primary key %r" % (tb, o, primary_key(tb))
+           for tb, orders in tables.items() for o in orders
+           if o is None or o != primary_key(tb)]
+    t.ok(not bad, "every DELETE ... LIMIT is ORDER BY the table's primary "
+         "key (%s)" % ", ".join(sorted(tables)), *(bad + stmts))
 
 
 def com_delete():
@@ -442,6 +551,17 @@ def lock_holder():
     raise RuntimeError("the admin client did not take the lock")
 
 
+def release_holder(p):
+    """End lock_holder()'s session p (if any), and with it the lock."""
+    if p is None:
+        return
+    p.kill()
+    p.wait()
+    holder = db_scalar("SELECT IS_USED_LOCK(%s)" % sql_quote(LOCK))
+    if holder is not None:
+        db_query("KILL %d" % int(holder))
+
+
 def test_lock(t):
     if not drain(t):
         return
@@ -474,12 +594,7 @@ def test_lock(t):
              tokens_of(uid) == set(),
              "lock released: the next run deletes", repr(r))
     finally:
-        if p is not None:
-            p.kill()
-            p.wait()
-            holder = db_scalar("SELECT IS_USED_LOCK(%s)" % sql_quote(LOCK))
-            if holder is not None:
-                db_query("KILL %d" % int(holder))
+        release_holder(p)
         drop_user(uid)
 
 
@@ -520,7 +635,7 @@ def test_db_error_midrun(t):
         p, conn = row_locker(locked)
         # New sessions, the program's, wait 1 s for a row lock.
         db_query("SET GLOBAL innodb_lock_wait_timeout = 1")
-        r = cleanup(timeout=60)
+        r = cleanup(timeout=60, extra_env={"DB_LOCK_WAIT_TIMEOUT": "1"})
         db_query("SET GLOBAL innodb_lock_wait_timeout = %d" % int(old))
         t.eq(r.returncode, 1, "an error during the run: exit 1", repr(r))
         t.ok(r.stdout == "" and "passwordresettoken_expired" in r.stderr,
@@ -541,6 +656,143 @@ def test_db_error_midrun(t):
         if p is not None:
             p.kill()
             p.wait()
+        drop_user(uid)
+
+
+def busy_session(seconds):
+    """An admin session running SELECT SLEEP(seconds): a statement of
+    another session, as a request would be; returns the process."""
+    marker = seconds + secrets.randbelow(1000) / 1000.0
+    cmd = shlex.split(env("AUTH_TEST_MARIADB")) + [
+        "--batch", "--skip-column-names", "-e",
+        "SELECT SLEEP(%.3f)" % marker, env("AUTH_TEST_DB_NAME")]
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if db_scalar("SELECT ID FROM information_schema.PROCESSLIST WHERE "
+                     "INFO = 'SELECT SLEEP(%.3f)'" % marker) is not None:
+            return p
+        time.sleep(0.1)
+    p.kill()
+    p.wait()
+    raise RuntimeError("the admin client did not start its SLEEP")
+
+
+def stop(p):
+    if p is not None and p.poll() is None:
+        p.kill()
+        p.wait()
+
+
+def seed_expired(uid, n):
+    db_query("INSERT INTO passwordresettoken (user_id, otp, expires_at, "
+             "is_used) SELECT %d, CONCAT('batch-', seq), UTC_TIMESTAMP() - "
+             "INTERVAL 1 DAY, 0 FROM seq_1_to_%d" % (uid, n))
+
+
+def count_tokens(uid):
+    return int(db_scalar("SELECT COUNT(*) FROM passwordresettoken WHERE "
+                         "user_id = %d" % uid))
+
+
+def test_pacing(t):
+    """-p: while another session runs a statement, the run pauses so that
+    deleting takes at most that share of its time; on an idle server it
+    does not pause."""
+    if not drain(t):
+        return
+    uid = new_user()
+    busy = None
+    try:
+        seed_expired(uid, 3 * BATCH)
+        r = cleanup("-p", "20")
+        t.ok(r.returncode == 0 and r.summary() is not None and
+             r.paused_ms == 0 and count_tokens(uid) == 0,
+             "idle server, -p 20: all deleted, paused_ms=0", repr(r))
+        seed_expired(uid, 3 * BATCH)
+        busy = busy_session(60)
+        r = cleanup("-p", "20")
+        sm = r.summary()
+        t.ok(r.returncode == 0 and sm is not None and
+             sm[1]["passwordresettoken_expired"] == 3 * BATCH and
+             count_tokens(uid) == 0, "busy server, -p 20: all deleted",
+             repr(r))
+        work = r.seconds * 1000 - (r.paused_ms or 0)
+        t.ok(r.paused_ms is not None and r.paused_ms > 0 and
+             r.paused_ms >= 2 * work * 0.5,
+             "busy server, -p 20: it paused (%s ms) about 4 times what the "
+             "deleting took (%.0f ms, 3 batches, the last not followed by a "
+             "pause)" % (r.paused_ms, work), repr(r))
+        seed_expired(uid, 3 * BATCH)
+        r = cleanup("-p", "100")
+        t.ok(r.returncode == 0 and r.summary() is not None and
+             r.paused_ms == 0 and count_tokens(uid) == 0,
+             "busy server, -p 100: no pause", repr(r))
+    finally:
+        stop(busy)
+        drop_user(uid)
+
+
+def app_connections():
+    """The ids of the app user's connections now."""
+    return {int(r[0]) for r in db_query(
+        "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = %s"
+        % sql_quote(urllib.parse.urlsplit(
+            config_values()["MYSQL_DB_URL"]).username))}
+
+
+def test_lock_after_reconnect(t):
+    """The run's connection is killed while it pauses between batches and
+    another run takes the lock: the run, whose next batch would connect
+    again without a word, sees that the new session holds no lock, finds
+    it taken, and stops: it never deletes without the lock."""
+    if not drain(t):
+        return
+    uid = new_user()
+    busy = holder = proc = None
+    try:
+        seed_expired(uid, 6 * BATCH)
+        busy = busy_session(120)
+        before = app_connections()
+        proc = subprocess.Popen(
+            [program(), "-p", "1"], env=dict(clean_env(
+                AUTH_CONFIG=env("AUTH_TEST_CONFIG"))),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        conn = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and conn is None:
+            new = app_connections() - before
+            left = count_tokens(uid)
+            if new and left <= 5 * BATCH:
+                cid = min(new)
+                cmd = db_scalar("SELECT COMMAND FROM information_schema."
+                                "PROCESSLIST WHERE ID = %d" % cid)
+                if cmd == "Sleep":
+                    conn = cid
+                    break
+            time.sleep(0.05)
+        t.ok(conn is not None, "the run's connection found, pausing after "
+             "a batch")
+        if conn is None:
+            return
+        db_query("KILL CONNECTION %d" % conn)
+        holder, _ = lock_holder()
+        at_kill = count_tokens(uid)
+        out, err = proc.communicate(timeout=60)
+        proc = None
+        err = err.decode(errors="replace")
+        t.ok(0 < at_kill < 6 * BATCH, "killed between batches: %d rows "
+             "deleted, %d left" % (6 * BATCH - at_kill, at_kill))
+        t.eq(count_tokens(uid), at_kill, "no row deleted after the kill, "
+             "while another session held the lock (%d left)" % at_kill,
+             err)
+        t.ok("another run holds the lock now" in err, "it says it lost "
+             "the lock and stopped", err)
+    finally:
+        stop(proc)
+        stop(busy)
+        release_holder(holder)
         drop_user(uid)
 
 
@@ -573,8 +825,11 @@ def main():
         t.ok(False, "auth-cleanup is built", "%s: not found" % program())
         t.done()
     for fn in (test_usage, test_config_errors, test_db_errors, test_deletes,
-               test_quiet, test_dry_run, test_otp_window, test_batching,
-               test_lock, test_db_error_midrun, test_time_limit):
+               test_quiet, test_dry_run, test_otp_window,
+               test_failures_and_queue, test_primary_key_order,
+               test_batching, test_pacing, test_lock,
+               test_lock_after_reconnect, test_db_error_midrun,
+               test_time_limit):
         t.run(fn)
     t.done()
 

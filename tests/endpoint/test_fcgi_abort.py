@@ -25,7 +25,10 @@ connect may also set REMOTE_ADDR or any header): it must stay private
 (README, "FastCGI sockets"; the comments of the shipped configs).
 
 Runs under lighttpd and Apache with mod_fcgid; under mod_cgi there is no
-FastCGI socket (a program reads its request from a pipe)."""
+FastCGI socket (a program reads its request from a pipe).  Under nginx the
+workers of a program share one socket made for the pool, which the web
+server's group must reach (mode 0660): only its mode is checked here, and
+tests/endpoint/test_pool.py shows a worker killed this way replaced."""
 
 import os
 import socket
@@ -33,8 +36,8 @@ import struct
 import threading
 import time
 
-from harness import (TAP, env, header_problems, listen_socket, program_log,
-                     program_pids, request, server)
+from harness import (TAP, env, header_problems, listen_socket, pooled,
+                     program_log, program_pids, request, server)
 
 PROG = "auth-register"
 PATH = "/api/auth/register"
@@ -142,6 +145,13 @@ def main():
          "accepting on a unix socket" % (len(before), PROG), socks)
     modes = {p: oct(os.stat(p).st_mode & 0o777) for p in socks.values()
              if p}
+    if pooled():
+        t.ok(modes and all(int(m, 8) & 0o002 == 0 for m in modes.values()),
+             "only the pool's user and the web server's group may connect "
+             "to the pool's socket (no other write)", modes)
+        t.ok(True, "# SKIP the workers share one socket: test_pool.py "
+             "kills one through it and sees it replaced")
+        t.done()
     t.ok(modes and all(int(m, 8) & 0o022 == 0 for m in modes.values()),
          "only the sockets' owner may connect to them (no group or "
          "other write)", modes)

@@ -24,8 +24,8 @@ import threading
 import time
 
 import harness
-from harness import (TAP, CGIResult, cgi, check_logs_clean, clean_env, env,
-                     new_user, program)
+from harness import (TAP, CGIResult, cgi, check_logs_clean, clean_env,
+                     db_scalar, env, new_user, program)
 from smtp_server import Server, free_port, make_cert
 
 FORGOT = "/api/auth/forgot-password"
@@ -57,9 +57,23 @@ class Run:
         self.ended = ended
 
 
+def quiesce():
+    """Each scenario runs alone: its sender, with the scenario's MAIL_*
+    environment, must not deliver another's mail."""
+    harness.mail_senders_idle()
+
+
+# The first line of a sender's outcome for the one message of a run.
+OUTCOME = re.compile(r"mail (sent|send failed|queued|dropped|not sent)|"
+                     r"courier (no code|stopped)|config no mail")
+
+
 def forgot(address, mail_env, timeout=90):
     """POST {"email": address} to auth-forgot-password as plain CGI, with
-    mail_env added to its environment."""
+    mail_env added to its environment; the mail sender it starts inherits
+    that environment.  Returns once the sender logged the outcome of its
+    first try, after stopping it (see quiesce())."""
+    quiesce()
     body = json.dumps({"email": address}).encode()
     e = clean_env(AUTH_CONFIG=env("AUTH_TEST_CONFIG"),
                   GATEWAY_INTERFACE="CGI/1.1", SERVER_PROTOCOL="HTTP/1.1",
@@ -73,9 +87,9 @@ def forgot(address, mail_env, timeout=90):
             e.pop(k, None)
         else:
             e[k] = v
-    # The mail goes out after the answer from a child of the program that
-    # lets go of stderr (Apache's mod_cgi would hold the answer for it)
-    # and logs to LOG_FILE: the work has ended with its last mail line.
+    # The mail goes out from the sender (auth-cleanup --deliver), started
+    # after the answer with stderr on /dev/null (Apache's mod_cgi would
+    # hold the answer for it): it logs to LOG_FILE.
     logfile = os.path.join(env("AUTH_TEST_TMPDIR"),
                            "mail-%s.log" % secrets.token_hex(4))
     e["LOG_FILE"] = logfile
@@ -108,13 +122,13 @@ def forgot(address, mail_env, timeout=90):
                 log = f.read()
         except FileNotFoundError:
             log = ""
-        if re.search(r"mail (sent|send failed|queued)|forgot (no code|"
-                     r"cannot issue)|config no mail", log):
+        if OUTCOME.search(log):
             break
         time.sleep(0.05)
     ended = time.monotonic() - t0
     p.stdout.close()
     p.stderr.close()
+    quiesce()
     res = CGIResult(subprocess.CompletedProcess(
         p.args, p.returncode, out,
         (err[0] if err else b"") + log.encode("utf-8")))
@@ -190,6 +204,10 @@ def check_delivered(t, srv, run, address, what, tls, auth):
     t.ok(len(sent) == 1 and not failure_lines(run),
          "%s: one \"mail sent server=127.0.0.1 port=%d\" line, no failure"
          % (what, srv.port), run.r.stderr)
+    uid = db_scalar("SELECT id FROM `user` WHERE email = '%s'" % address)
+    t.ok(len(sent) == 1 and sent[0].endswith(" user=%s attempt=1" % uid),
+         "%s: the line names the account and the try: user=%s attempt=1"
+         % (what, uid), run.r.stderr)
     codes = CODE.findall(m["data"])
     STATE["codes"].extend(codes)
     return m
@@ -203,11 +221,12 @@ def check_not_delivered(t, srv, run, what, status=None):
     lines = failure_lines(run)
     ok = (len(lines) == 1 and
           ("server=127.0.0.1 port=%d smtp_status=" % srv.port) in lines[0]
-          and " error=" in lines[0])
+          and " error=" in lines[0] and
+          re.search(r" user=\d+ attempt=1$", lines[0]) is not None)
     if ok and status is not None:
         ok = (" smtp_status=%d " % status) in lines[0]
     t.ok(ok, "%s: one \"mail send failed server=127.0.0.1 port=%d "
-         "smtp_status=%s error=...\" line"
+         "smtp_status=%s error=... user=N attempt=1\" line"
          % (what, srv.port, status if status is not None else "N"),
          run.r.stderr)
     t.ok("mail sent" not in run.r.stderr, "%s: no \"mail sent\" line" % what)
@@ -473,6 +492,23 @@ def test_server_stalls(t):
          "up after about 30 s (%.1f s)" % (run.answered, run.ended))
 
 
+def test_no_curl_in_answering_program(t):
+    """Only the sender loads libcurl and its TLS stack: the program that
+    answers forgot-password does not even link it."""
+    for prog, want in (("auth-forgot-password", False),
+                       ("auth-reset-password", False)):
+        p = subprocess.run(["ldd", program(prog)], capture_output=True,
+                           timeout=30)
+        linked = b"libcurl" in p.stdout
+        t.ok(p.returncode == 0 and linked == want, "%s %s libcurl"
+             % (prog, "links" if want else "does not link"),
+             p.stdout.decode(errors="replace"))
+    p = subprocess.run(["ldd", env("AUTH_TEST_CLEANUP")],
+                       capture_output=True, timeout=30)
+    t.ok(b"libcurl" in p.stdout, "auth-cleanup, the sender, links it",
+         p.stdout.decode(errors="replace"))
+
+
 def test_logs(t):
     text = "\n".join(STATE["stderr"])
     t.ok(SMTP_PASSWORD not in text,
@@ -505,6 +541,7 @@ def main():
     t.run(test_server_down)
     t.run(test_server_silent)
     t.run(test_server_stalls)
+    t.run(test_no_curl_in_answering_program)
     t.run(test_logs)
     t.done()
 

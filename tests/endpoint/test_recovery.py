@@ -2,16 +2,24 @@
 """Password recovery through the web server: POST /api/auth/forgot-password
 (the one answer for every case, the mailed code taken from the test SMTP
 server's spool, the stored digest, the cooldown and hourly cap, older
-codes retired, the answer sent before the mail) and POST
-/api/auth/reset-password (success, the same 400 for every bad code, the
-attempt limit, the registration rules, revoked refresh sessions, a
-concurrent race for one code), and logs without codes or passwords.
+codes retired, the answer sent before the mail; the stored address only,
+never a look-alike; delivery apart from the answer, retried while the
+mail server is down or answers 4xx, dropped once the code expired, and
+the answering process as quick whatever the address or the mail server;
+no deadlock on an empty table; a queue that holds no usable code) and
+POST /api/auth/reset-password (success, the same 400 for every bad code,
+the attempt limit, the daily failure cap, the registration rules, revoked
+refresh sessions, a concurrent race for one code, an unknown address as
+slow as a wrong code, a COMMIT whose outcome is unknown), and logs
+without codes or passwords.
 
 The SMTP transport itself (STARTTLS, AUTH, a server that is down) is
 tested in test_mail.py, auth-cleanup in test_cleanup.py."""
 
 import email
 import email.policy
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -22,10 +30,13 @@ import threading
 import time
 import types
 
+import smtp_server
+from db_proxy import DbProxy
 from harness import (TAP, cgi, CGIResult, check_logs_clean, clean_env,
                      config_values, db_query, db_scalar, env, err, expect,
-                     expect_422, header_problems, new_user, password, program,
-                     program_headers, program_log, request, sql_quote, unique)
+                     expect_422, header_problems, mail_senders_idle, new_user,
+                     password, program, program_headers, program_log, race,
+                     request, server, sql_quote, unique)
 
 FORGOT = "/api/auth/forgot-password"
 RESET = "/api/auth/reset-password"
@@ -198,7 +209,10 @@ def wait_mails(want, timeout=MAIL_WAIT):
 
 
 def parse(m):
-    return email.message_from_string(m["data"], policy=email.policy.default)
+    # From bytes: parsed from a str, a body with 4-byte UTF-8 characters
+    # comes back from get_content() with them as backslash escapes.
+    return email.message_from_bytes(m["data"].encode("utf-8"),
+                                    policy=email.policy.default)
 
 
 def code_in(m):
@@ -582,6 +596,9 @@ def test_mail_failure(t):
               "mail arrived")
     EXPECTED_MAILS[ok_user["email"]] = 1
 
+    # No sender of the web server's may be at work: the request below
+    # must start its own, with its own MAIL_PORT.
+    mail_senders_idle()
     # An SMTP "server" that accepts the connection and says nothing until
     # told to hang up.
     srv = socket.socket()
@@ -667,6 +684,9 @@ def test_mail_failure(t):
     t.diag("codes issued for the account whose mail failed: %s"
            % db_scalar("SELECT COUNT(*) FROM auth_reset_code WHERE "
                        "user_id = %d" % uid_of(fail_user)))
+    # Its message would be tried again (by a sender with this run's
+    # MAIL_PORT, or another): end that here.
+    mail_senders_idle()
 
 
 # -- reset-password --------------------------------------------------------------
@@ -972,6 +992,580 @@ def test_reset_race(t):
              "the password that logs in is the one of the 200")
 
 
+
+# -- Delivery apart from the answer ------------------------------------------
+
+def faults(**kw):
+    """Switch the faults of the test SMTP server (smtp_server.set_faults)."""
+    smtp_server.set_faults(env("AUTH_TEST_SMTP_SPOOL"), **kw)
+
+
+def logs_readable():
+    """Whether the senders' log lines reach the program log here: not
+    under plain CGI, where a sender started after the answer has no
+    stderr and logs to syslog (LOG_FILE unset)."""
+    return server() != "apache-cgi"
+
+
+def insert_users(n, prefix="q", emails=None, usernames=None):
+    """n active accounts inserted as the FastAPI backend would have made
+    them (no usable password: they are reset); returns their emails."""
+    if emails is None:
+        emails = ["%s@example.com" % unique(prefix) for _ in range(n)]
+    if usernames is None:
+        usernames = [unique(prefix + "n") for _ in emails]
+    db_query("INSERT INTO `user` (email, username, hashed_password, "
+             "is_active, created_at) VALUES %s" % ", ".join(
+                 "(%s, %s, '*', 1, UTC_TIMESTAMP())"
+                 % (utf8mb4(e), utf8mb4(u))
+                 for e, u in zip(emails, usernames)))
+    return emails
+
+
+def utf8mb4(text):
+    """text as an SQL literal in utf8mb4, whatever the client's charset."""
+    return "CONVERT(X'%s' USING utf8mb4)" % text.encode("utf-8").hex()
+
+
+def uid_by_email(addr):
+    return int(db_scalar("SELECT id FROM `user` WHERE email = %s"
+                         % sql_quote(addr)))
+
+
+def wait_queue_empty(timeout=90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if db_scalar("SELECT COUNT(*) FROM auth_mail_queue") == "0":
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def wait_message_row(uid, timeout=30):
+    """Wait until the queue holds the message of account uid; return its
+    columns (id, nonce, token_id) or None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = db_query("SELECT id, nonce, token_id FROM auth_mail_queue "
+                        "WHERE user_id = %d" % uid)
+        if rows:
+            return rows[0]
+        time.sleep(0.1)
+    return None
+
+
+def log_since(mark):
+    return program_log()[mark:]
+
+
+def mailed_code_works(t, addr, got, desc):
+    """got: the mails to addr.  The code of the first works."""
+    code = code_in(got[0]) if got else None
+    if code:
+        CODES.append(code)
+        reset_works(t, addr, code, desc)
+
+
+def reset_works(t, addr, code, desc):
+    new_pw = password()
+    r = reset(addr, code, new_pw)
+    t.ok(r.status == 200 and r.json == RESET_BODY, "%s: the code works "
+         "(reset-password 200)" % desc, repr(r))
+    return new_pw
+
+
+def test_lookalike(t):
+    """Stored addresses the FastAPI backend accepted: an address that the
+    column's collation folds to the same (ü = u, ß = ss) is another
+    address, which gets nothing; the stored one gets the code, as
+    stored; ASCII case is the only fold."""
+    run = unique("la")
+    real = "bob%s@b\u00fccher.de" % run
+    fold = "bob%s@bucher.de" % run
+    sreal = "stra\u00dfe%s@example.com" % run
+    sfold = "strasse%s@example.com" % run
+    mixed = "Bob.Mixed%s@Example.com" % run
+    insert_users(3, emails=[real, sreal, mixed])
+    for addr in (fold, sfold):
+        same_answer(t, forgot(addr), "look-alike %s" % addr)
+    time.sleep(NO_MAIL_WAIT + 2)
+    stray = [m for m in spool_messages()
+             if any(run in x for x in m.get("rcpt_tos") or [])]
+    t.eq(stray, [], "forgot-password for the look-alikes %s and %s sent "
+         "nothing anywhere" % (fold, sfold))
+    t.eq(db_query("SELECT COUNT(*) FROM passwordresettoken t JOIN `user` u "
+                  "ON u.id = t.user_id WHERE u.email IN (%s, %s)"
+                  % (sql_quote(real), sql_quote(sreal))), [["0"]],
+         "and issued no code for the accounts they fold to")
+
+    r = forgot(real)
+    same_answer(t, r, "the stored non-ASCII address")
+    ace = "bob%s@xn--bcher-kva.de" % run
+    got = wait_mails({real: 1})[real] or mails_to(ace)
+    code = code_in(got[0]) if got else None
+    t.ok(code is not None, "the stored address %s received a code" % real,
+         "spool: %r" % [m.get("rcpt_tos") for m in spool_messages()[-5:]])
+    if got:
+        t.ok(got[0]["rcpt_tos"] in ([real], [ace]),
+             "the envelope names the stored address (or its A-label)",
+             got[0]["rcpt_tos"])
+    if code:
+        CODES.append(code)
+        r = reset(fold, code, password())
+        expect_bad_code(t, r, "the real code with the look-alike address")
+        reset_works(t, real, code, "the real code with the real address")
+
+    r = forgot(mixed.lower())
+    code = mail_code(t, mixed, 1, "Bob.Mixed... (stored in mixed case) "
+                     "gets its code when asked in lower case")
+    m = mails_to(mixed)
+    t.eq(m[0]["rcpt_tos"] if m else None, [mixed], "the mail goes to the "
+         "address exactly as stored, case and all")
+    reset_works(t, mixed.lower(), code, "mixed-case account")
+
+
+def test_smtp_down(t):
+    """The mail server down for 10 s while forgot-password is asked, then
+    back: the mail arrives within a minute of its return, the code works,
+    and each failed try was one log line naming the account."""
+    addr = insert_users(1, "dn")[0]
+    uid = uid_by_email(addr)
+    mark = len(program_log())
+    faults(down=True)
+    try:
+        t0 = time.monotonic()
+        same_answer(t, forgot(addr), "mail server down")
+        time.sleep(max(0.0, t0 + 10 - time.monotonic()))
+        t.eq(mails_to(addr), [], "nothing delivered while it is down")
+        t.ok(wait_message_row(uid, 1) is not None, "the message waits in "
+             "the queue")
+    finally:
+        faults()
+    up = time.monotonic()
+    got = wait_mails({addr: 1}, timeout=60)[addr]
+    took = time.monotonic() - up
+    t.ok(len(got) == 1, "the mail arrived %.1f s after the server came "
+         "back (within 60 s)" % took)
+    mailed_code_works(t, addr, got, "after the outage")
+    if logs_readable():
+        log = log_since(mark)
+        fails = re.findall(r"mail send failed .* user=%d attempt=(\d+)\n"
+                           % uid, log)
+        sent = re.findall(r"mail sent .* user=%d attempt=(\d+)\n" % uid,
+                          log)
+        t.ok(len(fails) >= 2 and len(sent) == 1 and
+             int(sent[0]) == len(fails) + 1 and
+             [int(a) for a in fails] == list(range(1, len(fails) + 1)),
+             "one log line per try, naming the account: %d failures, then "
+             "sent at try %s" % (len(fails), sent), log[-3000:])
+
+
+def test_smtp_4xx(t):
+    """A server that answers 451 twice, then accepts: the third try
+    delivers, and the code works."""
+    addr = insert_users(1, "tf")[0]
+    uid = uid_by_email(addr)
+    mark = len(program_log())
+    faults(temp_fail=2)
+    try:
+        same_answer(t, forgot(addr), "4xx then accepting")
+        got = wait_mails({addr: 1}, timeout=60)[addr]
+    finally:
+        faults()
+    t.eq(len(got), 1, "the mail arrived after two 451 answers")
+    mailed_code_works(t, addr, got, "after 451 twice")
+    if logs_readable():
+        log = log_since(mark)
+        t.eq(len(re.findall(r"mail send failed .*smtp_status=451 .* "
+                            r"user=%d attempt=[12]\n" % uid, log)), 2,
+             "two failures with smtp_status=451 logged", log[-2000:])
+
+
+def test_expired_while_queued(t):
+    """A code that expires while its message waits for the mail server:
+    dropped, no mail once the server is back."""
+    addr = insert_users(1, "ex")[0]
+    uid = uid_by_email(addr)
+    mark = len(program_log())
+    faults(down=True)
+    try:
+        same_answer(t, forgot(addr), "code that will expire")
+        row = wait_message_row(uid)
+        t.ok(row is not None, "its message waits in the queue")
+        db_query("UPDATE passwordresettoken SET expires_at = "
+                 "UTC_TIMESTAMP() - INTERVAL 1 SECOND WHERE user_id = %d"
+                 % uid)
+        db_query("UPDATE auth_mail_queue SET expires_at = UTC_TIMESTAMP() "
+                 "- INTERVAL 1 SECOND WHERE user_id = %d" % uid)
+        t.ok(wait_queue_empty(60), "the sender drops the expired message")
+    finally:
+        faults()
+    time.sleep(NO_MAIL_WAIT)
+    t.eq(mails_to(addr), [], "no mail for the expired code, the server "
+         "back up")
+    if logs_readable():
+        t.ok(re.search(r"mail dropped reason=expired user=%d " % uid,
+                       log_since(mark)), "the drop is logged, naming the "
+             "account", log_since(mark)[-2000:])
+
+
+def timed_forgot(addr):
+    t0 = time.perf_counter()
+    r = forgot(addr)
+    return time.perf_counter() - t0, r
+
+
+def test_greeting_delay(t):
+    """A mail server that takes 5 s to greet: forgot-password answers, and
+    the next request answers in the same time as with a healthy server.
+    Blocks of five (a registered address, then a timed probe) with the
+    server healthy and slow in turn, three rounds; the n-th probe of a
+    slow block is compared with the n-th of the healthy block before it
+    (seconds apart, under the same load of a shared machine)."""
+    accounts = insert_users(30, "gd")
+    times = {"healthy": [], "slow": []}
+    bad = []
+    try:
+        for rnd in range(3):
+            for state in ("healthy", "slow"):
+                faults(greeting_delay=5 if state == "slow" else 0)
+                for i in range(5):
+                    r = forgot(accounts.pop())
+                    if r.status != 200:
+                        bad.append(r)
+                    dt, r = timed_forgot(unique("gu") + "@example.com")
+                    if r.status != 200:
+                        bad.append(r)
+                    times[state].append(dt * 1000)
+    finally:
+        faults()
+    t.ok(not bad, "every forgot-password answered 200, the greeting "
+         "delayed or not", *bad[:3])
+    h = statistics.median(times["healthy"])
+    d = statistics.median([b - a for a, b in zip(times["healthy"],
+                                                 times["slow"])])
+    t.diag("next request after forgot-password: healthy %.2f ms, greeting "
+           "delayed 5 s %.2f ms (medians of 15); median difference %+.2f ms"
+           % (h, statistics.median(times["slow"]), d))
+    t.ok(d <= max(0.25 * h, 1.0), "with a greeting delayed 5 s the next "
+         "request answers in the same time: %+.2f ms, within 25 %% of "
+         "%.2f ms or 1 ms" % (d, h))
+    t.ok(wait_queue_empty(90), "the delayed mails go out in the end")
+
+
+def test_timing_pairs(t):
+    """30 pairs of a registered and an unknown address, alternated, each
+    followed by a probe: the probes after a registered address and after
+    an unknown one answer in the same time, so nothing in how soon the
+    program is ready again tells them apart.  Compared pair by pair (the
+    two probes of a pair run a few milliseconds apart, under the same load
+    of a shared machine): the median difference is under 10 % of a probe,
+    or under 1 ms."""
+    accounts = insert_users(30, "tp")
+    after = {"registered": [], "unknown": []}
+    for i in range(30):
+        kinds = ("registered", "unknown")
+        for kind in kinds if i % 2 == 0 else reversed(kinds):
+            addr = (accounts[i] if kind == "registered" else
+                    unique("tq") + "@example.com")
+            r = forgot(addr)
+            if r.status != 200:
+                t.ok(False, "forgot-password %s: 200" % kind, repr(r))
+                return
+            dt, r = timed_forgot(unique("tz") + "@example.com")
+            after[kind].append(dt * 1000)
+    diffs = [a - b for a, b in zip(after["registered"], after["unknown"])]
+    d = statistics.median(diffs)
+    probe = statistics.median(after["registered"] + after["unknown"])
+    t.diag("the request after a registered address: %.2f ms, after an "
+           "unknown one: %.2f ms (medians of 30); median difference within "
+           "a pair %+.2f ms" % (statistics.median(after["registered"]),
+                                statistics.median(after["unknown"]), d))
+    t.ok(abs(d) < max(0.1 * probe, 1.0), "the median difference within a "
+         "pair is under 10 %% of a probe (%.2f ms) or 1 ms: %+.2f ms"
+         % (probe, d))
+    got = wait_mails({x: 1 for x in accounts}, timeout=60)
+    t.eq(collect_codes(got), 30, "and each of the 30 registered addresses "
+         "got its mail with a code")
+
+
+def collect_codes(got):
+    """got: address -> its mails.  Keep each address's code (for the
+    checks at the end); return how many addresses got exactly one mail
+    with a code."""
+    n = 0
+    for mails in got.values():
+        code = code_in(mails[0]) if mails else None
+        if code:
+            CODES.append(code)
+            n += len(mails) == 1
+    return n
+
+
+def innodb_deadlocks():
+    return int(db_query("SHOW GLOBAL STATUS LIKE 'Innodb_deadlocks'")[0][1])
+
+
+def test_parallel_no_deadlock(t):
+    """50 forgot-password requests at once for 50 accounts, on an empty
+    code table: 50 mails, and no deadlock, neither in InnoDB's count nor
+    in the logs."""
+    db_query("DELETE FROM passwordresettoken")
+    db_query("DELETE FROM auth_reset_code")
+    accounts = insert_users(50, "pd")
+    mark = len(program_log())
+    before = innodb_deadlocks()
+    results = race(50, lambda i: forgot(accounts[i], timeout=30).status)
+    t.eq(results, [200] * 50, "50 parallel forgot-password: each 200")
+    got = wait_mails({a: 1 for a in accounts}, timeout=60)
+    t.eq(collect_codes(got), 50, "each of the 50 accounts got one mail "
+         "with a code")
+    t.eq(innodb_deadlocks() - before, 0, "InnoDB counted no deadlock")
+    if logs_readable():
+        t.ok(not re.search(r"errno=1213|deadlock", log_since(mark), re.I),
+             "no deadlock in the program log", log_since(mark)[-2000:])
+
+
+def mail_key():
+    """The key the code is derived from a nonce with (otp.c), computed as
+    only the holder of the secret can: here from the test config's
+    JWT_SECRET_KEY (it sets no OTP_SECRET_KEY)."""
+    cfg = config_values()
+    if cfg.get("OTP_SECRET_KEY"):
+        key = hashlib.sha256(unquote(cfg["OTP_SECRET_KEY"]).encode()).digest()
+    else:
+        key = hmac.new(unquote(cfg["JWT_SECRET_KEY"]).encode(),
+                       b"collab-auth one-time code key v1",
+                       hashlib.sha256).digest()
+    return key, hmac.new(key, b"collab-auth mail code key v1",
+                         hashlib.sha256).digest()
+
+
+def code_from_nonce(mkey, uid, msg_id, nonce):
+    for counter in range(16):
+        md = hmac.new(mkey, b"collab-auth-code:%d:%d:%s:%d"
+                      % (uid, msg_id, nonce.encode(), counter),
+                      hashlib.sha256).digest()
+        for i in range(0, len(md), 4):
+            v = int.from_bytes(md[i:i + 4], "big")
+            if v < 4294000000:
+                return "%06d" % (v % 1000000)
+    return None
+
+
+def test_queue_holds_no_code(t):
+    """The queue read directly, while a message waits: nothing in it is
+    the code or gives it without the key; with the key (which only the
+    programs' config holds) the nonce gives exactly the mailed code."""
+    addr = insert_users(1, "nc")[0]
+    uid = uid_by_email(addr)
+    faults(down=True)
+    try:
+        same_answer(t, forgot(addr), "queue read directly")
+        row = wait_message_row(uid)
+        dump = db_query("SELECT * FROM auth_mail_queue WHERE user_id = %d"
+                        % uid)
+    finally:
+        faults()
+    got = wait_mails({addr: 1}, timeout=60)[addr]
+    code = code_in(got[0]) if got else None
+    t.ok(row is not None and code is not None, "the message waited, then "
+         "was delivered with a code")
+    if row is None or code is None:
+        return
+    CODES.append(code)
+    flat = " ".join(str(c) for c in dump[0])
+    t.ok(code not in flat, "no column of the queue row holds the code",
+         flat)
+    t.ok(re.fullmatch(r"[0-9a-f]{64}", row[1] or "") is not None,
+         "the row holds a 64-hex-digit nonce", row)
+    key, mkey = mail_key()
+    t.eq(code_from_nonce(mkey, uid, int(row[0]), row[1]), code,
+         "with the key, the nonce gives the mailed code")
+    other = hmac.new(b"not-the-secret", b"collab-auth mail code key v1",
+                     hashlib.sha256).digest()
+    t.ok(code_from_nonce(other, uid, int(row[0]), row[1]) != code and
+         code_from_nonce(hashlib.sha256(row[1].encode()).digest(), uid,
+                         int(row[0]), row[1]) != code,
+         "without it (another key, or one made from the nonce) it does not")
+    digest = db_scalar("SELECT otp FROM passwordresettoken WHERE id = %s"
+                       % row[2])
+    t.eq(digest, hmac.new(key, b"collab-auth-otp:%d:%s" % (uid,
+                                                           code.encode()),
+                          hashlib.sha256).hexdigest(),
+         "passwordresettoken.otp holds only the keyed HMAC of the code")
+    reset_works(t, addr, code, "queue read directly")
+
+
+def failure_key(addr):
+    return hashlib.sha256(b"collab-auth-reset-failure:" +
+                          addr.encode()).hexdigest()
+
+
+def test_daily_cap(t):
+    """OTP_MAX_FAILURES_PER_DAY (10): past 10 failed tries in 24 hours,
+    every code of the address is refused with the same 400, even the
+    right one, until the day has passed.  An unknown address is counted
+    the same way."""
+    cap = cfg_int("OTP_MAX_FAILURES_PER_DAY", 10)
+    user = new_user("dc")
+    register(t, user)
+    addr = user["email"]
+    EXPECTED_MAILS[addr] = 3
+    codes = []
+    for n in range(1, 4):
+        if n > 1:
+            sleep_cooldown(time.monotonic())
+        forgot(addr)
+        codes.append(mail_code(t, addr, n, "daily cap: code %d arrived" % n))
+        if n < 3:
+            statuses = [reset(addr, wrong(codes[-1]), password()).status
+                        for _ in range(cap // 2)]
+            t.eq(statuses, [400] * (cap // 2), "code %d: %d wrong tries, "
+                 "each 400" % (n, cap // 2))
+    t.eq(db_scalar("SELECT COUNT(*) FROM auth_reset_failure WHERE "
+                   "key_hash = UNHEX('%s')" % failure_key(addr)), str(cap),
+         "auth_reset_failure: %d failures of the address" % cap)
+    h = hash_of(user)
+    r = reset(addr, codes[-1], password())
+    expect_bad_code(t, r, "the right, fresh code past %d failures" % cap,
+                    REFERENCE.get("bad_code"))
+    t.eq(hash_of(user), h, "past the cap: the hash is unchanged")
+    db_query("UPDATE auth_reset_failure SET failed_at = failed_at - "
+             "INTERVAL 25 HOUR WHERE key_hash = UNHEX('%s')"
+             % failure_key(addr))
+    reset_works(t, addr, codes[-1], "the day over")
+
+    unknown = unique("dcu") + "@example.com"
+    statuses = [reset(unknown, "123456", password()).status
+                for _ in range(cap + 2)]
+    t.eq(statuses, [400] * (cap + 2), "an unknown address: every try 400")
+    t.eq(db_scalar("SELECT COUNT(*) FROM auth_reset_failure WHERE "
+                   "key_hash = UNHEX('%s')" % failure_key(unknown)),
+         str(cap), "an unknown address is counted like an account, up to "
+         "the cap")
+
+
+def test_reset_timing(t):
+    """reset-password: an unknown address and a registered one with a
+    wrong code answer in the same time (40 interleaved pairs, the median
+    ratio within a pair within 1.25)."""
+    pairs = 40
+    accounts = insert_users(pairs, "rt")
+    ids = [uid_by_email(a) for a in accounts]
+    for uid in ids:
+        tok = int(db_scalar(
+            "INSERT INTO passwordresettoken (user_id, otp, expires_at, "
+            "is_used) VALUES (%d, SHA2(RAND(), 256), UTC_TIMESTAMP() + "
+            "INTERVAL 20 MINUTE, 0); SELECT LAST_INSERT_ID()" % uid))
+        db_query("INSERT INTO auth_reset_code (token_id, user_id, "
+                 "created_at, attempts) VALUES (%d, %d, UTC_TIMESTAMP(), 0)"
+                 % (tok, uid))
+    times = {"registered": [], "unknown": []}
+    statuses = []
+    for i in range(pairs):
+        kinds = ("unknown", "registered")
+        for kind in kinds if i % 2 == 0 else reversed(kinds):
+            addr = (accounts[i] if kind == "registered" else
+                    unique("ru") + "@example.com")
+            t0 = time.perf_counter()
+            r = reset(addr, "000000", password())
+            times[kind].append(time.perf_counter() - t0)
+            statuses.append(r.status)
+    t.eq(statuses, [400] * 2 * pairs, "%d tries: each 400" % (2 * pairs))
+    a = statistics.median(times["registered"]) * 1000
+    b = statistics.median(times["unknown"]) * 1000
+    ratio = statistics.median([x / y for x, y in zip(times["registered"],
+                                                     times["unknown"])])
+    t.diag("reset-password median: registered, wrong code %.2f ms; unknown "
+           "address %.2f ms; median ratio within a pair %.3f" % (a, b, ratio))
+    t.ok(1 / 1.25 <= ratio <= 1.25, "the median ratio within a pair "
+         "(the two tries a few milliseconds apart, under the same load) "
+         "is within 1.25: %.3f" % ratio,
+         "registered ms: %s" % " ".join("%.1f" % (x * 1000)
+                                         for x in times["registered"]),
+         "unknown ms:    %s" % " ".join("%.1f" % (x * 1000)
+                                         for x in times["unknown"]))
+
+
+def proxy_url(path):
+    """The test config's MYSQL_DB_URL with its unix socket replaced."""
+    url = config_values()["MYSQL_DB_URL"]
+    return re.sub(r"unix_socket=[^&]*", "unix_socket=" + path, url)
+
+
+def test_commit_unknown(t):
+    """The connection lost during the COMMIT of a reset: when the COMMIT
+    landed, the answer is 200 (never 400 for a reset that happened);
+    when it did not, 503, and the code still works."""
+    sock = os.path.join(env("AUTH_TEST_TMPDIR"), "dbproxy.sock")
+    with DbProxy(env("AUTH_TEST_DB_SOCKET"), sock) as proxy:
+        e = {"MYSQL_DB_URL": proxy_url(sock)}
+        for mode in ("after", "before"):
+            user = new_user("cu")
+            register(t, user)
+            addr = user["email"]
+            EXPECTED_MAILS[addr] = 1
+            forgot(addr)
+            code = mail_code(t, addr, 1, "commit %s: the code arrived" % mode)
+            h = hash_of(user)
+            new_pw = password()
+            USED_PASSWORDS.append(new_pw)
+            proxy.arm(mode)
+            cuts = proxy.cuts
+            r = cgi({"email": addr, "otp": code, "new_password": new_pw},
+                    prog="auth-reset-password", extra_env=e)
+            t.eq(proxy.cuts, cuts + 1, "commit %s: the connection was cut "
+                 "at COMMIT" % mode, repr(r))
+            if mode == "after":
+                t.ok(r.status == 200 and r.json == RESET_BODY, "the COMMIT "
+                     "landed, its answer lost: 200, found out by reading "
+                     "the state again", repr(r))
+                t.eq(login(addr, new_pw).status, 200, "and the new "
+                     "password logs in")
+            else:
+                expect(t, r, 503, "Service temporarily unavailable",
+                       "the COMMIT never reached the server: 503")
+                t.eq(hash_of(user), h, "the password is unchanged")
+                reset_works(t, addr, code, "after the lost COMMIT, the "
+                            "same code")
+
+
+def test_long_username(t):
+    """A legacy username of about 1000 bytes (255 characters, mostly emoji:
+    the FastAPI backend took any username that fit the column):
+    the mail is built, its greeting shortened, and the code works."""
+    prefix = unique("lu")
+    name = prefix + "\U0001F600" * (255 - len(prefix))
+    addr = insert_users(1, "lu", usernames=[name])[0]
+    forgot(addr)
+    code = mail_code(t, addr, 1, "a %d-byte username: the mail arrived"
+                     % len(name.encode()))
+    body = parse(mails_to(addr)[0]).get_content()
+    first = body.splitlines()[0] if body else ""
+    t.ok(first == "Hello " + name[:64] + "...,", "its greeting is the "
+         "name cut to 64 characters and \"...\"", first)
+    reset_works(t, addr, code, "the long username")
+
+
+def test_cron_delivers(t):
+    """A request no sender took (as if the one started had died): the next
+    auth-cleanup run, from cron, issues and sends it."""
+    mail_senders_idle()
+    addr = insert_users(1, "cr")[0]
+    db_query("INSERT INTO auth_mail_queue (email, created_at, expires_at, "
+             "next_attempt_at) VALUES (%s, UTC_TIMESTAMP(), UTC_TIMESTAMP() "
+             "+ INTERVAL 30 MINUTE, UTC_TIMESTAMP())" % sql_quote(addr))
+    p = subprocess.run([env("AUTH_TEST_CLEANUP"), "-q"], capture_output=True,
+                       timeout=120, env=clean_env(
+                           AUTH_CONFIG=env("AUTH_TEST_CONFIG")))
+    t.eq(p.returncode, 0, "auth-cleanup -q exits 0", p.stderr[-1000:])
+    code = mail_code(t, addr, 1, "auth-cleanup delivered the queued "
+                     "request's mail")
+    t.ok(re.search(rb"mail sent .* user=\d+ attempt=1", p.stderr),
+         "and logged the try, naming the account", p.stderr[-1000:])
+    reset_works(t, addr, code, "delivered by auth-cleanup")
+
 # -- At the end ----------------------------------------------------------------
 
 def test_mail_counts(t):
@@ -1040,7 +1634,12 @@ def main():
     for fn in (test_prepare, test_forgot_same_answer, test_mail_content,
                test_forgot_422, test_timing, test_mail_failure,
                test_reset_success, test_reset_bad_codes, test_reset_422,
-               test_reset_race, test_cooldown_cap_retire, test_mail_counts,
+               test_reset_race, test_cooldown_cap_retire, test_lookalike,
+               test_smtp_down, test_smtp_4xx, test_expired_while_queued,
+               test_queue_holds_no_code, test_greeting_delay,
+               test_timing_pairs, test_daily_cap, test_reset_timing,
+               test_commit_unknown, test_long_username, test_cron_delivers,
+               test_parallel_no_deadlock, test_mail_counts,
                test_no_codes_stored, test_logs):
         t.run(fn)
     t.done()

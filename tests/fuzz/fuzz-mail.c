@@ -8,7 +8,7 @@
  *  - mail_header_ok() refuses exactly the strings with a control
  *    character (CR and LF included) or DEL;
  *  - no CR/LF injection: a control character in an address, the name or
- *    the subject, or an address that is not one ASCII local@domain
+ *    the subject, or an address that is not one UTF-8 local@domain
  *    without spaces, quotes, brackets or commas, is refused;
  *  - a built message has exactly the eight documented header fields, in
  *    order, each once: no value can start a header of its own;
@@ -18,7 +18,11 @@
  *    name and the subject decode (quoted-string or RFC 2047 "B" words)
  *    to exactly what was given, Message-ID is at MAIL_FROM's domain, and
  *    the body is the given one with its line ends made CRLF;
- *  - a refusal leaves the output empty.
+ *  - a refusal leaves the output empty;
+ *  - mail_line_text() (database text put into a body line) writes within
+ *    its buffer, NUL-terminated, well-formed UTF-8 without control
+ *    characters, at most the characters asked for and "...", and gives
+ *    back printable UTF-8 that fits unchanged.
  */
 #include "config.h"
 
@@ -33,6 +37,7 @@
 #include "cfg.h"
 #include "mail.h"
 #include "oracle.h"
+#include "valid.h"
 
 #define FUZZ_MAX	(MAIL_MAX + 1024)	/* longer inputs are ignored */
 #define FUZZ_NOW	1700000000LL
@@ -46,20 +51,18 @@ static const char *const fuzz_names[FUZZ_FIELDS] = {
 };
 
 /*
- * Return 1 if s may be an address as mail.c promises to take it: ASCII,
- * one "@" with something on both sides, none of the bytes that would
- * end or change an SMTP path or an address header.
+ * Return 1 if s may be an address as mail.c promises to take it: UTF-8
+ * (RFC 6531), one "@" with something on both sides, none of the bytes
+ * that would end or change an SMTP path or an address header.
  */
 static int
 fuzz_addr_plausible(const char *s)
 {
 	const char	*at;
 
-	if (oracle_control(s) || strpbrk(s, " \"(),:;<>[\\]") != NULL)
+	if (oracle_control(s) || strpbrk(s, " \"(),:;<>[\\]") != NULL ||
+	    !valid_utf8(s, strlen(s)))
 		return 0;
-	for (at = s; *at != '\0'; at++)
-		if ((unsigned char)*at >= 0x80)
-			return 0;
 	return (at = strchr(s, '@')) != NULL && at != s && at[1] != '\0' &&
 	    strchr(at + 1, '@') == NULL;
 }
@@ -249,6 +252,41 @@ fuzz_message(const char *m, const struct cfg *cfg, const char *to,
 }
 
 /*
+ * Check mail_line_text() on src with a buffer of dstsz bytes (at most
+ * 255) and at most maxchars characters.
+ */
+static void
+fuzz_line(const char *src, size_t dstsz, size_t maxchars)
+{
+	char		 out[256];
+	size_t		 len, chars = 0, i;
+
+	memset(out, 'x', sizeof(out));
+	mail_line_text(out, dstsz, src, maxchars);
+	if (dstsz == 0) {
+		if (out[0] != 'x')
+			oracle_fail("line text: wrote into no buffer");
+		return;
+	}
+	if ((len = strnlen(out, dstsz)) == dstsz || out[dstsz] != 'x')
+		oracle_fail("line text: past its buffer of %zu", dstsz);
+	if (oracle_control(out) || !valid_utf8(out, len))
+		oracle_fail("line text: \"%s\"", out);
+	for (i = 0; i < len; i++)
+		if (((unsigned char)out[i] & 0xc0) != 0x80)
+			chars++;
+	if (chars > maxchars + 3)
+		oracle_fail("line text: %zu characters for %zu", chars,
+		    maxchars);
+	for (i = 0, chars = 0; src[i] != '\0'; i++)
+		if (((unsigned char)src[i] & 0xc0) != 0x80)
+			chars++;
+	if (!oracle_control(src) && valid_utf8(src, i) &&
+	    chars <= maxchars && i + 4 <= dstsz && strcmp(out, src) != 0)
+		oracle_fail("line text: \"%s\" changed", src);
+}
+
+/*
  * The libFuzzer entry point.  Always returns 0.
  */
 int
@@ -270,6 +308,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < 5; i++)
 		if ((mail_header_ok(f[i]) != 0) == oracle_control(f[i]))
 			oracle_fail("mail_header_ok() wrong on field %zu", i);
+
+	fuzz_line(f[4], size % 256, size % 70);
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.mail_from = (char *)(uintptr_t)f[0];

@@ -17,8 +17,9 @@
  *    (valid_email_lookup(), valid_address() with VALID_ADDR_UTF8) takes
  *    every address valid_email() takes, to the same result, and what it
  *    takes is at most 1016 bytes of text with one "@" and none of the
- *    bytes that would end or change an SMTP path or a header, and
- *    validates again to itself;
+ *    bytes that would end or change an SMTP path or a header, validates
+ *    again to itself, and is accepted by mail_format() (the code goes
+ *    to the stored address such a lookup finds);
  *  - a username is accepted exactly when it is 3 to 32 of the ASCII
  *    letters, digits, "_", "." and "-";
  *  - an accepted password is 8 to 72 bytes, equals neither the email,
@@ -130,6 +131,8 @@ fuzz_addr_safe(const char *s, size_t len)
 static void
 fuzz_lookup(const char *in, size_t len)
 {
+	static char	 msgbuf[8192];
+	struct cfg	 cfg;
 	char		 out[VALID_EMAIL_LOOKUP_MAX + 1];
 	char		 again[VALID_EMAIL_LOOKUP_MAX + 1];
 	char		 strict[VALID_EMAIL_MAX + 1];
@@ -159,6 +162,11 @@ fuzz_lookup(const char *in, size_t len)
 	    NULL || strcmp(out, again) != 0)
 		oracle_fail("lookup: \"%s\" does not validate to itself",
 		    out);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.mail_from = fuzz_from;
+	if (mail_format(&cfg, out, "Subject", "Body\n", 1700000000LL,
+	    msgbuf, sizeof(msgbuf)) != AUTH_OK)
+		oracle_fail("lookup: mail_format() refuses \"%s\"", out);
 }
 
 static void

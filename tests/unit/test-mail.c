@@ -87,8 +87,18 @@ static const char *const bad_addrs[] = {
 	"victim@example.com.",
 	"victim@exa_mple.com",
 	"victim@[127.0.0.1]",
-	"v\xc3\xad" "ctim@example.com",
+	"v\xc3" "ctim@example.com",		/* a cut UTF-8 character */
+	"v\xed\xa0\x80" "ctim@example.com",	/* a surrogate */
+	"victim@ex\xc0\xafmple.com",		/* an overlong "/" */
 	"",
+};
+
+/* Addresses stored by the FastAPI backend that must be mailable. */
+static const char *const utf8_addrs[] = {
+	"v\xc3\xad" "ctim@example.com",
+	"bob@b\xc3\xbc" "cher.de",
+	"stra\xc3\x9f" "e@b\xc3\xbc" "cher.example",
+	"\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe5\x85\xac\xe5\x8f\xb8",
 };
 
 /*
@@ -455,15 +465,30 @@ test_format_refused(void)
 		}
 	}
 	tap_ok(bad == 0, "MAIL_FROM: the same addresses refused");
+	cfg_init(&c);
+	bad = 0;
+	for (i = 0; i < sizeof(utf8_addrs) / sizeof(utf8_addrs[0]); i++) {
+		if (mail_format(&c, utf8_addrs[i], SUBJECT, BODY, NOW, msg,
+		    sizeof(msg)) != AUTH_OK || strstr(msg, utf8_addrs[i]) ==
+		    NULL) {
+			tap_diag("To refused: %s", utf8_addrs[i]);
+			bad++;
+		}
+	}
+	tap_ok(bad == 0, "To: %zu addresses with UTF-8 local parts or "
+	    "domains accepted, written as stored (RFC 6532)",
+	    sizeof(utf8_addrs) / sizeof(utf8_addrs[0]));
 	c.mail_from = NULL;
 	tap_ok(mail_format(&c, TO, SUBJECT, BODY, NOW, msg, sizeof(msg)) ==
 	    AUTH_ERR_INVALID, "MAIL_FROM unset: refused");
 	cfg_init(&c);
 
 	tap_ok(mail_format(&c, "x!#$%&'*+/=?^_`{|}~-.y@a-b.example", SUBJECT,
-	    BODY, NOW, msg, sizeof(msg)) == AUTH_OK && mail_format(&c,
-	    "a@localhost", SUBJECT, BODY, NOW, msg, sizeof(msg)) == AUTH_OK,
-	    "every atext character and a one-label domain are accepted");
+	    BODY, NOW, msg, sizeof(msg)) == AUTH_OK,
+	    "every atext character is accepted");
+	tap_ok(mail_format(&c, "a@localhost", SUBJECT, BODY, NOW, msg,
+	    sizeof(msg)) == AUTH_ERR_INVALID, "a one-label domain is refused, "
+	    "as valid_address() refuses it everywhere");
 
 	c.mail_from_name = S("Collab\r\nBcc: evil@x.example");
 	tap_ok(mail_format(&c, TO, SUBJECT, BODY, NOW, msg, sizeof(msg)) ==
@@ -531,11 +556,11 @@ send_logged(const struct cfg *c, const char *to, const char *subject,
 	log[0] = '\0';
 	fflush(stderr);
 	if ((fd = mkstemp(path)) == -1)
-		return mail_send(c, to, subject, body);
+		return mail_send(c, to, subject, body, "user=7 attempt=1");
 	(void)unlink(path);
 	saved = dup(STDERR_FILENO);
 	(void)dup2(fd, STDERR_FILENO);
-	rc = mail_send(c, to, subject, body);
+	rc = mail_send(c, to, subject, body, "user=7 attempt=1");
 	(void)dup2(saved, STDERR_FILENO);
 	(void)close(saved);
 	if ((n = pread(fd, log, logsz - 1, 0)) > 0)
@@ -676,15 +701,17 @@ test_file_transport(void)
 	    "the file name's UTC time is the Date header's, and now");
 
 	tap_ok(strstr(log, "mail queued outbox=") != NULL &&
-	    count >= 1 && strstr(log, names[0]) != NULL,
-	    "logged: mail queued outbox=... file=<name>");
+	    count >= 1 && strstr(log, names[0]) != NULL &&
+	    strstr(log, " user=7 attempt=1\n") != NULL,
+	    "logged: mail queued outbox=... file=<name>, then the caller's "
+	    "context (user=7 attempt=1)");
 	tap_ok(strstr(log, CODE) == NULL && strstr(log, "alice") == NULL &&
 	    strstr(log, "expires") == NULL,
 	    "the log has neither the code, the body nor the recipient");
 
 	/* MAIL_OUTBOX_DIR wins over MAIL_SERVER, even an unusable one. */
 	c.mail_server = S("smtp.example.com/x");
-	tap_ok(mail_send(&c, TO, SUBJECT, BODY) == AUTH_OK &&
+	tap_ok(mail_send(&c, TO, SUBJECT, BODY, NULL) == AUTH_OK &&
 	    list_dir(dir, names, 4) == 2,
 	    "MAIL_OUTBOX_DIR set: the outbox is used even with MAIL_SERVER");
 	c.mail_server = NULL;
@@ -693,19 +720,19 @@ test_file_transport(void)
 	    SUBJECT, BODY, log, sizeof(log)) == AUTH_ERR_INVALID &&
 	    list_dir(dir, names, 4) == 2 && strstr(log, "evil") == NULL,
 	    "an injected recipient: refused, nothing written or logged");
-	tap_ok(mail_send(&c, TO, "Reset\r\nBcc: evil@x.example", BODY) ==
+	tap_ok(mail_send(&c, TO, "Reset\r\nBcc: evil@x.example", BODY, NULL) ==
 	    AUTH_ERR_INVALID && list_dir(dir, names, 4) == 2,
 	    "an injected subject: refused, nothing written");
 
 	c.mail_from = NULL;
-	tap_ok(mail_send(&c, TO, SUBJECT, BODY) == AUTH_ERR_CONFIG &&
+	tap_ok(mail_send(&c, TO, SUBJECT, BODY, NULL) == AUTH_ERR_CONFIG &&
 	    list_dir(dir, names, 4) == 2, "MAIL_FROM unset: AUTH_ERR_CONFIG");
 	c.mail_from = S("not-an-address");
-	tap_ok(mail_send(&c, TO, SUBJECT, BODY) == AUTH_ERR_CONFIG,
+	tap_ok(mail_send(&c, TO, SUBJECT, BODY, NULL) == AUTH_ERR_CONFIG,
 	    "MAIL_FROM not an address: AUTH_ERR_CONFIG");
 	c.mail_from = S(FROM);
 	c.mail_from_name = S("Collab\r\nBcc: evil@x.example");
-	tap_ok(mail_send(&c, TO, SUBJECT, BODY) == AUTH_ERR_CONFIG,
+	tap_ok(mail_send(&c, TO, SUBJECT, BODY, NULL) == AUTH_ERR_CONFIG,
 	    "MAIL_FROM_NAME with CRLF: AUTH_ERR_CONFIG");
 	c.mail_from_name = NULL;
 
@@ -717,7 +744,7 @@ test_file_transport(void)
 	(void)rmdir(dir);
 
 	c.mail_outbox_dir = dir;	/* now gone */
-	tap_ok(mail_send(&c, TO, SUBJECT, BODY) == AUTH_ERR_SYSTEM,
+	tap_ok(mail_send(&c, TO, SUBJECT, BODY, NULL) == AUTH_ERR_SYSTEM,
 	    "a missing outbox directory: AUTH_ERR_SYSTEM");
 }
 
@@ -742,7 +769,7 @@ test_config_errors(void)
 	    "no MAIL_SERVER and no MAIL_OUTBOX_DIR: AUTH_ERR_CONFIG, logged");
 	c.mail_server = S("");
 	c.mail_outbox_dir = S("");
-	tap_ok(mail_send(&c, TO, SUBJECT, BODY) == AUTH_ERR_CONFIG,
+	tap_ok(mail_send(&c, TO, SUBJECT, BODY, NULL) == AUTH_ERR_CONFIG,
 	    "both empty: AUTH_ERR_CONFIG");
 
 	c.mail_outbox_dir = NULL;
@@ -750,7 +777,7 @@ test_config_errors(void)
 	t0 = time(NULL);
 	for (i = 0; i < sizeof(bad_servers) / sizeof(bad_servers[0]); i++) {
 		c.mail_server = S(bad_servers[i]);
-		if (mail_send(&c, TO, SUBJECT, BODY) != AUTH_ERR_CONFIG) {
+		if (mail_send(&c, TO, SUBJECT, BODY, NULL) != AUTH_ERR_CONFIG) {
 			tap_diag("MAIL_SERVER accepted: %s", bad_servers[i]);
 			bad++;
 		}
@@ -760,8 +787,50 @@ test_config_errors(void)
 	    "AUTH_ERR_CONFIG at once, without network");
 	c.mail_server = S("smtp.example.com");
 	c.mail_port = 0;
-	tap_ok(mail_send(&c, TO, SUBJECT, BODY) == AUTH_ERR_CONFIG,
+	tap_ok(mail_send(&c, TO, SUBJECT, BODY, NULL) == AUTH_ERR_CONFIG,
 	    "MAIL_PORT 0: AUTH_ERR_CONFIG");
+}
+
+static void
+test_line_text(void)
+{
+	static const struct {
+		const char	*in;
+		size_t		 max;
+		const char	*want;
+		const char	*what;
+	} cases[] = {
+		{ "alice", 64, "alice", "a plain name is kept" },
+		{ "", 64, "", "the empty name stays empty" },
+		{ "Zo\xc3\xab \xe2\x9c\x93", 64, "Zo\xc3\xab \xe2\x9c\x93",
+		    "UTF-8 is kept" },
+		{ "a\r\nBcc: x", 64, "a??Bcc: x",
+		    "CR and LF become ?: no line of its own" },
+		{ "a\tb\x7f\x1b[1m", 64, "a?b??[1m", "TAB, DEL, ESC become ?" },
+		{ "a\xff" "b\xc3", 64, "a?b?", "broken UTF-8 becomes ?" },
+		{ "a\xed\xa0\x80", 64, "a???", "a surrogate becomes ???" },
+		{ "abcdefgh", 5, "abcde...", "cut after max characters, ..." },
+		{ "\xc3\xa9\xc3\xa9\xc3\xa9", 2, "\xc3\xa9\xc3\xa9...",
+		    "cut counts characters, not bytes" },
+		{ "abcde", 5, "abcde", "exactly max characters: not cut" },
+	};
+	char	 out[300], big[2000];
+	size_t	 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		mail_line_text(out, sizeof(out), cases[i].in, cases[i].max);
+		tap_ok(strcmp(out, cases[i].want) == 0,
+		    "mail_line_text: %s", cases[i].what);
+	}
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	mail_line_text(out, 10, big, 64);
+	tap_ok(strcmp(out, "xxxxxx...") == 0,
+	    "mail_line_text: a full buffer cuts the text, \"...\" and the NUL "
+	    "fit");
+	mail_line_text(out, 9, "\xe2\x9c\x93\xe2\x9c\x93", 64);
+	tap_ok(strcmp(out, "\xe2\x9c\x93...") == 0,
+	    "mail_line_text: never cuts inside a character");
 }
 
 int
@@ -776,6 +845,7 @@ main(void)
 	test_format_refused();
 	test_file_transport();
 	test_config_errors();
+	test_line_text();
 	free_strs();
 	return tap_done();
 }
