@@ -159,9 +159,9 @@ app_route(const struct app_endpoint *ep)
  * Serve one request on io: the front-end checks, the handler, a 500 if
  * the handler answered nothing, and the request's log line.  Work the
  * handler asked to run after the answer is returned in *afterp and
- * *argp.
+ * *argp.  Exported for the fuzz target of the whole front end.
  */
-static void
+void
 app_serve(struct app *app, const struct app_endpoint *ep,
     const struct req_io *io, void (**afterp)(void *), void **argp)
 {

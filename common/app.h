@@ -45,10 +45,13 @@ struct app_endpoint {
 	unsigned int		 flags;		/* APP_* */
 };
 
+struct req_io;
 struct throttle_hit;
 
 /* app.c */
 int	 app_main(const struct app_endpoint *);
+void	 app_serve(struct app *, const struct app_endpoint *,
+	    const struct req_io *, void (**)(void *), void **);
 void	 app_fail(struct req *, enum auth_status);
 int	 app_throttle(struct app *, struct req *, const struct throttle_hit *,
 	    size_t);

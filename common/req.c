@@ -335,6 +335,30 @@ req_tokenize(const char *s, size_t n, struct json_object **out)
 	return 1;
 }
 
+/*
+ * Return 1 if the n bytes at s hold no control character (RFC 8259: none
+ * in a string, only tab, LF and CR between tokens), else 0.  json-c takes
+ * raw ones inside strings even in strict mode.
+ */
+static int
+req_controls_ok(const unsigned char *s, size_t n)
+{
+	size_t	 i;
+	int	 instr = 0;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] < 0x20 && (instr ||
+		    (s[i] != '\t' && s[i] != '\n' && s[i] != '\r')))
+			return 0;
+		if (instr && s[i] == '\\') {
+			if (++i < n && s[i] < 0x20)
+				return 0;
+		} else if (s[i] == '"')
+			instr = !instr;
+	}
+	return 1;
+}
+
 static void
 req_json_invalid(struct req *r, const char *msg, const char *type)
 {
@@ -368,7 +392,8 @@ req_parse_json(struct req *r)
 	int			 rc;
 
 	/* json-c's own check lets overlong forms through. */
-	if (!valid_utf8(r->body, r->bodylen)) {
+	if (!valid_utf8(r->body, r->bodylen) ||
+	    !req_controls_ok((const unsigned char *)r->body, r->bodylen)) {
 		req_json_invalid(r, "JSON decode error", "json_invalid");
 		return 0;
 	}

@@ -78,11 +78,13 @@ CA_POOL_PROGRAMS="$CA_ENDPOINTS $CA_AUTHORIZERS"
 CA_OPENAPI=httpd-conf/openapi.json
 # The Galera pass needs galera-4 and rsync (its state transfer); the
 # switch test's stand-in for the FastAPI backend (tests/switch/) needs the
-# FastAPI stack.
+# FastAPI stack; the fuzz targets and the sanitizer pass need clang and
+# its runtime, and llvm for llvm-symbolizer (reports with function names
+# and lines); ca_build_copy needs rsync.
 CA_TEST_PACKAGES="openssl python3 python3-aiosmtpd python3-jsonschema
 python3-dotenv systemd galera-4 rsync python3-bcrypt python3-email-validator
 python3-fastapi python3-jose python3-passlib python3-pymysql
-python3-sqlmodel python3-uvicorn"
+python3-sqlmodel python3-uvicorn clang libclang-rt-14-dev llvm"
 
 ca_say() {
 	printf '%s: %s\n' "$CA_PROG" "$*" >&2
@@ -169,6 +171,64 @@ ca_build() {
 		fi
 		ca_say "make -j$jobs"
 		make -j"$jobs"
+	)
+}
+
+# ca_build_copy DIR [CONFIGURE-ARG...]: build the tree once more in DIR,
+# apart from the in-tree build (after ca_build, whose Makefile this
+# uses).  Automake refuses a second, VPATH build of a source tree that is
+# configured in-tree, so the distributed sources ("make distdir": what a
+# release holds) are mirrored into var/build/src, unchanged files keeping
+# their times so that the build stays incremental, and DIR is configured
+# from there with the arguments given (from scratch when they change).
+# Build in DIR only through this function: it brings the copy up to date.
+ca_build_copy() {
+	local dir=$1 jobs
+	shift
+	jobs=$(nproc 2>/dev/null || echo 2)
+	(
+		set -o pipefail
+		src=$CA_TOP/var/build/src
+		stage=$CA_TOP/var/build/dist.tmp
+		cd "$CA_TOP" || exit 1
+		rm -rf "$stage"
+		mkdir -p "$CA_TOP/var/build" || exit 1
+		make -s distdir distdir="$stage" >/dev/null || exit 1
+		mkdir -p "$src" "$dir" || exit 1
+		changed=$(rsync -a -c -i --delete "$stage/" "$src/" |
+		    sed -n 's/^>f[^ ]* //p') || exit 1
+		rm -rf "$stage"
+		# What changed gets the time of this copy, not its time in
+		# the tree: a file edited while an earlier copy was being
+		# built is older than the objects built from its old text.
+		# Then autotools' outputs after their inputs, as in the tree.
+		printf '%s\n' "$changed" | while IFS= read -r f; do
+			[ -z "$f" ] || touch "$src/$f" || exit 1
+		done || exit 1
+		case " $(printf '%s' "$changed" | tr '\n' ' ') " in
+		*" configure"* | *" Makefile."* | *" aclocal.m4 "* | \
+		    *" config.h.in "* | *" m4/"*)
+			touch "$src/aclocal.m4" && touch "$src/configure" \
+			    "$src/config.h.in" "$src/Makefile.in" || exit 1
+			;;
+		esac
+		cd "$dir" || exit 1
+		# Other options: objects built with other flags must go.
+		if [ "$(cat configure.args 2>/dev/null)" != "$*" ]; then
+			find . -mindepth 1 -delete || exit 1
+		fi
+		if [ ! -f config.status ] || [ ! -f Makefile ] ||
+		    [ "$src/configure" -nt config.status ]; then
+			ca_say "$dir: configure $*"
+			rm -f configure.args
+			"$src/configure" "$@" >configure.out 2>&1 || {
+				tail -n 20 configure.out >&2
+				exit 1
+			}
+			printf '%s\n' "$*" >configure.args
+		fi
+		ca_say "$dir: make -j$jobs"
+		make -s -j"$jobs"
 	)
 }
 
@@ -539,9 +599,11 @@ EOF
 }
 
 # ca_lighttpd_sed CONFIG FILE: FILE with the install paths of the shipped
-# lighttpd snippets replaced by this tree's and this run's.
+# lighttpd snippets replaced by this tree's and this run's.  The programs
+# are those in CA_BINDIR when set (another build of the tree, under its
+# top: the sanitizer pass of scripts/test), else in cgi-bin/.
 ca_lighttpd_sed() {
-	sed -e "s|/usr/local/libexec/collab-auth/|$(ca_sed_repl "$CA_TOP")/cgi-bin/|g" \
+	sed -e "s|/usr/local/libexec/collab-auth/|$(ca_sed_repl "${CA_BINDIR:-$CA_TOP/cgi-bin}")/|g" \
 	    -e "s|/usr/local/share/collab-auth/|$(ca_sed_repl "$CA_TOP")/httpd-conf/|g" \
 	    -e "s|/usr/local/etc/collab-auth\\.env|$(ca_sed_repl "$1")|g" \
 	    -e "s|/run/collab-auth/|$(ca_sed_repl "$CA_RUN")/|g" \

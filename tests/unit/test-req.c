@@ -213,6 +213,22 @@ static const struct case_front fronts[] = {
 	    "{\"a\":\"b\"} \r\n\t", 0, NULL },
 	{ "UTF-8 accepted", "POST", "application/json", NULL,
 	    "{\"a\":\"p\xc3\xa4ss\"}", 0, NULL },
+	/* RFC 8259, 7; json-c takes them raw even in strict mode. */
+	{ "raw LF in a string is 422", "POST", "application/json", NULL,
+	    "{\"a\":\"x\ny\"}", 422, JSON_INVALID },
+	{ "raw tab in a string is 422", "POST", "application/json", NULL,
+	    "{\"a\":\"x\ty\"}", 422, JSON_INVALID },
+	{ "raw control character in a string is 422", "POST",
+	    "application/json", NULL, "{\"a\":\"x\x01y\"}", 422,
+	    JSON_INVALID },
+	{ "raw control character in a key is 422", "POST",
+	    "application/json", NULL, "{\"a\x1f\":\"x\"}", 422,
+	    JSON_INVALID },
+	{ "control character between tokens is 422", "POST",
+	    "application/json", NULL, "{\"a\":\x0b\"x\"}", 422,
+	    JSON_INVALID },
+	{ "escaped controls accepted", "POST", "application/json", NULL,
+	    "{\"a\\u0001\":\"x\\n\\t\\\"\\\\\\u001f\"}", 0, NULL },
 };
 
 static void
