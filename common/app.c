@@ -453,5 +453,14 @@ app_main(const struct app_endpoint *ep)
 		rc = app_run_fcgi(&app, ep);
 	db_free(app.db);
 	cfg_free(&app.cfg);
+	/*
+	 * A plain CGI process ends here, its answer written with write(2)
+	 * and its database connection closed: _exit() skips the
+	 * libraries' exit handlers, which only free memory the kernel
+	 * takes back anyway (OpenSSL's alone cost a sixth of a CGI
+	 * refresh's CPU).
+	 */
+	if (cgi)
+		_exit(rc);
 	return rc;
 }

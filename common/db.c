@@ -144,24 +144,30 @@ static const char *const db_sql[DB_Q__MAX] = {
 	"SELECT RELEASE_LOCK('collab-auth-cleanup')",
 	    /* DB_Q_CLEANUP_UNLOCK */
 	/*
-	 * auth-cleanup's batches.  Each DELETE takes its rows in primary
-	 * key order, so that a replica applying the statement (statement-
-	 * based binlog, or a Galera node) removes the same rows.  The kinds
+	 * auth-cleanup's batches.  Each DELETE takes its rows in one total
+	 * order, its cutoff column's then the primary key's, so that a
+	 * replica applying the statement (statement-based binlog, or a
+	 * Galera node) removes the same rows; that order is the cutoff
+	 * column's index, which InnoDB extends by the primary key, so a
+	 * batch reads its rows straight off the index (ORDER BY the primary
+	 * key alone sorted every expired row for each batch).  The kinds
 	 * do not overlap (a used code that expired is "expired", a revoked
 	 * session that expired is "expired"), so a dry run counts each row
 	 * once, as the real run deletes it.
 	 */
 	"DELETE FROM passwordresettoken WHERE expires_at < ? "
-	    "ORDER BY id LIMIT ?", /* DB_Q_CLEANUP_RESET_EXPIRED */
+	    "ORDER BY expires_at, id LIMIT ?", /* DB_Q_CLEANUP_RESET_EXPIRED */
 	"DELETE FROM passwordresettoken WHERE is_used = 1 AND "
 	    "expires_at >= ? ORDER BY id LIMIT ?",
 	    /* DB_Q_CLEANUP_RESET_USED */
 	"DELETE FROM auth_reset_code WHERE created_at < ? "
-	    "ORDER BY token_id LIMIT ?", /* DB_Q_CLEANUP_RESET_CODE */
+	    "ORDER BY created_at, token_id LIMIT ?",
+	    /* DB_Q_CLEANUP_RESET_CODE */
 	"DELETE FROM auth_refresh_session WHERE expires_at < ? "
-	    "ORDER BY id LIMIT ?", /* DB_Q_CLEANUP_SESSION_EXPIRED */
+	    "ORDER BY expires_at, id LIMIT ?",
+	    /* DB_Q_CLEANUP_SESSION_EXPIRED */
 	"DELETE FROM auth_refresh_session WHERE revoked_at < ? AND "
-	    "expires_at >= ? ORDER BY id LIMIT ?",
+	    "expires_at >= ? ORDER BY revoked_at, id LIMIT ?",
 	    /* DB_Q_CLEANUP_SESSION_REVOKED */
 	"SELECT COUNT(*) FROM passwordresettoken WHERE expires_at < ?",
 	    /* DB_Q_COUNT_RESET_EXPIRED */
@@ -195,7 +201,7 @@ static const char *const db_sql[DB_Q__MAX] = {
 	    "window_start = ?) OR (kind = 2 AND key_hash = ? AND "
 	    "window_start = ?)", /* DB_Q_THROTTLE_LOGIN_OK */
 	"DELETE FROM auth_throttle WHERE expires_at < ? "
-	    "ORDER BY kind, key_hash, window_start LIMIT ?",
+	    "ORDER BY expires_at, kind, key_hash, window_start LIMIT ?",
 	    /* DB_Q_CLEANUP_THROTTLE */
 	"SELECT COUNT(*) FROM auth_throttle WHERE expires_at < ?",
 	    /* DB_Q_COUNT_THROTTLE */
@@ -270,11 +276,11 @@ static const char *const db_sql[DB_Q__MAX] = {
 	    "WHERE VARIABLE_NAME = 'THREADS_RUNNING'",
 	    /* DB_Q_CLEANUP_THREADS_RUNNING */
 	"DELETE FROM auth_mail_queue WHERE expires_at < ? "
-	    "ORDER BY id LIMIT ?", /* DB_Q_CLEANUP_MAILQ */
+	    "ORDER BY expires_at, id LIMIT ?", /* DB_Q_CLEANUP_MAILQ */
 	"SELECT COUNT(*) FROM auth_mail_queue WHERE expires_at < ?",
 	    /* DB_Q_COUNT_MAILQ */
 	"DELETE FROM auth_reset_failure WHERE failed_at < ? "
-	    "ORDER BY id LIMIT ?", /* DB_Q_CLEANUP_RESET_FAILURE */
+	    "ORDER BY failed_at, id LIMIT ?", /* DB_Q_CLEANUP_RESET_FAILURE */
 	"SELECT COUNT(*) FROM auth_reset_failure WHERE failed_at < ?",
 	    /* DB_Q_COUNT_RESET_FAILURE */
 	/*

@@ -17,13 +17,12 @@
 
 #include <json-c/json.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
+#include "hmac.h"
 #include "jwt.h"
 #include "resp.h"
 
-#define JWT_HS256_LEN	32	/* bytes of an HMAC-SHA256 */
+#define JWT_HS256_LEN	HMAC_SHA256_LEN
 #define JWT_KEY_MIN	32	/* RFC 7518, 3.2: at least the hash size */
 #define JWT_SUB_DIGITS	19	/* LLONG_MAX has 19 decimal digits */
 #define JWT_TIME_MAX	(1LL << 53)	/* exact in an IEEE double */
@@ -64,8 +63,8 @@ jwt_b64url_value(unsigned char c)
 
 /*
  * Return 1 if key is usable as an HS256 key: present, at least the size
- * of the hash (RFC 7518, 3.2 makes that a MUST), and short enough for
- * HMAC()'s int length.  Otherwise return 0.
+ * of the hash (RFC 7518, 3.2 makes that a MUST), and of a sane length.
+ * Otherwise return 0.
  */
 static int
 jwt_key_ok(const unsigned char *key, size_t keylen)
@@ -101,30 +100,6 @@ jwt_time_ok(long long t)
 {
 
 	return t >= 0 && t <= JWT_TIME_MAX;
-}
-
-/*
- * Compute HMAC-SHA256 with key over the n bytes at data into md, which
- * holds JWT_HS256_LEN bytes.  Return 1 on success, 0 if OpenSSL failed.
- * The caller wipes md.
- */
-static int
-jwt_hmac(const unsigned char *key, size_t keylen, const char *data,
-    size_t n, unsigned char *md)
-{
-	unsigned char	 buf[EVP_MAX_MD_SIZE];
-	unsigned int	 buflen = 0;
-	int		 ok = 0;
-
-	/* A caller buffer: HMAC() with a NULL md is not thread safe. */
-	if (HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)data,
-	    n, buf, &buflen) == NULL || buflen != JWT_HS256_LEN)
-		goto out;
-	memcpy(md, buf, JWT_HS256_LEN);
-	ok = 1;
-out:
-	OPENSSL_cleanse(buf, sizeof(buf));
-	return ok;
 }
 
 /*
@@ -337,7 +312,7 @@ jwt_check(const unsigned char *key, size_t keylen, const char *tok,
 	if (jwt_b64url_decode(s, slen, sig, sizeof(sig), &siglen) == -1 ||
 	    siglen != JWT_HS256_LEN)
 		goto out;
-	if (!jwt_hmac(key, keylen, tok, hlen + 1 + plen, md))
+	if (hmac_sha256(key, keylen, tok, hlen + 1 + plen, md) != AUTH_OK)
 		goto out;
 	if (CRYPTO_memcmp(md, sig, JWT_HS256_LEN) != 0)
 		goto out;
@@ -569,7 +544,7 @@ jwt_sign(const unsigned char *key, size_t keylen, const struct jwt_claims *c,
 		goto out;
 	n += m;
 	rc = AUTH_ERR_CRYPTO;
-	if (!jwt_hmac(key, keylen, out, n, md))
+	if (hmac_sha256(key, keylen, out, n, md) != AUTH_OK)
 		goto out;
 	rc = AUTH_ERR_INVALID;
 	if (n + 1 >= lim)

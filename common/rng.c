@@ -1,19 +1,28 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Randomness, from RAND_bytes() only.  Its failure (the CSPRNG can enter
- * an error state) is reported, never ignored: a caller that needs a
- * random value and cannot have one fails the request.
+ * Randomness, from the kernel's CSPRNG only, through getentropy(3)
+ * (getrandom(2) on Linux, which blocks only until the kernel's generator
+ * is seeded at boot).  Not OpenSSL's RAND_bytes(): its first call in a
+ * process instantiates OpenSSL's DRBGs and builds its table of every
+ * cipher, about 3 million instructions, which a plain CGI process, one
+ * request long, would pay on every request (a refresh-token as plain CGI
+ * spent a quarter of its CPU there); the kernel's generator is what
+ * seeds OpenSSL's anyway.  A failure is reported, never ignored: a
+ * caller that needs a random value and cannot have one fails the request.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "log.h"
 #include "rng.h"
+
+#define RNG_CHUNK	256	/* getentropy()'s most per call */
 
 /*
  * Fill the n bytes at buf with random bytes.  Returns AUTH_OK or
@@ -22,10 +31,17 @@
 enum auth_status
 rng_bytes(void *buf, size_t n)
 {
+	unsigned char	*p = buf;
+	size_t		 k;
 
-	if (n > INT_MAX || RAND_bytes(buf, (int)n) != 1) {
-		log_err("rng", "RAND_bytes failed");
-		return AUTH_ERR_CRYPTO;
+	while (n > 0) {
+		k = n < RNG_CHUNK ? n : RNG_CHUNK;
+		if (getentropy(p, k) == -1) {
+			log_err("rng", "getentropy: %s", strerror(errno));
+			return AUTH_ERR_CRYPTO;
+		}
+		p += k;
+		n -= k;
 	}
 	return AUTH_OK;
 }

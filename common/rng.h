@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The one source of randomness: OpenSSL's CSPRNG.
+ * The one source of randomness: the kernel's CSPRNG.
  */
 #ifndef AUTH_RNG_H
 #define AUTH_RNG_H

@@ -41,9 +41,11 @@
 
 /*
  * The list of common passwords, lower-cased, sorted bytewise and without
- * duplicates, compiled in by scripts/gen-common-passwords.
+ * duplicates, compiled in by scripts/gen-common-passwords: one string of
+ * NUL-terminated passwords and the offset of each in it.
  */
-extern const char *const valid_common_passwords[];
+extern const char valid_common_passwords[];
+extern const unsigned int valid_common_password_at[];
 extern const size_t valid_common_passwords_count;
 
 static int
@@ -280,7 +282,8 @@ static int
 common_cmp(const void *key, const void *elem)
 {
 
-	return strcmp((const char *)key, *(const char *const *)elem);
+	return strcmp((const char *)key,
+	    valid_common_passwords + *(const unsigned int *)elem);
 }
 
 /*
@@ -457,8 +460,8 @@ valid_common_password(const char *pw, size_t len)
 		buf[i] = ascii_lower((unsigned char)pw[i]);
 	}
 	buf[len] = '\0';
-	found = bsearch(buf, valid_common_passwords,
-	    valid_common_passwords_count, sizeof(valid_common_passwords[0]),
+	found = bsearch(buf, valid_common_password_at,
+	    valid_common_passwords_count, sizeof(valid_common_password_at[0]),
 	    common_cmp) != NULL;
 out:
 	OPENSSL_cleanse(buf, sizeof(buf));

@@ -16,7 +16,8 @@
  * (a MariaDB user lock, checked again before each batch, so that a run
  * whose connection was lost and silently made again never goes on without
  * it); rows go in batches of at most CLEANUP_BATCH, each its own READ
- * COMMITTED transaction deleting in primary key order, so a request never
+ * COMMITTED transaction deleting in one total order (the cutoff column's
+ * index, then the primary key: see common/db.c), so a request never
  * waits behind a long delete and a replica deletes the same rows; each
  * batch is correct without the lock too (a row is deleted once, whoever
  * gets there first; a batch that loses a conflict runs again), as it must

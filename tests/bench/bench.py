@@ -1,14 +1,18 @@
 # SPDX-License-Identifier: ISC
 """The benchmark's scenarios, run by tests/bench/run (which builds, starts
-MariaDB with a fresh database and writes the config first).  Web servers
-are started and stopped through scripts/lib.sh, from the shipped files,
-as scripts/test does.  Load comes from wrk (tests/bench/wrk.lua); the
-figures of each run are printed as one table at the end.
+MariaDB with a fresh database and the test SMTP server, and writes the
+config first).  Web servers are started and stopped through scripts/lib.sh,
+from the shipped files, as scripts/test does.  Load comes from wrk
+(tests/bench/wrk.lua); the figures of each run are printed as one table
+at the end, then the targets of issues 13 and 9, each met or not.
 
 Standard library only, Debian's /usr/bin/python3.  Environment (set by
 run): BENCH_TOP, BENCH_VAR, BENCH_CONFIG, BENCH_COST (BCRYPT_ROUNDS of
-the config), BENCH_SECONDS (length of a run), BENCH_APACHE_SECONDS,
-BENCH_PROCS (empty, or process counts to compare, e.g. "2 4 8").
+the config), BENCH_NICE (its BCRYPT_NICE), BENCH_SECONDS (length of a
+run), BENCH_APACHE_SECONDS, BENCH_ROUNDS (runs of the refresh/ceiling
+pair at 16 clients), BENCH_PROCS (empty, or process counts to compare,
+e.g. "2 4 8"), BENCH_ONLY (empty for every scenario, or some of
+"refresh forgot login cleanup nginx apache cgi"), BENCH_SMTP_SPOOL.
 """
 
 import json
@@ -29,15 +33,21 @@ TOP = os.environ["BENCH_TOP"]
 VAR = os.environ["BENCH_VAR"]
 CONFIG = os.environ["BENCH_CONFIG"]
 COST = int(os.environ["BENCH_COST"])
+NICE = int(os.environ["BENCH_NICE"])
 SECONDS = int(os.environ["BENCH_SECONDS"])
 APACHE_SECONDS = int(os.environ["BENCH_APACHE_SECONDS"])
+ROUNDS = int(os.environ["BENCH_ROUNDS"])
 PROCS = [int(p) for p in os.environ.get("BENCH_PROCS", "").split()]
+SPOOL = os.environ["BENCH_SMTP_SPOOL"]
+SCENARIOS = ("refresh", "forgot", "login", "cleanup", "nginx", "apache",
+             "cgi")
+ONLY = os.environ.get("BENCH_ONLY", "").split() or list(SCENARIOS)
 HERE = os.path.join(TOP, "tests", "bench")
 WORK = os.path.join(VAR, "bench")
 TICK = os.sysconf("SC_CLK_TCK")
 PASSWORD = "bench-" + secrets.token_hex(8)
 USERS = 4000
-CHAINS = 16
+PSS_LIMIT = 2048        # kB, issue 13
 
 
 def say(msg):
@@ -89,7 +99,7 @@ def read_pid(path):
 # -- Processes ----------------------------------------------------------------
 
 def proc_table():
-    """pid -> (ppid, exe) of every process we may look at."""
+    """pid -> (ppid, exe, argv) of every process we may look at."""
     out = {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -98,9 +108,11 @@ def proc_table():
             with open("/proc/%s/stat" % d) as f:
                 st = f.read()
             exe = os.readlink("/proc/%s/exe" % d)
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                argv = f.read().split(b"\0")
         except OSError:
             continue
-        out[int(d)] = (int(st[st.rindex(")") + 2:].split()[1]), exe)
+        out[int(d)] = (int(st[st.rindex(")") + 2:].split()[1]), exe, argv)
     return out
 
 
@@ -125,6 +137,34 @@ def pss_kb(pid):
     return None
 
 
+def program_dirs():
+    """The directories the programs run from: the tree's cgi-bin, and
+    the copies Apache runs."""
+    return (os.path.join(TOP, "cgi-bin"),
+            os.path.join(PATHS["CA_APACHE_STAGE"], "libexec"))
+
+
+PSS_SEEN = {}       # program name -> (largest PSS in kB, where)
+
+
+def pss_sample(where):
+    """Record the PSS of every program process now (the FastCGI programs
+    under any server, and the mail senders), keeping each program's
+    largest."""
+    dirs = program_dirs()
+    sender = os.path.join(TOP, "cron", "auth-cleanup")
+    for pid, (_, exe, argv) in proc_table().items():
+        if os.path.dirname(exe) in dirs:
+            name = os.path.basename(exe)
+        elif exe == sender and b"--deliver" in argv:
+            name = "auth-cleanup --deliver (mail sender)"
+        else:
+            continue
+        kb = pss_kb(pid)
+        if kb is not None and kb > PSS_SEEN.get(name, (0, ""))[0]:
+            PSS_SEEN[name] = (kb, where)
+
+
 class Roles:
     """The processes of a scenario, by role: the program(s) under test
     (by executable path), the web server and MariaDB."""
@@ -135,11 +175,11 @@ class Roles:
 
     def pids(self):
         table = proc_table()
-        prog = [p for p, (_, exe) in table.items() if exe in self.exes]
+        prog = [p for p, (_, exe, _) in table.items() if exe in self.exes]
         # The web server: its master and those of its children that run
         # its own binary (not the programs it spawned).
-        own = table.get(self.server_pid, (None, None))[1]
-        web = [p for p, (pp, exe) in table.items() if exe == own and
+        own = table.get(self.server_pid, (None, None, None))[1]
+        web = [p for p, (pp, exe, _) in table.items() if exe == own and
                (p == self.server_pid or pp == self.server_pid)]
         db = [read_pid(PATHS["CA_DB_PID"])]
         return {"prog": prog, "web": web, "db": [p for p in db if p]}
@@ -192,14 +232,7 @@ def chains(url, mode, conc):
     return None
 
 
-def measure(name, url, mode, conc, seconds, roles, infile=None):
-    """Run wrk under the CPU samples of roles; return a result row.  A
-    chained run makes its chains first, unless given them in infile."""
-    if infile is None:
-        infile = chains(url, mode, conc)
-    before = roles.sample()
-    r = wrk(url, mode, conc, seconds, infile)
-    after = roles.sample()
+def row_of(name, conc, r, before, after, roles):
     n = r["requests"]
     pss = [pss_kb(p) for p in roles.pids()["prog"]]
     pss = [p for p in pss if p is not None]
@@ -218,6 +251,45 @@ def measure(name, url, mode, conc, seconds, roles, infile=None):
         "bad %d" % (name, row["rps"], row["p50"], row["p99"], row["max"],
                     row["bad"]))
     return row
+
+
+def measure(name, url, mode, conc, seconds, roles, infile=None):
+    """Run wrk under the CPU samples of roles; return a result row.  A
+    chained run makes its chains first, unless given them in infile."""
+    if infile is None:
+        infile = chains(url, mode, conc)
+    before = roles.sample()
+    r = wrk(url, mode, conc, seconds, infile)
+    after = roles.sample()
+    return row_of(name, conc, r, before, after, roles)
+
+
+def measure_pair(loads, seconds, roles):
+    """Run several wrk loads at once, (name, url, mode, conc, infile)
+    each, under one pair of CPU samples of roles (shared: the CPU per
+    request is over all of them); return their rows."""
+    out = [None] * len(loads)
+
+    def one(i, url, mode, conc, infile):
+        out[i] = wrk(url, mode, conc, seconds, infile)
+    before = roles.sample()
+    threads = [threading.Thread(target=one, args=(i,) + tuple(ld[1:]))
+               for i, ld in enumerate(loads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(seconds + 120)
+    after = roles.sample()
+    if None in out:
+        raise RuntimeError("a wrk of %s failed" % [ld[0] for ld in loads])
+    total = sum(r["requests"] for r in out)
+    rows = []
+    for ld, r in zip(loads, out):
+        row = row_of(ld[0], ld[3], r, before, after, roles)
+        for k in ("cpu_prog", "cpu_web", "cpu_db"):
+            row[k] = cpu_ms(before, after, k[4:], total)
+        rows.append(row)
+    return rows
 
 
 # -- Data ---------------------------------------------------------------------
@@ -298,7 +370,7 @@ def login_chains(base, n):
     return write_lines("refresh.txt", tokens)
 
 
-def ceiling_sessions(n):
+def ceiling_sessions(n, name="rotate.txt"):
     """A file of n new sessions for the one-UPDATE ceiling, "sid uid jti"
     lines (new for each run, as the refresh chains are)."""
     uid = sql("SELECT id FROM `user` WHERE email = 'bench0@example.com'")[0][0]
@@ -311,17 +383,20 @@ def ceiling_sessions(n):
         lines.append("%s %s %s" % (sid, uid, jti))
     sql("INSERT INTO auth_refresh_session (id, user_id, generation, "
         "current_jti, created_at, expires_at) VALUES " + ",".join(rows))
-    return write_lines("rotate.txt", lines)
+    return write_lines(name, lines)
 
 
 def expired_rows(n):
-    """n refresh sessions that expired two days ago: work for cleanup."""
+    """n refresh sessions that expired two days ago: work for cleanup,
+    with the table's statistics brought up to date, as they are on a
+    server whose backlog grew over time."""
     uid = sql("SELECT id FROM `user` WHERE email = 'bench1@example.com'")[0][0]
     sql("INSERT INTO auth_refresh_session (id, user_id, generation, "
         "current_jti, created_at, expires_at) SELECT "
         "MD5(CONCAT(RAND(), seq)), %s, 1, MD5(RAND()), "
         "UTC_TIMESTAMP() - INTERVAL 30 DAY, "
-        "UTC_TIMESTAMP() - INTERVAL 2 DAY FROM seq_1_to_%d" % (uid, n))
+        "UTC_TIMESTAMP() - INTERVAL 2 DAY FROM seq_1_to_%d;"
+        "ANALYZE TABLE auth_refresh_session" % (uid, n))
 
 
 def cleanup(limit=None):
@@ -336,8 +411,31 @@ def cleanup(limit=None):
     if p.returncode != 0 or not m:
         raise RuntimeError("auth-cleanup: %s %s" % (
             out, p.stderr.decode(errors="replace")))
-    rows = sum(int(v) for k, v in re.findall(r" (\w+)=(\d+)\b", out))
+    rows = sum(int(v) for k, v in re.findall(r" (\w+)=(\d+)\b", out)
+               if k != "paused_ms")
     return rows, float(m.group(1))
+
+
+def senders():
+    """The pids of the mail senders (auth-cleanup --deliver) running."""
+    prog = os.path.join(TOP, "cron", "auth-cleanup")
+    return [p for p, (_, exe, argv) in proc_table().items()
+            if exe == prog and b"--deliver" in argv]
+
+
+def spool_count():
+    return len([f for f in os.listdir(SPOOL) if f.endswith(".json")])
+
+
+def drain_queue():
+    """Empty the mail queue and wait (bounded) until the senders it woke
+    have left, so that the next run starts on a quiet machine."""
+    sql("DELETE FROM auth_mail_queue")
+    deadline = time.monotonic() + 60
+    while senders() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if senders():
+        say("mail senders still running after 60 s: %s" % senders())
 
 
 # -- Servers ------------------------------------------------------------------
@@ -415,34 +513,354 @@ def prog(name):
     return os.path.join(TOP, "cgi-bin", "auth-" + name)
 
 
-# -- Plain CGI ----------------------------------------------------------------
+CEILINGS = (os.path.join(HERE, "null-responder"),
+            os.path.join(HERE, "rotate-ceiling"))
 
-def cgi_refresh(token, n):
-    """CPU per request of auth-refresh-token as plain CGI: n chained
-    refreshes, each a process of its own, as mod_cgi runs them."""
-    base = {"PATH": "/usr/bin:/bin", "AUTH_CONFIG": CONFIG,
-            "REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/json",
-            "SCRIPT_NAME": "/api/auth/refresh-token",
-            "GATEWAY_INTERFACE": "CGI/1.1", "SERVER_PROTOCOL": "HTTP/1.1"}
+
+# -- The results --------------------------------------------------------------
+
+class Results:
+    """The rows of the table, the lines under it, and the targets."""
+
+    def __init__(self):
+        self.rows, self.notes, self.targets = [], [], []
+
+    def add(self, *rows):
+        self.rows.extend(rows)
+
+    def note(self, text):
+        self.notes.append(text)
+
+    def target(self, what, met, figure):
+        """A target of the issues: what it asks, whether this run met it
+        (None: not measured), and the figure."""
+        self.targets.append((what, met, figure))
+
+
+def ratio(a, b):
+    return a / b if b else 0.0
+
+
+# -- Scenarios ----------------------------------------------------------------
+
+def scenario_refresh(res, base, server):
+    """refresh-token against its two ceilings, chained, at 16 clients
+    (ROUNDS times, interleaved) and at 4."""
+    roles = {"null": Roles([CEILINGS[0]], server),
+             "rotate": Roles([CEILINGS[1]], server),
+             "refresh": Roles([prog("refresh-token")], server)}
+    urls = {"null": base + "/bench/null", "rotate": base + "/bench/rotate",
+            "refresh": base + "/api/auth/refresh-token"}
+    names = {"null": "null ceiling", "rotate": "one-UPDATE ceiling",
+             "refresh": "refresh (chained)"}
+    for conc in (16, 4):
+        got = {k: [] for k in names}
+        order = ["null"] + ["rotate", "refresh"] * (ROUNDS if conc == 16
+                                                    else 1)
+        for k in order:
+            row = measure("%s, lighttpd" % names[k], urls[k], k, conc,
+                          SECONDS, roles[k])
+            got[k].append(row)
+            res.add(row)
+        rps = {k: sum(r["rps"] for r in v) / len(v) for k, v in got.items()}
+        share = 100 * ratio(rps["refresh"], rps["rotate"])
+        res.note("refresh c%d: %.0f %% of the one-UPDATE ceiling, %.0f %% "
+                 "of the null ceiling" % (conc, share, 100 * ratio(
+                     rps["refresh"], rps["null"])))
+        if conc == 16:
+            res.target("refresh c16 (lighttpd, shipped config) >= 90 % of "
+                       "the one-UPDATE ceiling", share >= 90,
+                       "%.0f %% (%.0f against %.0f req/s%s)" % (
+                           share, rps["refresh"], rps["rotate"],
+                           ", mean of %d runs each" % ROUNDS
+                           if ROUNDS > 1 else ""))
+    pss_sample("lighttpd, after refresh")
+
+
+def scenario_forgot(res, base, server):
+    """forgot-password at 16 clients: unknown addresses, registered ones
+    (each a code mailed through the test SMTP server by the senders), and
+    half of each at once."""
+    url = base + "/api/auth/forgot-password"
+    roles = Roles([prog("forgot-password")], server)
+    registered = write_lines("forgot-registered.txt", [
+        json.dumps({"email": "bench%d@example.com" % i})
+        for i in range(USERS)])
+    unknown = write_lines("forgot-unknown.txt", [
+        json.dumps({"email": "nobody%d-%s@example.com"
+                    % (i, secrets.token_hex(4))}) for i in range(USERS)])
+    drain_queue()
+    alone = measure("forgot-password, unknown", url, "post", 16, SECONDS,
+                    roles, unknown)
+    drain_queue()
+    mails = spool_count()
+    pss_box = {}
+
+    def watch():
+        # The senders' PSS while they work (they leave once done).
+        while "stop" not in pss_box:
+            pss_sample("lighttpd, forgot-password")
+            time.sleep(1)
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        reg = measure("forgot-password, registered", url, "post", 16,
+                      SECONDS, roles, registered)
+    finally:
+        pss_box["stop"] = 1
+        watcher.join(10)
+    sent = spool_count() - mails
+    drain_queue()
+    mixed = measure_pair([
+        ("forgot, mixed: unknown half", url, "post", 8, unknown),
+        ("forgot, mixed: registered half", url, "post", 8, registered)],
+        SECONDS, roles)
+    drain_queue()
+    res.add(alone, reg, *mixed)
+    share = 100 * ratio(reg["rps"], alone["rps"])
+    res.note("forgot-password: the senders mailed %d codes during the "
+             "registered run (%.0f/s; the rest waited in the queue, then "
+             "was dropped here)" % (sent, sent / SECONDS))
+    res.target("forgot-password c16, registered >= 80 % of unknown "
+               "(issue 9)", share >= 80, "%.0f %% (%.0f against %.0f req/s)"
+               % (share, reg["rps"], alone["rps"]))
+    move = ratio(mixed[0]["p99"], alone["p99"])
+    res.target("forgot-password: unknown-address p99 does not move when "
+               "half the traffic is registered (within 25 %; issue 9)",
+               move <= 1.25, "%.2f x (%.2f ms mixed, %.2f ms alone)"
+               % (move, mixed[0]["p99"], alone["p99"]))
+
+
+def bcrypt_limit():
+    """Hashes per second at COST on every core, at the login programs'
+    own priority (BCRYPT_NICE), so that load from elsewhere slows both
+    alike."""
+    p = subprocess.run(["nice", "-n", str(NICE),
+                        os.path.join(HERE, "bcrypt-rate"), str(COST),
+                        str(max(3, SECONDS // 2)), str(os.cpu_count())],
+                       capture_output=True, timeout=600)
+    m = re.search(rb"hashes_per_second=([\d.]+)", p.stdout)
+    if not m:
+        raise RuntimeError("bcrypt-rate: %r" % p.stderr)
+    return float(m.group(1))
+
+
+def scenario_login(res, base, server):
+    """login at 16 clients against the bcrypt limit, then refresh at 4
+    clients, idle and during a login flood."""
+    logins, flood_logins = (write_lines(name, [
+        json.dumps({"email": "bench%d@example.com" % i,
+                    "password": PASSWORD}) for i in range(lo, hi)])
+        for name, lo, hi in (("login.txt", 100, USERS // 2 + 50),
+                             ("flood.txt", USERS // 2 + 50, USERS)))
+    roles = Roles([prog("login")], server)
+    limit = bcrypt_limit()
+    say("bcrypt limit: %.2f hashes/s at cost %d on %d cores, nice %d"
+        % (limit, COST, os.cpu_count(), NICE))
+    # Logins take long at c16 (each waits for fifteen others' bcrypt):
+    # a longer run, so that the ones cut off at its end count little.
+    login = measure("login", base + "/api/auth/login", "post", 16,
+                    3 * SECONDS, roles, logins)
+    after = bcrypt_limit()
+    limit = (limit + after) / 2
+    res.add(login)
+    share = 100 * ratio(login["rps"], limit)
+    res.target("login c16 >= 95 % of the bcrypt limit", share >= 95,
+               "%.0f %% (%.2f/s against %.2f hashes/s at cost %d, nice %d, "
+               "the mean of before and after)"
+               % (share, login["rps"], limit, COST, NICE))
+
+    refresh_url = base + "/api/auth/refresh-token"
+    refresh_roles = Roles([prog("refresh-token")], server)
+    idle = measure("refresh c4, idle (before the flood)", refresh_url,
+                   "refresh", 4, SECONDS, refresh_roles)
+    # The chains are made before the flood, which would slow their logins.
+    flood_chains = chains(refresh_url, "refresh", 4)
+    flood = {}
+
+    def run_flood():
+        flood["row"] = measure(
+            "login flood (beside refresh c4)", base + "/api/auth/login",
+            "post", 16, SECONDS + 8, roles, flood_logins)
+    th = threading.Thread(target=run_flood)
+    th.start()
+    time.sleep(4)
+    during = measure("refresh c4 during a login flood", refresh_url,
+                     "refresh", 4, SECONDS, refresh_roles, flood_chains)
+    th.join(SECONDS + 120)
+    res.add(idle, during, flood.get("row", {"name": "login flood: failed"}))
+    move = ratio(during["p99"], idle["p99"])
+    res.target("refresh p99 during a login flood < 2 x idle", move < 2,
+               "%.2f x (%.2f ms against %.2f ms)"
+               % (move, during["p99"], idle["p99"]))
+    pss_sample("lighttpd, after login")
+
+
+def scenario_cleanup(res, base, server):
+    """auth-cleanup alone on 100 k expired sessions, then refresh at 16
+    clients just before and while it runs."""
+    drain_queue()
+    expired_rows(100000)
+    n, took = cleanup()
+    rate = n / took
+    res.add({"name": "auth-cleanup alone (rows/s)", "rps": rate, "bad": 0,
+             "conc": ""})
+    res.target("auth-cleanup alone >= 30 k rows/s", rate >= 30000,
+               "%.0f rows/s (%d rows in %.1f s)" % (rate, n, took))
+    # Enough rows to last the window at the idle rate; the run stops
+    # starting batches soon after the window (-t).
+    expired_rows(min(300000, max(50000, int(rate * (SECONDS + 2)))))
+    refresh_url = base + "/api/auth/refresh-token"
+    roles = Roles([prog("refresh-token")], server)
+    before = measure("refresh c16, before auth-cleanup", refresh_url,
+                     "refresh", 16, SECONDS, roles)
+    box = {}
+    under_chains = chains(refresh_url, "refresh", 16)
+    th = threading.Thread(target=lambda: box.update(
+        zip(("rows", "took"), cleanup(SECONDS + 5))))
+    th.start()
+    time.sleep(1)
+    under = measure("refresh c16 during auth-cleanup", refresh_url,
+                    "refresh", 16, SECONDS, roles, under_chains)
+    still = th.is_alive()
+    th.join(900)
+    res.add(before, under)
+    kept = 100 * ratio(under["rps"], before["rps"])
+    res.note("auth-cleanup under load: %d rows in %.1f s (%.0f rows/s)%s"
+             % (box.get("rows", 0), box.get("took", 0),
+                box.get("rows", 0) / max(box.get("took", 1), 1e-9),
+                "" if still else "; it did NOT last the whole window"))
+    res.target("refresh c16 keeps >= 90 % of its rate while auth-cleanup "
+               "runs", kept >= 90 and still, "%.0f %% (%.0f against %.0f "
+               "req/s)%s" % (kept, under["rps"], before["rps"],
+                             "" if still else ", cleanup ended early"))
+
+
+def scenario_procs(res):
+    """refresh-token at 16 clients with each process count of PROCS."""
+    for procs in PROCS:
+        base, server = start_lighttpd(procs)
+        try:
+            res.add(measure("one-UPDATE ceiling, %d procs" % procs,
+                            base + "/bench/rotate", "rotate", 16, SECONDS,
+                            Roles([CEILINGS[1]], server)),
+                    measure("refresh c16, lighttpd, %d procs" % procs,
+                            base + "/api/auth/refresh-token", "refresh", 16,
+                            SECONDS, Roles([prog("refresh-token")],
+                                           server)))
+        finally:
+            stop_all()
+
+
+def scenario_nginx(res):
+    base, server = start_nginx()
+    try:
+        res.add(measure("refresh (chained), nginx + pool",
+                        base + "/api/auth/refresh-token", "refresh", 16,
+                        SECONDS, Roles([prog("refresh-token")], server)))
+        pss_sample("nginx pool")
+    finally:
+        stop_all()
+
+
+def scenario_apache(res):
+    """Apache with mod_fcgid, the shipped config, c4 for a minute, after
+    a short warm-up: mod_fcgid starts no process before a request asks
+    for one, and the first requests wait for them in steps of a second
+    (the warm-up's row shows it)."""
+    base, server = start_apache()
+    try:
+        staged = os.path.join(PATHS["CA_APACHE_STAGE"], "libexec",
+                              "auth-refresh-token")
+        url = base + "/api/auth/refresh-token"
+        cold = measure("Apache mod_fcgid warm-up, from cold", url,
+                       "refresh", 4, 3, Roles([staged], server))
+        apache = measure("refresh c4, Apache mod_fcgid, %d s"
+                         % APACHE_SECONDS, url, "refresh", 4,
+                         APACHE_SECONDS, Roles([staged], server))
+        pss_sample("Apache mod_fcgid")
+    finally:
+        stop_all()
+    res.add(cold, apache)
+    res.target("Apache + mod_fcgid c4: no request over 100 ms in %d s"
+               % APACHE_SECONDS, apache["max"] <= 100 and
+               apache["bad"] == 0, "slowest %.0f ms, after a 3-s warm-up "
+               "(from cold: slowest %.0f ms)" % (apache["max"], cold["max"]))
+
+
+def cgi_run(argv, env, body, n, step):
+    """n plain CGI requests of argv, one process each as mod_cgi runs
+    them, each built by step(i) -> (extra env, body) from the answer
+    before; returns (CPU ms per request of the children, answers that
+    went on)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.monotonic()
     ok = 0
     for i in range(n):
-        body = json.dumps({"refresh_token": token}).encode()
-        e = dict(base, CONTENT_LENGTH=str(len(body)),
-                 REMOTE_ADDR="198.19.%d.%d" % (i // 250, 1 + i % 250))
-        p = subprocess.run([prog("refresh-token")], input=body, env=e,
+        extra, data = step(i)
+        p = subprocess.run(argv, input=data, env=dict(env, **extra),
                            capture_output=True, timeout=30)
-        m = re.search(rb'"refresh_token":"([^"]+)"', p.stdout)
-        if m:
-            token = m.group(1).decode()
-            ok += 1
-    took = time.monotonic() - t0
+        ok += body(p.stdout)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime +
            after.ru_stime - before.ru_stime)
-    return {"name": "refresh, plain CGI (sequential)", "conc": 1,
-            "rps": n / took, "cpu_prog": 1000 * cpu / n, "bad": n - ok}
+    return 1000 * cpu / n, ok
+
+
+def scenario_cgi(res, token):
+    """refresh-token as plain CGI against its floor, the one-UPDATE
+    ceiling run as plain CGI (exec, linking, config, connection, the one
+    statement): interleaved rounds, the CPU of each process counted."""
+    base = {"PATH": "/usr/bin:/bin", "AUTH_CONFIG": CONFIG,
+            "GATEWAY_INTERFACE": "CGI/1.1", "SERVER_PROTOCOL": "HTTP/1.1"}
+    state = {"token": token}
+    with open(ceiling_sessions(1, "cgi-rotate.txt")) as f:
+        sid, uid, jti = f.read().split()
+    state["jti"] = jti
+
+    def refresh_step(i):
+        body = json.dumps({"refresh_token": state["token"]}).encode()
+        return ({"REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/json",
+                 "SCRIPT_NAME": "/api/auth/refresh-token",
+                 "CONTENT_LENGTH": str(len(body)),
+                 "REMOTE_ADDR": "198.19.%d.%d" % (i // 250, 1 + i % 250)},
+                body)
+
+    def refresh_body(out):
+        m = re.search(rb'"refresh_token":"([^"]+)"', out)
+        if m:
+            state["token"] = m.group(1).decode()
+        return 1 if m else 0
+
+    def floor_step(i):
+        return ({"REQUEST_METHOD": "GET", "QUERY_STRING":
+                 "sid=%s&uid=%s&jti=%s" % (sid, uid, state["jti"])}, b"")
+
+    def floor_body(out):
+        m = re.search(rb"\r\n\r\n([0-9a-f]{32})$", out)
+        if m:
+            state["jti"] = m.group(1).decode()
+        return 1 if m else 0
+    n = max(25, 3 * SECONDS)
+    got = {"refresh": [], "floor": []}
+    bad = 0
+    for _ in range(4):
+        cpu, ok = cgi_run([CEILINGS[1]], base, floor_body, n, floor_step)
+        got["floor"].append(cpu)
+        bad += n - ok
+        cpu, ok = cgi_run([prog("refresh-token")], base, refresh_body, n,
+                          refresh_step)
+        got["refresh"].append(cpu)
+        bad += n - ok
+    med = {k: sorted(v)[len(v) // 2] for k, v in got.items()}
+    res.add({"name": "one-UPDATE ceiling, plain CGI", "conc": 1,
+             "cpu_prog": med["floor"], "bad": 0},
+            {"name": "refresh, plain CGI", "conc": 1,
+             "cpu_prog": med["refresh"], "bad": bad})
+    res.target("plain CGI refresh <= 3.5 ms CPU per request",
+               med["refresh"] <= 3.5, "%.2f ms (%.2f x the %.2f ms of "
+               "exec + config + connection + one UPDATE; median of 4 "
+               "rounds of %d)" % (med["refresh"], ratio(
+                   med["refresh"], med["floor"]), med["floor"], n))
 
 
 # -- The run ------------------------------------------------------------------
@@ -484,208 +902,83 @@ def machine():
         platform.node(), os.cpu_count(), model, platform.release(), load)
 
 
-def main():
-    os.makedirs(WORK, exist_ok=True)
-    rows, ratios = [], []
-    start = time.monotonic()
-    load_before = machine()
-    say("machine: " + load_before)
-
-    # The bcrypt limit, on every core, with the programs' library.
-    p = subprocess.run([os.path.join(HERE, "bcrypt-rate"), str(COST),
-                        str(max(3, SECONDS // 2)), str(os.cpu_count())],
-                       capture_output=True, timeout=600)
-    m = re.search(rb"hashes_per_second=([\d.]+)", p.stdout)
-    if not m:
-        raise RuntimeError("bcrypt-rate: %r" % p.stderr)
-    bcrypt_limit = float(m.group(1))
-    say("bcrypt limit: %.2f hashes/s at cost %d on %d cores"
-        % (bcrypt_limit, COST, os.cpu_count()))
-
-    seed_users()
-    registered = write_lines("forgot-registered.txt", [
-        json.dumps({"email": "bench%d@example.com" % i})
-        for i in range(USERS)])
-    unknown = write_lines("forgot-unknown.txt", [
-        json.dumps({"email": "nobody%d-%s@example.com"
-                    % (i, secrets.token_hex(4))}) for i in range(USERS)])
-    # Two disjoint halves of the accounts for the two login runs: the
-    # per-account throttle (5 in 15 minutes) never refuses.
-    logins, flood_logins = (write_lines(name, [
-        json.dumps({"email": "bench%d@example.com" % i,
-                    "password": PASSWORD}) for i in range(lo, hi)])
-        for name, lo, hi in (("login.txt", 100, USERS // 2 + 50),
-                             ("flood.txt", USERS // 2 + 50, USERS)))
-
-    try:
-        # lighttpd, the shipped config: ceilings, refresh, forgot, login.
-        base, server = start_lighttpd()
-        ceilings = os.path.join(HERE, "null-responder"), os.path.join(
-            HERE, "rotate-ceiling")
-        res = {}
-        for conc in (16, 4):
-            res["null", conc] = measure(
-                "null ceiling, lighttpd", base + "/bench/null", "null",
-                conc, SECONDS, Roles([ceilings[0]], server))
-            res["rotate", conc] = measure(
-                "one-UPDATE ceiling, lighttpd", base + "/bench/rotate",
-                "rotate", conc, SECONDS, Roles([ceilings[1]], server))
-            res["refresh", conc] = measure(
-                "refresh (chained), lighttpd",
-                base + "/api/auth/refresh-token", "refresh", conc, SECONDS,
-                Roles([prog("refresh-token")], server))
-            rows += [res["null", conc], res["rotate", conc],
-                     res["refresh", conc]]
-            ratios.append("refresh c%d: %.0f %% of the one-UPDATE ceiling, "
-                          "%.0f %% of the null ceiling" % (
-                              conc, 100 * res["refresh", conc]["rps"] /
-                              res["rotate", conc]["rps"],
-                              100 * res["refresh", conc]["rps"] /
-                              res["null", conc]["rps"]))
-        forgot = Roles([prog("forgot-password")], server)
-        rows.append(measure("forgot-password, registered, lighttpd",
-                            base + "/api/auth/forgot-password", "post", 16,
-                            SECONDS, forgot, registered))
-        rows.append(measure("forgot-password, unknown, lighttpd",
-                            base + "/api/auth/forgot-password", "post", 16,
-                            SECONDS, forgot, unknown))
-        # Logins take long at c16 (each waits for fifteen others' bcrypt):
-        # a longer run, so that the ones cut off at its end count little.
-        login = measure("login, lighttpd", base + "/api/auth/login", "post",
-                        16, 3 * SECONDS, Roles([prog("login")], server),
-                        logins)
-        rows.append(login)
-        ratios.append("login c16: %.0f %% of the bcrypt limit (%.2f/s at "
-                      "cost %d)" % (100 * login["rps"] / bcrypt_limit,
-                                    bcrypt_limit, COST))
-
-        # Refresh at c4 during a login flood at c16 (the chains made
-        # before the flood, which would slow their logins down).
-        flood = {}
-        refresh_url = base + "/api/auth/refresh-token"
-        flood_chains = chains(refresh_url, "refresh", 4)
-
-        def run_flood():
-            flood["row"] = measure(
-                "login flood (beside refresh c4)", base + "/api/auth/login",
-                "post", 16, SECONDS + 8, Roles([prog("login")], server),
-                flood_logins)
-        th = threading.Thread(target=run_flood)
-        th.start()
-        time.sleep(4)
-        during = measure("refresh c4 during a login flood", refresh_url,
-                         "refresh", 4, SECONDS,
-                         Roles([prog("refresh-token")], server),
-                         flood_chains)
-        th.join(SECONDS + 120)
-        rows += [during, flood.get("row", {"name": "login flood: failed"})]
-        ratios.append("refresh c4 p99 during a login flood: %.1f x idle "
-                      "(%.2f ms against %.2f ms)" % (
-                          during["p99"] / res["refresh", 4]["p99"],
-                          during["p99"], res["refresh", 4]["p99"]))
-
-        # Cleanup: alone, then under refresh load.
-        expired_rows(100000)
-        n, took = cleanup()
-        rows.append({"name": "auth-cleanup alone", "rps": n / took,
-                     "bad": 0, "conc": ""})
-        ratios.append("auth-cleanup alone: %.0f rows/s (%d rows in %.1f s)"
-                      % (n / took, n, took))
-        # Enough rows to last the window at the idle rate; the run stops
-        # starting batches soon after the window (-t).
-        expired_rows(min(300000, max(50000, int(n / took * (SECONDS + 2)))))
-        box = {}
-        under_chains = chains(refresh_url, "refresh", 16)
-        th = threading.Thread(target=lambda: box.update(
-            zip(("rows", "took"), cleanup(SECONDS + 5))))
-        th.start()
-        time.sleep(1)
-        under = measure("refresh c16 during auth-cleanup", refresh_url,
-                        "refresh", 16, SECONDS,
-                        Roles([prog("refresh-token")], server), under_chains)
-        still = th.is_alive()
-        th.join(900)
-        rows.append(under)
-        ratios.append("refresh c16 during cleanup: %.0f %% of without "
-                      "(cleanup %s the whole window; %d rows in %.1f s, "
-                      "%.0f rows/s)" % (
-                          100 * under["rps"] / res["refresh", 16]["rps"],
-                          "ran" if still else "did NOT run",
-                          box.get("rows", 0), box.get("took", 0),
-                          box.get("rows", 0) / max(box.get("took", 1), 1e-9)))
-        stop_all()
-
-        # The process counts of refresh-token, if asked for.
-        for procs in PROCS:
-            base, server = start_lighttpd(procs)
-            rotate_row = measure("one-UPDATE ceiling, %d procs" % procs,
-                                 base + "/bench/rotate", "rotate", 16,
-                                 SECONDS, Roles([ceilings[1]], server))
-            row = measure("refresh c16, lighttpd, %d procs" % procs,
-                          base + "/api/auth/refresh-token", "refresh", 16,
-                          SECONDS, Roles([prog("refresh-token")], server))
-            rows += [rotate_row, row]
-            stop_all()
-
-        # nginx in front of the pool.
-        base, server = start_nginx()
-        rows.append(measure("refresh (chained), nginx + pool",
-                            base + "/api/auth/refresh-token", "refresh", 16,
-                            SECONDS, Roles([prog("refresh-token")], server)))
-        stop_all()
-
-        # Apache with mod_fcgid, the shipped config, c4 for a minute,
-        # after a short warm-up: mod_fcgid starts no process before a
-        # request asks for one, and the first requests wait for them in
-        # steps of a second (the warm-up's row shows it).
-        base, server = start_apache()
-        staged = os.path.join(PATHS["CA_APACHE_STAGE"], "libexec",
-                              "auth-refresh-token")
-        rows.append(measure("Apache mod_fcgid warm-up, from cold",
-                            base + "/api/auth/refresh-token", "refresh", 4,
-                            3, Roles([staged], server)))
-        apache = measure("refresh c4, Apache mod_fcgid, %d s"
-                         % APACHE_SECONDS, base + "/api/auth/refresh-token",
-                         "refresh", 4, APACHE_SECONDS,
-                         Roles([staged], server))
-        rows.append(apache)
-        ratios.append("Apache + mod_fcgid c4, %d s: slowest request %.0f ms"
-                      % (APACHE_SECONDS, apache["max"]))
-        stop_all()
-
-        # Plain CGI.
-        base, server = start_lighttpd()
-        with open(login_chains(base, 1)) as f:
-            token = f.read().strip()
-        stop_all()
-        cgi = cgi_refresh(token, max(50, 10 * SECONDS))
-        rows.append(cgi)
-        ratios.append("plain CGI refresh: %.2f ms CPU per request"
-                      % cgi["cpu_prog"])
-    finally:
-        stop_all()
-
-    pss = [r["pss"] for r in rows if r.get("pss")]
+def report(res, start, load_before):
     print()
     print("collab-auth benchmark, %s" % time.strftime("%Y-%m-%d %H:%M %Z"))
     print("machine: %s" % load_before)
     print("after:   %s" % machine())
-    print("runs of %d s (BENCH_SECONDS), BCRYPT_ROUNDS=%d, wrk, one "
-          "connection per thread, every request from its own address"
-          % (SECONDS, COST))
+    print("runs of %d s (BENCH_SECONDS), BCRYPT_ROUNDS=%d, BCRYPT_NICE=%d, "
+          "wrk, one connection per thread, every request from its own "
+          "address; scenarios: %s" % (SECONDS, COST, NICE, " ".join(ONLY)))
     print()
-    print(table(rows))
+    print(table(res.rows))
     print()
     print("cpu/req: CPU time of the program's processes (prog), the web "
-          "server's (web) and MariaDB's (db) per answered request; n: the "
-          "program's processes after the run; PSS: the largest of them; "
-          "bad: non-2xx answers, socket errors and broken chains.")
+          "server's (web) and MariaDB's (db) per answered request (for the "
+          "mixed rows: of both halves together); n: the program's processes "
+          "after the run; PSS: the largest of them; bad: non-2xx answers, "
+          "socket errors and broken chains.")
     print()
-    for r in ratios:
-        print("- " + r)
-    if pss:
-        print("- largest program PSS: %d kB" % max(pss))
+    for n in res.notes:
+        print("- " + n)
+    if PSS_SEEN:
+        print("- PSS, the largest seen of each program: " + ", ".join(
+            "%s %d kB (%s)" % (k, v[0], v[1])
+            for k, v in sorted(PSS_SEEN.items())))
+        fcgi = {k: v for k, v in PSS_SEEN.items() if "--deliver" not in k}
+        if fcgi:
+            top = max(fcgi.items(), key=lambda kv: kv[1][0])
+            res.target("PSS of every program process <= 2 MB",
+                       top[1][0] <= PSS_LIMIT, "largest %s, %d kB"
+                       % (top[0], top[1][0]))
     print("- total time: %.0f s" % (time.monotonic() - start))
+    print()
+    print("targets (issue 13; issue 9 where named):")
+    for what, met, figure in res.targets:
+        print("  %-9s %s: %s" % ({True: "[met]", False: "[NOT met]",
+                                  None: "[-]"}[met], what, figure))
+    missed = [t for t in res.targets if t[1] is False]
+    print("%d of %d targets met" % (len(res.targets) - len(missed),
+                                    len(res.targets)))
+
+
+def main():
+    os.makedirs(WORK, exist_ok=True)
+    res = Results()
+    start = time.monotonic()
+    load_before = machine()
+    say("machine: " + load_before)
+    unknown = [s for s in ONLY if s not in SCENARIOS]
+    if unknown:
+        raise SystemExit("bench: unknown scenarios: %s (known: %s)"
+                         % (" ".join(unknown), " ".join(SCENARIOS)))
+    seed_users()
+    try:
+        # lighttpd, the shipped config: ceilings, refresh, forgot, login,
+        # cleanup; a token for the plain CGI runs.
+        base, server = start_lighttpd()
+        token = None
+        with open(login_chains(base, 1)) as f:
+            token = f.read().strip()
+        for name, fn in (("refresh", scenario_refresh),
+                         ("forgot", scenario_forgot),
+                         ("login", scenario_login),
+                         ("cleanup", scenario_cleanup)):
+            if name in ONLY:
+                fn(res, base, server)
+        pss_sample("lighttpd, at the end")
+        stop_all()
+        if PROCS:
+            scenario_procs(res)
+        if "nginx" in ONLY:
+            scenario_nginx(res)
+        if "apache" in ONLY:
+            scenario_apache(res)
+        if "cgi" in ONLY:
+            scenario_cgi(res, token)
+    finally:
+        stop_all()
+    report(res, start, load_before)
     return 0
 
 

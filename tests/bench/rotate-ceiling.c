@@ -14,6 +14,11 @@
  * Answers 200 with the new jti, 409 when the row did not change (not the
  * current generation), 400 for a malformed query, 503 when the database
  * fails.  Reads AUTH_CONFIG (or the compiled-in path) like the programs.
+ *
+ * Run as plain CGI it answers one request and leaves as the programs do
+ * (closing its connection, then _exit()): what a plain CGI request costs
+ * at the least, exec, linking, the config, a connection and one
+ * statement, the floor for refresh-token as plain CGI.
  */
 #include "config.h"
 
@@ -22,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <fcgiapp.h>
 
@@ -78,29 +84,36 @@ ceiling_parse(const char *q, struct ceiling_query *out)
 	return 0;
 }
 
+/*
+ * Write the answer, status and body, to r's output, or to standard output
+ * (plain CGI) when r is NULL.
+ */
 static void
 ceiling_answer(FCGX_Request *r, int status, const char *body)
 {
-	char	 head[128];
+	char	 out[256];
 	int	 n;
 
-	n = snprintf(head, sizeof(head), "Status: %d\r\n"
+	n = snprintf(out, sizeof(out), "Status: %d\r\n"
 	    "Content-Type: text/plain\r\n"
-	    "Content-Length: %zu\r\n\r\n", status, strlen(body));
-	if (n < 0 || (size_t)n >= sizeof(head))
+	    "Content-Length: %zu\r\n\r\n%s", status, strlen(body), body);
+	if (n < 0 || (size_t)n >= sizeof(out))
 		return;
-	(void)FCGX_PutStr(head, n, r->out);
-	(void)FCGX_PutStr(body, (int)strlen(body), r->out);
+	if (r != NULL)
+		(void)FCGX_PutStr(out, n, r->out);
+	else if (write(STDOUT_FILENO, out, (size_t)n) != n)
+		(void)fputs("rotate-ceiling: short write\n", stderr);
 }
 
 /*
- * One rotation: the programs' statement with the programs' parameters
- * (session.c's session_rotate()), grace the config's.
+ * One rotation for the query string q: the programs' statement with the
+ * programs' parameters (session.c's session_rotate()), grace the
+ * config's.  Answers on r (NULL: standard output).
  */
 static void
-ceiling_rotate(struct db *db, long grace, FCGX_Request *r)
+ceiling_rotate(struct db *db, long grace, const char *q, FCGX_Request *r)
 {
-	struct ceiling_query	 q;
+	struct ceiling_query	 cq;
 	char			 newjti[JWT_ID_LEN + 1], gen[9];
 	MYSQL_BIND		 p[8];
 	MYSQL_TIME		 now, since;
@@ -109,11 +122,11 @@ ceiling_rotate(struct db *db, long grace, FCGX_Request *r)
 	unsigned long		 jtilen = JWT_ID_LEN;
 	long long		 g, t = (long long)time(NULL);
 
-	if (ceiling_parse(FCGX_GetParam("QUERY_STRING", r->envp), &q) == -1) {
+	if (ceiling_parse(q, &cq) == -1) {
 		ceiling_answer(r, 400, "");
 		return;
 	}
-	memcpy(gen, q.jti, 8);
+	memcpy(gen, cq.jti, 8);
 	gen[8] = '\0';
 	g = strtoll(gen, NULL, 16);
 	(void)snprintf(newjti, 9, "%08llx", (unsigned long long)(g + 1));
@@ -127,9 +140,9 @@ ceiling_rotate(struct db *db, long grace, FCGX_Request *r)
 	db_bind_time(&p[0], &since);
 	db_bind_str(&p[1], newjti, &newlen);
 	db_bind_time(&p[2], &now);
-	db_bind_str(&p[3], q.sid, &sidlen);
-	db_bind_llong(&p[4], &q.uid);
-	db_bind_str(&p[5], q.jti, &jtilen);
+	db_bind_str(&p[3], cq.sid, &sidlen);
+	db_bind_llong(&p[4], &cq.uid);
+	db_bind_str(&p[5], cq.jti, &jtilen);
 	db_bind_llong(&p[6], &g);
 	db_bind_time(&p[7], &now);
 	if (db_exec(db, DB_Q_SESSION_ROTATE, p, &st) != AUTH_OK)
@@ -160,10 +173,20 @@ main(void)
 		log_err("startup", "no database");
 		goto out;
 	}
-	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, 0, 0) != 0)
+	if (FCGX_Init() != 0)
+		goto out;
+	if (FCGX_IsCGI()) {
+		ceiling_rotate(db, cfg.refresh_reuse_grace_seconds,
+		    getenv("QUERY_STRING"), NULL);
+		db_free(db);
+		cfg_free(&cfg);
+		_exit(0);
+	}
+	if (FCGX_InitRequest(&r, 0, 0) != 0)
 		goto out;
 	while (FCGX_Accept_r(&r) >= 0) {
-		ceiling_rotate(db, cfg.refresh_reuse_grace_seconds, &r);
+		ceiling_rotate(db, cfg.refresh_reuse_grace_seconds,
+		    FCGX_GetParam("QUERY_STRING", r.envp), &r);
 		FCGX_Finish_r(&r);
 	}
 	FCGX_Free(&r, 1);
