@@ -60,6 +60,7 @@ struct db {
 	int			 txn_retried;	/* in db_txn(), which logs conflicts */
 	int			 conflict;	/* 1213 or 1205 since begin */
 	enum db_q		 conflict_q;	/* where (DB_Q__MAX: COMMIT) */
+	int			 quiet;		/* db_quiet(): away unlogged */
 };
 
 /*
@@ -393,6 +394,17 @@ db_err_conflict(unsigned int err)
 }
 
 /*
+ * Return 1 if failure err is to be logged: always, but that the server
+ * is away or busy while the caller waits for it quietly (db_quiet()).
+ */
+static int
+db_loud(const struct db *db, unsigned int err)
+{
+
+	return !db->quiet || !(db_err_gone(err) || db_err_busy(err));
+}
+
+/*
  * Return 1 if failure err of statement q (DB_Q__MAX: a COMMIT) is a
  * conflict that whoever runs it again logs once it is over (db_exec()
  * for a statement alone, db_txn() for a transaction), noting where it
@@ -579,7 +591,8 @@ db_conn_err(struct db *db, const char *what)
 {
 	unsigned int	 err = mysql_errno(db->conn);
 
-	log_err("db", "%s failed errno=%u", what, err);
+	if (db_loud(db, err))
+		log_err("db", "%s failed errno=%u", what, err);
 	return db_classify(db, err);
 }
 
@@ -649,7 +662,7 @@ db_prepare(struct db *db, enum db_q q)
 		return AUTH_ERR_NOMEM;
 	if (mysql_stmt_prepare(st, db_sql[q], strlen(db_sql[q])) != 0) {
 		err = mysql_stmt_errno(st);
-		if (!db_conflict_later(db, q, err))
+		if (!db_conflict_later(db, q, err) && db_loud(db, err))
 			log_err("db", "prepare failed query=%d errno=%u "
 			    "error=%s%s", (int)q, err, mysql_stmt_error(st),
 			    err == ER_NO_SUCH_TABLE || err == ER_BAD_FIELD_ERROR ?
@@ -710,8 +723,9 @@ db_connect(struct db *db)
 	}
 	if (mysql_real_connect(db->conn, u->host, u->user, u->password,
 	    u->database, u->port, u->unix_socket, 0) == NULL) {
-		db_connect_failed(u, mysql_errno(db->conn),
-		    mysql_error(db->conn));
+		if (db_loud(db, mysql_errno(db->conn)))
+			db_connect_failed(u, mysql_errno(db->conn),
+			    mysql_error(db->conn));
 		rc = AUTH_ERR_DB_UNAVAIL;
 		goto out;
 	}
@@ -850,7 +864,7 @@ db_exec_once(struct db *db, enum db_q q, MYSQL_BIND *params,
 		db_note_dup_key(db, msg);
 		return AUTH_ERR_DB_DUPLICATE;
 	}
-	if (!db_conflict_later(db, q, err))
+	if (!db_conflict_later(db, q, err) && db_loud(db, err))
 		log_err("db", "execute failed query=%d errno=%u sqlstate=%s",
 		    (int)q, err, state);
 	if (!db->in_txn && db_writes(q) && db_err_unknown(err)) {
@@ -1175,6 +1189,21 @@ db_fetch_all(struct db *db, MYSQL_STMT *st, MYSQL_BIND *res,
 {
 
 	return db_fetch(db, st, res, 0, row, arg, NULL);
+}
+
+/*
+ * Turn quiet mode on (on is 1) or off: while it is on, a failure that
+ * says the server is away or busy (it cannot be reached, the connection
+ * was lost, a conflict persists, the server is read-only) is classified
+ * as ever but not logged, any other failure still is.  For a caller that
+ * waits for the server to come back, trying again and again, and says so
+ * itself once.
+ */
+void
+db_quiet(struct db *db, int on)
+{
+
+	db->quiet = on;
 }
 
 /*

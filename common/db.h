@@ -108,6 +108,7 @@ enum auth_status db_fetch_all(struct db *, MYSQL_STMT *, MYSQL_BIND *,
 		    void (*)(void *), void *);
 const char	*db_dup_key(const struct db *);
 unsigned int	 db_last_errno(const struct db *);
+void		 db_quiet(struct db *, int);
 void		 db_free(struct db *);
 void		 db_bind_str(MYSQL_BIND *, const char *, unsigned long *);
 void		 db_bind_int(MYSQL_BIND *, int *);

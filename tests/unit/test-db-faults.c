@@ -63,6 +63,7 @@ struct fake {
 	long		 pauses[FAKE_PAUSES];	/* nanosleep()s, microseconds */
 	size_t		 npauses;
 	int		 pipe[2];	/* an idle socket for poll() */
+	unsigned int	 connect_err;	/* next connect */
 };
 
 static struct fake	 fake;
@@ -115,7 +116,7 @@ mysql_real_connect(MYSQL *m, const char *host, const char *user,
 	(void)flags;
 	fake.connects++;
 	fake.queries = 0;
-	return m;
+	return fake_fail(&fake.connect_err, &fake.conn_err) ? NULL : m;
 }
 
 int STDCALL
@@ -771,6 +772,48 @@ test_lost(struct dburl *u)
 	db_free(db);
 }
 
+/*
+ * Quiet mode (db_quiet()): a server away or busy is not logged, any
+ * other failure is, and it ends when turned off.
+ */
+static void
+test_quiet(struct dburl *u)
+{
+	struct db	*db;
+
+	fake_reset();
+	log_clear();
+	db = db_new(u, NULL, 0);
+	fake.connect_err = CR_CONNECTION_ERROR;
+	tap_ok(db_exec(db, DB_Q_SESSION_GET, NULL, NULL) ==
+	    AUTH_ERR_DB_UNAVAIL, "a server that cannot be reached: 503");
+	log_ok(log_count("connect failed") == 1, "... logged");
+	log_clear();
+	db_quiet(db, 1);
+	fake.connect_err = CR_CONNECTION_ERROR;
+	tap_ok(db_exec(db, DB_Q_SESSION_GET, NULL, NULL) ==
+	    AUTH_ERR_DB_UNAVAIL, "quiet: still 503");
+	fake_exec_errors(CR_SERVER_LOST, 0, 0);
+	tap_ok(db_exec(db, DB_Q_SESSION_GET, NULL, NULL) ==
+	    AUTH_ERR_DB_UNAVAIL, "quiet: a connection lost mid-statement, "
+	    "503");
+	fake_exec_errors(ER_OPTION_PREVENTS_STATEMENT, 0, 0);
+	tap_ok(db_exec(db, DB_Q_SESSION_ROTATE, NULL, NULL) ==
+	    AUTH_ERR_DB_UNAVAIL, "quiet: a read-only server, 503");
+	log_ok(log_text()[0] == '\0', "quiet: none of them logged");
+	fake.prepare_err = ER_NO_SUCH_TABLE;
+	tap_ok(db_exec(db, DB_Q_RESET_NEWEST, NULL, NULL) == AUTH_ERR_DB,
+	    "quiet: a missing table, 500");
+	log_ok(log_count("prepare failed") == 1, "... logged all the same");
+	log_clear();
+	db_quiet(db, 0);
+	fake_exec_errors(CR_SERVER_LOST, 0, 0);
+	tap_ok(db_exec(db, DB_Q_SESSION_GET, NULL, NULL) ==
+	    AUTH_ERR_DB_UNAVAIL, "quiet off: a connection lost, 503");
+	log_ok(log_count("execute failed") == 1, "... logged again");
+	db_free(db);
+}
+
 static void
 count_row(void *arg)
 {
@@ -891,6 +934,7 @@ main(void)
 	test_autocommit(&u);
 	test_exec_conflicts(&u);
 	test_lost(&u);
+	test_quiet(&u);
 	test_fetch_all(&u);
 	test_txn(&u);
 	dburl_free(&u);
