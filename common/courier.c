@@ -16,9 +16,19 @@
  * While rows wait for a retry, and for two seconds once the queue is
  * empty, the run stays, looking at the queue four times a second (new
  * requests find a sender at work and count on that); then it gives its
- * slot back and looks once more, so that no request is left behind.  A database failure ends the run: the row it held is claimed
- * again once its lease runs out.  Each try, and each message's end, is
- * one log line naming the account, never the code.
+ * slot back and looks once more, so that no request is left behind.
+ *
+ * New requests count on a held slot even when its holder has lost the
+ * database (killed, restarted, frozen): so a waiting sender (--deliver)
+ * that loses it with its slot held, or cannot reach it to take over the
+ * slot reserved for it, does not leave while the lease lasts.  It tries
+ * again once a second, quietly (a line when the database goes, one when
+ * it is back), and once the database answers and the slot is still ours
+ * it goes on with the queue, sending what came in meanwhile; when the
+ * lease runs out first, it stops (the next request starts a sender).
+ * Any other database failure ends the run.  Either way the row it held
+ * is claimed again once its claim runs out.  Each try, and each
+ * message's end, is one log line naming the account, never the code.
  */
 #include "config.h"
 
@@ -42,6 +52,7 @@
 #define COURIER_BODY_MAX	2048
 #define COURIER_POLL_MS		250	/* looking at the queue, waiting */
 #define COURIER_LINGER_MS	2000	/* staying on, the queue empty */
+#define COURIER_AWAY_MS		1000	/* trying the database again */
 
 /* One run, as it goes. */
 struct courier {
@@ -51,6 +62,7 @@ struct courier {
 	struct courier_stats		*stats;
 	struct mailq_slot		 slot;
 	struct timespec			 start;
+	long long			 started;	/* epoch s */
 	long long			 recruited;	/* epoch s */
 	int				 lost;	/* our slot was taken */
 };
@@ -152,6 +164,89 @@ courier_stale(const struct mailq_message *m, const struct mailq_row *row,
 }
 
 /*
+ * Sleep ms milliseconds, or until a signal comes.
+ */
+static void
+courier_sleep(long ms)
+{
+	struct timespec	 ts;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	(void)nanosleep(&ts, NULL);
+}
+
+/*
+ * Return 1 if status rc says the database is away or too busy to answer
+ * now (the connection was lost or cannot be made, a COMMIT's outcome was
+ * lost with it, the server is read-only or not ready): it may come back.
+ */
+static int
+courier_away(enum auth_status rc)
+{
+
+	return rc == AUTH_ERR_DB_UNAVAIL || rc == AUTH_ERR_DB_COMMIT_UNKNOWN;
+}
+
+/*
+ * One try at holding our slot at now: take over the slot reserved for
+ * us when we hold none yet, else renew ours at once (however recent the
+ * last renewal: the answer says whether it is still ours).  Returns as
+ * mailq_slot_handover() or mailq_slot_renew() do.
+ */
+static enum auth_status
+courier_hold(struct courier *c, long long now)
+{
+	long long		 renewed = c->slot.renewed;
+	enum auth_status	 rc;
+
+	if (c->slot.slot == 0)
+		return mailq_slot_handover(c->db, c->opts->slot,
+		    c->opts->holder, now, &c->slot);
+	c->slot.renewed = 0;
+	if ((rc = mailq_slot_renew(c->db, &c->slot, now)) != AUTH_OK)
+		c->slot.renewed = renewed;	/* the lease ends as it did */
+	return rc;
+}
+
+/*
+ * The database failed with status rc (courier_away()) while we hold our
+ * slot, or its reservation: while that lease lasts, a request starts no
+ * sender (mailq_wake()), counting on us, so we do not leave.  Try once
+ * every COURIER_AWAY_MS to hold the slot again (courier_hold(): the next
+ * statement reconnects), quietly: one line when the database goes, one
+ * when it is back.  Give up when the lease has run out (the next request
+ * then starts a sender: we are not needed) or the run is over.  Returns
+ * AUTH_OK once the slot is ours again, renewed; AUTH_ERR_NOT_FOUND when
+ * another sender has it; or the status that ended the wait.
+ */
+static enum auth_status
+courier_outlast(struct courier *c, enum auth_status rc)
+{
+	long long	 now, until, since = (long long)time(NULL);
+
+	until = c->slot.slot != 0 ? c->slot.renewed + MAILQ_LEASE :
+	    c->started + MAILQ_RESERVE;
+	if (until <= since)
+		return rc;	/* over already: the slot is free to take */
+	log_warn("courier", "database away status=%s slot=%d; trying again "
+	    "for up to %lld s", auth_strerror(rc), c->slot.slot != 0 ?
+	    c->slot.slot : c->opts->slot, until - since);
+	db_quiet(c->db, 1);
+	while (courier_away(rc) && !courier_over(c) &&
+	    (long long)time(NULL) < until) {
+		courier_sleep(COURIER_AWAY_MS);
+		now = (long long)time(NULL);
+		rc = courier_hold(c, now);
+	}
+	db_quiet(c->db, 0);
+	if (rc == AUTH_OK)
+		log_info("courier", "database back after %lld s slot=%d; going "
+		    "on", (long long)time(NULL) - since, c->slot.slot);
+	return rc;
+}
+
+/*
  * Send the claimed message row, once.  Returns AUTH_OK whatever the mail
  * server said (the row is deleted or given back for a retry), or a
  * database status.
@@ -190,6 +285,16 @@ courier_send(struct courier *c, struct mailq_row *row, long long now)
 	if (sent == AUTH_OK) {
 		c->stats->sent++;
 		rc = mailq_done(c->db, row);
+		/*
+		 * Sent, but the database went away before the row was gone:
+		 * delete it once it is back (the claim is still ours), or it
+		 * would be sent again once the claim runs out.
+		 */
+		if (courier_away(rc) && c->opts->wait) {
+			sent = courier_outlast(c, rc);
+			rc = sent == AUTH_OK || sent == AUTH_ERR_NOT_FOUND ?
+			    mailq_done(c->db, row) : sent;
+		}
 		if (rc == AUTH_ERR_NOT_FOUND) {
 			log_warn("courier", "claim lost after sending user=%lld",
 			    row->user_id);
@@ -248,19 +353,6 @@ courier_request(struct courier *c, struct mailq_row *row, long long now)
 		log_info("courier", "no code reason=%s request=%lld",
 		    why[out.result], row->id);
 	return AUTH_OK;
-}
-
-/*
- * Sleep ms milliseconds, or until a signal comes.
- */
-static void
-courier_sleep(long ms)
-{
-	struct timespec	 ts;
-
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000L;
-	(void)nanosleep(&ts, NULL);
 }
 
 /*
@@ -370,9 +462,11 @@ courier_drain(struct courier *c)
 
 /*
  * Run the sender with db and cfg as opts says, adding what it did to
- * *stats.  Returns AUTH_OK (also when every slot was taken, or the
- * reservation was gone: others are at work) or the database status that
- * ended the run (the rows are left for the next sender).
+ * *stats.  A run that may wait outlasts a database gone away while it
+ * holds its slot or reservation (courier_outlast()).  Returns AUTH_OK
+ * (also when every slot was taken, or the reservation was gone: others
+ * are at work) or the database status that ended the run (the rows are
+ * left for the next sender).
  */
 enum auth_status
 courier_run(struct db *db, const struct cfg *cfg,
@@ -388,13 +482,15 @@ courier_run(struct db *db, const struct cfg *cfg,
 	c.opts = opts;
 	c.stats = stats;
 	(void)clock_gettime(CLOCK_MONOTONIC, &c.start);
+	c.started = (long long)time(NULL);
 	if (courier_over(&c))
 		return AUTH_OK;
-	now = (long long)time(NULL);
-	if (opts->slot != 0)
-		rc = mailq_slot_handover(db, opts->slot, opts->holder, now,
-		    &c.slot);
-	else
+	now = c.started;
+	if (opts->slot != 0) {
+		rc = courier_hold(&c, now);
+		if (courier_away(rc) && opts->wait)
+			rc = courier_outlast(&c, rc);
+	} else
 		rc = mailq_slot_take(db, cfg, now, &c.slot);
 	for (;;) {
 		if (rc == AUTH_ERR_NOT_FOUND) {
@@ -405,12 +501,28 @@ courier_run(struct db *db, const struct cfg *cfg,
 		if (rc != AUTH_OK)
 			break;
 		rc = courier_drain(&c);
-		mailq_slot_release(db, &c.slot);
+		if (rc == AUTH_OK)
+			rc = mailq_slot_release(db, &c.slot);
+		if (courier_away(rc) && c.slot.slot != 0 && opts->wait) {
+			/* Back with the slot: on with the queue. */
+			if ((rc = courier_outlast(&c, rc)) == AUTH_OK)
+				continue;
+			if (rc == AUTH_ERR_NOT_FOUND) {
+				rc = courier_lost(&c);
+				break;
+			}
+		}
+		if (rc != AUTH_OK) {
+			if (mailq_slot_release(db, &c.slot) != AUTH_OK)
+				log_warn("courier", "cannot release slot=%d; "
+				    "its lease will run out", c.slot.slot);
+			break;
+		}
 		/*
 		 * A slot taken from us has a holder who sees the rows (or
 		 * was taken back on purpose): we do not come back.
 		 */
-		if (rc != AUTH_OK || c.lost || courier_over(&c))
+		if (c.lost || courier_over(&c))
 			break;
 		/* Whatever came in while we were giving the slot back. */
 		now = (long long)time(NULL);

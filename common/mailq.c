@@ -17,7 +17,9 @@
  * a sender only when no slot is held at all (mailq_wake(), reserving a
  * slot for it); otherwise a sender is at work, sees the new row (it
  * looks at the queue while it waits, and lingers a little once the queue
- * is empty), and when the queue grows behind it, it starts a helper into
+ * is empty; one that loses the database waits for it while its lease
+ * lasts, rather than leave a held slot nobody works in: courier.c), and
+ * when the queue grows behind it, it starts a helper into
  * a free slot (MAILQ_WAKE_HELPER).  Every sender looks at the queue once
  * more after giving its slot back, so no request is left behind.  A flood
  * of requests therefore starts at most MAIL_DELIVERY_SLOTS processes and
@@ -201,23 +203,27 @@ mailq_slot_renew(struct db *db, struct mailq_slot *s, long long now)
 }
 
 /*
- * Give slot s back.  A failure is only logged: the lease runs out anyway.
+ * Give slot s back (s->slot becomes 0).  Returns AUTH_OK (also when it
+ * was no longer ours), or a database status: then s is left as it was,
+ * still ours until its lease runs out, and a sender that can wait for the
+ * database keeps it (courier.c); the others leave it to run out.
  */
-void
+enum auth_status
 mailq_slot_release(struct db *db, struct mailq_slot *s)
 {
-	MYSQL_BIND	 p[2];
-	unsigned long	 hlen = strlen(s->holder);
-	long long	 n = s->slot;
+	MYSQL_BIND		 p[2];
+	unsigned long		 hlen = strlen(s->holder);
+	long long		 n = s->slot;
+	enum auth_status	 rc;
 
 	if (s->slot == 0)
-		return;
+		return AUTH_OK;
 	db_bind_llong(&p[0], &n);
 	db_bind_str(&p[1], s->holder, &hlen);
-	if (db_exec(db, DB_Q_MAILQ_SLOT_RELEASE, p, NULL) != AUTH_OK)
-		log_warn("courier", "cannot release slot=%d; its lease will "
-		    "run out", s->slot);
+	if ((rc = db_exec(db, DB_Q_MAILQ_SLOT_RELEASE, p, NULL)) != AUTH_OK)
+		return rc;
 	s->slot = 0;
+	return AUTH_OK;
 }
 
 /*
@@ -355,8 +361,10 @@ mailq_wake(struct db *db, const struct cfg *cfg, long long now,
 	}
 	if (rc != AUTH_OK)
 		goto out;
-	if ((rc = mailq_spawn(cfg, s.slot, s.holder)) != AUTH_OK)
-		mailq_slot_release(db, &s);
+	if ((rc = mailq_spawn(cfg, s.slot, s.holder)) != AUTH_OK &&
+	    mailq_slot_release(db, &s) != AUTH_OK)
+		log_warn("courier", "cannot release slot=%d; its reservation "
+		    "will run out", s.slot);
 out:
 	if (rc != AUTH_OK && rc != AUTH_ERR_SYSTEM)
 		log_err("courier", "cannot wake a mail sender status=%s",

@@ -71,7 +71,7 @@ enum auth_status mailq_slot_handover(struct db *, int, const char *,
 		    long long, struct mailq_slot *);
 enum auth_status mailq_slot_renew(struct db *, struct mailq_slot *,
 		    long long);
-void		 mailq_slot_release(struct db *, struct mailq_slot *);
+enum auth_status mailq_slot_release(struct db *, struct mailq_slot *);
 enum auth_status mailq_claim(struct db *, const struct mailq_slot *,
 		    long long, struct mailq_row *);
 enum auth_status mailq_to_message(struct db *, const struct mailq_row *,
