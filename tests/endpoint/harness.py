@@ -547,16 +547,23 @@ def program_dirs():
             os.path.realpath(os.path.join(stage, "htdocs", "cgi-bin"))}
 
 
-def program_pids(prog):
+def program_pids(prog, dirs=None, arg=None):
     """The pids of this run's processes of program prog (such as
-    "auth-register"), sorted; other worktrees' are not ours."""
-    dirs = program_dirs()
+    "auth-register") started from one of dirs (program_dirs() by
+    default), with arg (bytes) among their arguments when given, sorted;
+    other worktrees' are not ours."""
+    if dirs is None:
+        dirs = program_dirs()
     pids = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
             exe = os.readlink("/proc/%s/exe" % name)
+            if arg is not None:
+                with open("/proc/%s/cmdline" % name, "rb") as f:
+                    if arg not in f.read().split(b"\0"):
+                        continue
         except OSError:
             continue
         if exe.endswith(" (deleted)"):

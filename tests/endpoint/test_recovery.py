@@ -35,8 +35,8 @@ from db_proxy import DbProxy
 from harness import (TAP, cgi, CGIResult, check_logs_clean, clean_env,
                      config_values, db_query, db_scalar, env, err, expect,
                      expect_422, header_problems, mail_senders_idle, new_user,
-                     password, program, program_headers, program_log, race,
-                     request, server, sql_quote, unique)
+                     password, program, program_headers, program_log,
+                     program_pids, race, request, server, sql_quote, unique)
 
 FORGOT = "/api/auth/forgot-password"
 RESET = "/api/auth/reset-password"
@@ -58,6 +58,7 @@ NOT_STRING = "Input should be a valid string"
 
 CODE_RE = re.compile(r"\b(\d{6})\b")
 MAIL_WAIT = 10          # seconds a mail may take to arrive
+RESTART_MAIL_WAIT = 15  # ... the first after MariaDB's restart
 NO_MAIL_WAIT = 3        # seconds after which a mail that did not come won't
 ANSWER_WAIT = 5         # seconds a plain CGI answer may take (as CGI)
 
@@ -1566,6 +1567,105 @@ def test_cron_delivers(t):
          "and logged the try, naming the account", p.stderr[-1000:])
     reset_works(t, addr, code, "delivered by auth-cleanup")
 
+def sender_pids():
+    """The pids of this run's mail senders (auth-cleanup --deliver, the
+    build's or the copy Apache's user runs), sorted."""
+    return program_pids("auth-cleanup", arg=b"--deliver", dirs={
+        os.path.realpath(os.path.dirname(env("AUTH_TEST_CLEANUP"))),
+        os.path.realpath(os.path.join(env("AUTH_TEST_RUN_DIR"), "apache",
+                                      "sbin"))})
+
+
+def leased_slots():
+    """How many sender slots are leased now (held, or reserved)."""
+    return int(db_scalar("SELECT COUNT(*) FROM auth_mail_slot WHERE "
+                         "lease_until > UTC_TIMESTAMP()"))
+
+
+class SenderCount(threading.Thread):
+    """Counts this run's mail senders every 0.1 s until stopped; most is
+    the largest count seen."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.most = 0
+        self.halt = threading.Event()
+
+    def run(self):
+        while not self.halt.is_set():
+            self.most = max(self.most, len(sender_pids()))
+            time.sleep(0.1)
+
+    def stop(self):
+        self.halt.set()
+        self.join(10)
+        return self.most
+
+
+def test_db_restart_sender(t):
+    """MariaDB stopped and started again while a sender holds its slot
+    (a message waits in it for a retry: the mail server is down): a
+    request made once the database is back, which starts no sender of
+    its own (the slot is held), has its mail within RESTART_MAIL_WAIT
+    seconds, with no other request and no auth-cleanup run; so has the
+    message that was waiting; each gets one mail; no slot is left leased
+    by a sender that is gone, and no more than MAIL_DELIVERY_SLOTS
+    senders ran at once."""
+    first, later = insert_users(2, "rs")
+    for a in (first, later):
+        EXPECTED_MAILS[a] = 1
+    slots = cfg_int("MAIL_DELIVERY_SLOTS", 4)
+    count = SenderCount()
+    count.start()
+    faults(down=True)
+    try:
+        same_answer(t, forgot(first), "mail server down")
+        row = wait_message_row(uid_by_email(first), 15)
+        deadline = time.monotonic() + 15
+        while (row is not None and time.monotonic() < deadline and
+               db_scalar("SELECT attempts FROM auth_mail_queue WHERE id = "
+                         "%s" % row[0]) == "0"):
+            time.sleep(0.1)
+        held = leased_slots()
+        senders = sender_pids()
+        t.ok(row is not None and held >= 1 and senders,
+             "a sender holds its slot, a message waiting in it for a retry "
+             "(slots leased: %d, senders: %r)" % (held, senders))
+        stop = subprocess.run(env("AUTH_TEST_DB_STOP"), shell=True,
+                              capture_output=True, timeout=120)
+        t.eq(stop.returncode, 0, "MariaDB stopped with the sender in its "
+             "slot", (stop.stdout + stop.stderr)[-800:])
+    finally:
+        faults()
+        start = subprocess.run(env("AUTH_TEST_DB_START"), shell=True,
+                               capture_output=True, timeout=120)
+    t.eq(start.returncode, 0, "MariaDB started again",
+         (start.stdout + start.stderr)[-800:])
+    r = forgot(later)
+    same_answer(t, r, "the first request after the restart")
+    t0 = time.monotonic()
+    got = wait_mails({later: 1, first: 1}, timeout=RESTART_MAIL_WAIT)
+    took = time.monotonic() - t0
+    t.ok(len(got[later]) == 1, "its mail arrived within %d s (%.1f s), "
+         "with no other request: the sender outlasted the restart"
+         % (RESTART_MAIL_WAIT, took))
+    t.ok(len(got[first]) == 1, "the message that waited for a retry was "
+         "sent too")
+    mailed_code_works(t, later, got[later], "mailed after the restart")
+    mailed_code_works(t, first, got[first], "waiting across the restart")
+    deadline = time.monotonic() + 30
+    while sender_pids() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    t.eq(sender_pids(), [], "the senders are done once the queue is empty")
+    t.eq(leased_slots(), 0, "no slot left leased: every sender gave its "
+         "own back")
+    most = count.stop()
+    t.ok(1 <= most <= slots, "at most MAIL_DELIVERY_SLOTS (%d) senders at "
+         "once: %d" % (slots, most))
+    t.eq([len(mails_to(a)) for a in (first, later)], [1, 1],
+         "one mail each")
+
+
 # -- At the end ----------------------------------------------------------------
 
 def test_mail_counts(t):
@@ -1639,6 +1739,7 @@ def main():
                test_queue_holds_no_code, test_greeting_delay,
                test_timing_pairs, test_daily_cap, test_reset_timing,
                test_commit_unknown, test_long_username, test_cron_delivers,
+               test_db_restart_sender,
                test_parallel_no_deadlock, test_mail_counts,
                test_no_codes_stored, test_logs):
         t.run(fn)
