@@ -1666,6 +1666,56 @@ def test_db_restart_sender(t):
          "one mail each")
 
 
+def test_db_away_at_start(t):
+    """A sender started into the slot reserved for it while MariaDB is
+    away (stopped after the reservation, as when it goes between the
+    request and the sender's start): it does not give up while the
+    reservation lasts; once MariaDB is back it takes the slot over and
+    sends the request that waited, then exits 0."""
+    mail_senders_idle()
+    addr = insert_users(1, "sa")[0]
+    EXPECTED_MAILS[addr] = 1
+    holder = os.urandom(16).hex()
+    db_query("INSERT INTO auth_mail_queue (email, created_at, expires_at, "
+             "next_attempt_at) VALUES (%s, UTC_TIMESTAMP(), UTC_TIMESTAMP() "
+             "+ INTERVAL 30 MINUTE, UTC_TIMESTAMP())" % sql_quote(addr))
+    db_query("UPDATE auth_mail_slot SET holder = %s, lease_until = "
+             "UTC_TIMESTAMP() + INTERVAL 15 SECOND WHERE slot = 1"
+             % sql_quote(holder))
+    stop = subprocess.run(env("AUTH_TEST_DB_STOP"), shell=True,
+                          capture_output=True, timeout=120)
+    sender = None
+    try:
+        t.eq(stop.returncode, 0, "MariaDB stopped, a slot reserved",
+             (stop.stdout + stop.stderr)[-800:])
+        sender = subprocess.Popen(
+            [env("AUTH_TEST_CLEANUP"), "--deliver", "--slot", "1",
+             "--holder", holder], stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, env=clean_env(
+                AUTH_CONFIG=env("AUTH_TEST_CONFIG")))
+        time.sleep(2)
+        t.eq(sender.poll(), None, "the sender waits for MariaDB")
+    finally:
+        start = subprocess.run(env("AUTH_TEST_DB_START"), shell=True,
+                               capture_output=True, timeout=120)
+    t.eq(start.returncode, 0, "MariaDB started again",
+         (start.stdout + start.stderr)[-800:])
+    got = wait_mails({addr: 1}, timeout=RESTART_MAIL_WAIT)[addr]
+    t.ok(len(got) == 1, "the request's mail arrived within %d s of "
+         "MariaDB's return" % RESTART_MAIL_WAIT)
+    mailed_code_works(t, addr, got, "sent by the sender that waited")
+    try:
+        rc = sender.wait(30)
+    except subprocess.TimeoutExpired:
+        sender.kill()
+        rc = sender.wait()
+    err = sender.stderr.read().decode("utf-8", "replace")
+    t.eq(rc, 0, "the sender exits 0", err[-2000:])
+    t.eq(len(re.findall(r"database away", err)), 1, "one line said the "
+         "database was away, not one per try", err[-2000:])
+    t.eq(leased_slots(), 0, "and gave its slot back")
+
+
 # -- At the end ----------------------------------------------------------------
 
 def test_mail_counts(t):
@@ -1739,7 +1789,7 @@ def main():
                test_queue_holds_no_code, test_greeting_delay,
                test_timing_pairs, test_daily_cap, test_reset_timing,
                test_commit_unknown, test_long_username, test_cron_delivers,
-               test_db_restart_sender,
+               test_db_restart_sender, test_db_away_at_start,
                test_parallel_no_deadlock, test_mail_counts,
                test_no_codes_stored, test_logs):
         t.run(fn)
