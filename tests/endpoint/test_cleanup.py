@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: ISC
+# passes: lighttpd -- it runs auth-cleanup itself
 """auth-cleanup (cron/) against the real MariaDB: which rows go and which
 stay, the summary line, batches larger than one DELETE (in a total order
 ending with the primary key, read off an index), the dry run (each row counted once), the lock shared by every
