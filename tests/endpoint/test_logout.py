@@ -1,5 +1,4 @@
 # SPDX-License-Identifier: ISC
-# passes: lighttpd apache-cgi -- the programs' logic, as FastCGI and as plain CGI
 """POST /api/auth/logout through the web server: the session ends and its
 refresh token is dead at refresh-token; a retried logout is 200; every
 generation an attacker may hold (current, just replaced, older, of a
