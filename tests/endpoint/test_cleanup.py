@@ -781,6 +781,15 @@ def count_tokens(uid):
                          "user_id = %d" % uid))
 
 
+def check_no_pause(t, uid, pace, desc):
+    """Seed 3 batches of expired rows for uid and run with -p pace: all
+    deleted, no pause."""
+    seed_expired(uid, 3 * BATCH)
+    r = cleanup("-p", pace)
+    t.ok(r.returncode == 0 and r.summary() is not None and
+         r.paused_ms == 0 and count_tokens(uid) == 0, desc, repr(r))
+
+
 def test_pacing(t):
     """-p: while another session runs a statement, the run pauses so that
     deleting takes at most that share of its time; on an idle server it
@@ -790,11 +799,8 @@ def test_pacing(t):
     uid = new_user()
     busy = None
     try:
-        seed_expired(uid, 3 * BATCH)
-        r = cleanup("-p", "20")
-        t.ok(r.returncode == 0 and r.summary() is not None and
-             r.paused_ms == 0 and count_tokens(uid) == 0,
-             "idle server, -p 20: all deleted, paused_ms=0", repr(r))
+        check_no_pause(t, uid, "20", "idle server, -p 20: all deleted, "
+                       "paused_ms=0")
         seed_expired(uid, 3 * BATCH)
         busy = BusySession(60)
         r = cleanup("-p", "20")
@@ -809,11 +815,7 @@ def test_pacing(t):
              "busy server, -p 20: it paused (%s ms) about 4 times what the "
              "deleting took (%.0f ms, 3 batches, the last not followed by a "
              "pause)" % (r.paused_ms, work), repr(r))
-        seed_expired(uid, 3 * BATCH)
-        r = cleanup("-p", "100")
-        t.ok(r.returncode == 0 and r.summary() is not None and
-             r.paused_ms == 0 and count_tokens(uid) == 0,
-             "busy server, -p 100: no pause", repr(r))
+        check_no_pause(t, uid, "100", "busy server, -p 100: no pause")
     finally:
         if busy is not None:
             busy.stop()
@@ -901,11 +903,8 @@ def test_pacing_short_statements(t):
              % (r.paused_ms, work, during), repr(r))
         chatter.stop()
         chatter = None
-        seed_expired(uid, 2 * BATCH)
-        r = cleanup("-p", "20")
-        t.ok(r.returncode == 0 and r.summary() is not None and
-             r.paused_ms == 0 and count_tokens(uid) == 0,
-             "that session gone, -p 20: no pause (paused_ms=0)", repr(r))
+        check_no_pause(t, uid, "20", "that session gone, -p 20: no pause "
+                       "(paused_ms=0)")
     finally:
         if chatter is not None:
             chatter.stop()
