@@ -273,9 +273,20 @@ static const char *const db_sql[DB_Q__MAX] = {
 	"SELECT IF(IS_USED_LOCK('collab-auth-cleanup') <=> CONNECTION_ID(), "
 	    "1, GET_LOCK('collab-auth-cleanup', 0))",
 	    /* DB_Q_CLEANUP_LOCK_CHECK */
-	"SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
-	    "WHERE VARIABLE_NAME = 'THREADS_RUNNING'",
-	    /* DB_Q_CLEANUP_THREADS_RUNNING */
+	/*
+	 * auth-cleanup, after each batch (see cleanup_busy()): the
+	 * statements the clients of this server sent, less this session's,
+	 * and the sessions running one now, this one included.
+	 */
+	"SELECT CAST(q.VARIABLE_VALUE AS SIGNED) - "
+	    "CAST(s.VARIABLE_VALUE AS SIGNED), CAST(r.VARIABLE_VALUE AS SIGNED) "
+	    "FROM information_schema.GLOBAL_STATUS q "
+	    "JOIN information_schema.SESSION_STATUS s "
+	    "JOIN information_schema.GLOBAL_STATUS r "
+	    "WHERE q.VARIABLE_NAME = 'QUESTIONS' "
+	    "AND s.VARIABLE_NAME = 'QUESTIONS' "
+	    "AND r.VARIABLE_NAME = 'THREADS_RUNNING'",
+	    /* DB_Q_CLEANUP_ACTIVITY */
 	"DELETE FROM auth_mail_queue WHERE expires_at < ? "
 	    "ORDER BY expires_at, id LIMIT ?", /* DB_Q_CLEANUP_MAILQ */
 	"SELECT COUNT(*) FROM auth_mail_queue WHERE expires_at < ?",

@@ -26,6 +26,7 @@
 
 #include "client.h"
 #include "dburl.h"
+#include "rng.h"
 #include "status.h"
 
 #define DBURL_MAXLEN	4096	/* longest MYSQL_DB_URL accepted */
@@ -132,22 +133,6 @@ dburl_quote(char buf[DBURL_QUOTEMAX + 4], const char *s, size_t len)
 }
 
 /*
- * Return the value of hexadecimal digit c, or -1 if it is not one.
- */
-static int
-dburl_hexval(char c)
-{
-
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
  * Percent-decode the len bytes at s into a new string in *out (RFC 3986,
  * 2.1); what names the part for the message.  A "%" not followed by two
  * hexadecimal digits, and an escape that decodes to NUL, are errors.
@@ -171,8 +156,8 @@ dburl_decode(const char *s, size_t len, char **out, const char *what,
 			buf[n++] = s[i];
 			continue;
 		}
-		if (len - i < 3 || (hi = dburl_hexval(s[i + 1])) == -1 ||
-		    (lo = dburl_hexval(s[i + 2])) == -1) {
+		if (len - i < 3 || (hi = rng_hex_value((unsigned char)s[i + 1])) == -1 ||
+		    (lo = rng_hex_value((unsigned char)s[i + 2])) == -1) {
 			dburl_errf(err, errsz, "bad percent escape in %s",
 			    what);
 			goto out;

@@ -22,8 +22,9 @@
  * batch is correct without the lock too (a row is deleted once, whoever
  * gets there first; a batch that loses a conflict runs again), as it must
  * be on Galera, where GET_LOCK locks one node only, or is refused.  While other
- * sessions are running statements, the run pauses between batches so as
- * to spend at most -p percent of its time deleting.  A run starts no new
+ * sessions are at work (they sent statements since the run last looked,
+ * or one is running now), the run pauses between batches so as to spend
+ * at most -p percent of its time deleting.  A run starts no new
  * batch once its time limit has passed.  The SQL is in common/db.c, like
  * every statement of the suite.
  *
@@ -103,6 +104,8 @@ struct cleanup_run {
 	long			 limit;		/* -t, seconds */
 	long			 pace;		/* -p, percent */
 	long long		 paused_ms;	/* spent pausing */
+	long long		 others;	/* their statements, last look */
+	int			 looked;	/* others is set */
 	int			 timed_out;	/* the limit stopped the run */
 	int			 lock_lost;	/* another run has the lock */
 	unsigned long long	*rows;		/* per job: deleted, counted */
@@ -405,21 +408,57 @@ cleanup_recheck_lock(struct cleanup_run *run)
 }
 
 /*
- * After a batch that took batch_ms: when statements of other sessions
- * are running (Threads_running above 1, our own), pause so that
- * deleting takes at most run->pace percent of the time, up to
- * CLEANUP_PAUSE_MAX; on an idle server, go straight on.
+ * Return 1 if other sessions are at work, else 0: they sent statements
+ * since our previous look, or one is running a statement now.  A server's
+ * requests run statements of a millisecond or less and sit idle in
+ * between, so that at any moment Threads_running is almost always 1 (our
+ * own look): what shows them is the statements sent meanwhile, the
+ * server's Questions less our session's.  Our own statements, this look
+ * included, are in both counters and cancel out; sessions that ended
+ * before our first look are in the count it starts from.  One statement
+ * is enough: the interval is a batch and its pause, tens of milliseconds
+ * to seconds, and a pause that was not needed only makes the run longer.
+ * After FLUSH STATUS the count goes down and shows nobody; after a
+ * reconnect (db.c) our old session's statements count as others' once.
+ * On Galera the counters are the node's own: the run sees the clients of
+ * the node it is connected to, not the requests other nodes answer.  The
+ * first look only sets the count (a statement running still counts); a
+ * look that fails shows nobody.
+ */
+static int
+cleanup_busy(struct cleanup_run *run)
+{
+	MYSQL_BIND		 res[2];
+	MYSQL_STMT		*st;
+	long long		 others = 0, running = 0, before;
+	int			 looked;
+
+	if (db_exec(run->db, DB_Q_CLEANUP_ACTIVITY, NULL, &st) != AUTH_OK)
+		return 0;
+	db_bind_llong(&res[0], &others);
+	db_bind_llong(&res[1], &running);
+	if (db_fetch_one(run->db, st, res) != AUTH_OK)
+		return 0;
+	before = run->others;
+	looked = run->looked;
+	run->others = others;
+	run->looked = 1;
+	return running > 1 || (looked && others > before);
+}
+
+/*
+ * After a batch that took batch_ms: when other sessions are at work
+ * (cleanup_busy()), pause so that deleting takes at most run->pace
+ * percent of the time, up to CLEANUP_PAUSE_MAX; on an idle server, go
+ * straight on.
  */
 static void
 cleanup_pace(struct cleanup_run *run, double batch_ms)
 {
 	struct timespec	 ts;
-	long long	 running, ms;
+	long long	 ms;
 
-	/* Our own SELECT is one of them. */
-	if (run->pace >= 100 || cleanup_scalar(run->db,
-	    DB_Q_CLEANUP_THREADS_RUNNING, &running) != AUTH_OK ||
-	    running <= 1)
+	if (run->pace >= 100 || !cleanup_busy(run))
 		return;
 	ms = (long long)(batch_ms * (double)(100 - run->pace) /
 	    (double)run->pace);
@@ -628,6 +667,9 @@ cleanup_main(const struct cfg *cfg, const struct cleanup_args *a)
 	}
 
 	cleanup_cutoffs(&run, cfg);
+	/* The look the first batch's statements are counted from. */
+	if (!run.dry && run.pace < 100)
+		(void)cleanup_busy(&run);
 	rc = cleanup_jobs_run(&run);
 	/*
 	 * After AUTH_ERR_DB_UNAVAIL the connection may be gone, and

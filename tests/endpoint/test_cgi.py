@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: ISC
+# passes: lighttpd -- it runs auth-register as plain CGI itself
 """auth-register run as plain CGI (fd 0 a pipe, not a socket): one request
 from the CGI environment and stdin, answered on stdout.  This reaches the
 checks a web server does not let through (no or a malformed

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: ISC
+# passes: lighttpd -- it runs auth-cleanup itself
 """auth-cleanup (cron/) against the real MariaDB: which rows go and which
 stay, the summary line, batches larger than one DELETE (in a total order
 ending with the primary key, read off an index), the dry run (each row counted once), the lock shared by every
@@ -18,6 +19,7 @@ import re
 import secrets
 import shlex
 import subprocess
+import threading
 import time
 import urllib.parse
 
@@ -712,24 +714,55 @@ def test_db_error_midrun(t):
         drop_user(uid)
 
 
-def busy_session(seconds):
+class BusySession:
     """An admin session running SELECT SLEEP(seconds): a statement of
-    another session, as a request would be; returns the process."""
-    marker = seconds + secrets.randbelow(1000) / 1000.0
-    cmd = shlex.split(env("AUTH_TEST_MARIADB")) + [
-        "--batch", "--skip-column-names", "-e",
-        "SELECT SLEEP(%.3f)" % marker, env("AUTH_TEST_DB_NAME")]
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if db_scalar("SELECT ID FROM information_schema.PROCESSLIST WHERE "
-                     "INFO = 'SELECT SLEEP(%.3f)'" % marker) is not None:
-            return p
-        time.sleep(0.1)
-    p.kill()
-    p.wait()
-    raise RuntimeError("the admin client did not start its SLEEP")
+    another session, as a long request would be.  stop() ends it on the
+    server too: killing the client alone leaves the SLEEP running there
+    (the server notices no closed connection while it sleeps), and the
+    next tests would run beside it."""
+
+    def __init__(self, seconds):
+        marker = seconds + secrets.randbelow(1000) / 1000.0
+        self.sql = "SELECT SLEEP(%.3f)" % marker
+        cmd = shlex.split(env("AUTH_TEST_MARIADB")) + [
+            "--batch", "--skip-column-names", "-e", self.sql,
+            env("AUTH_TEST_DB_NAME")]
+        self.p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.server_ids():
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("the admin client did not start its SLEEP")
+
+    def server_ids(self):
+        return [int(r[0]) for r in db_query(
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO = %s"
+            % sql_quote(self.sql))]
+
+    def stop(self):
+        stop(self.p)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            ids = self.server_ids()
+            if not ids:
+                return
+            for i in ids:
+                # Gone meanwhile: an error, and the next look tells.
+                subprocess.run(shlex.split(env("AUTH_TEST_MARIADB")) + [
+                    "-e", "KILL %d" % i], capture_output=True, timeout=30)
+            time.sleep(0.1)
+        raise RuntimeError("the SLEEP of the admin client would not end")
+
+
+def running_others():
+    """How many sessions but this one run a statement now."""
+    return int(db_scalar("SELECT COUNT(*) FROM information_schema.PROCESSLIST"
+                         " WHERE COMMAND NOT IN ('Sleep', 'Daemon') AND "
+                         "ID <> CONNECTION_ID()"))
 
 
 def stop(p):
@@ -749,6 +782,15 @@ def count_tokens(uid):
                          "user_id = %d" % uid))
 
 
+def check_no_pause(t, uid, pace, desc):
+    """Seed 3 batches of expired rows for uid and run with -p pace: all
+    deleted, no pause."""
+    seed_expired(uid, 3 * BATCH)
+    r = cleanup("-p", pace)
+    t.ok(r.returncode == 0 and r.summary() is not None and
+         r.paused_ms == 0 and count_tokens(uid) == 0, desc, repr(r))
+
+
 def test_pacing(t):
     """-p: while another session runs a statement, the run pauses so that
     deleting takes at most that share of its time; on an idle server it
@@ -758,13 +800,10 @@ def test_pacing(t):
     uid = new_user()
     busy = None
     try:
+        check_no_pause(t, uid, "20", "idle server, -p 20: all deleted, "
+                       "paused_ms=0")
         seed_expired(uid, 3 * BATCH)
-        r = cleanup("-p", "20")
-        t.ok(r.returncode == 0 and r.summary() is not None and
-             r.paused_ms == 0 and count_tokens(uid) == 0,
-             "idle server, -p 20: all deleted, paused_ms=0", repr(r))
-        seed_expired(uid, 3 * BATCH)
-        busy = busy_session(60)
+        busy = BusySession(60)
         r = cleanup("-p", "20")
         sm = r.summary()
         t.ok(r.returncode == 0 and sm is not None and
@@ -777,13 +816,99 @@ def test_pacing(t):
              "busy server, -p 20: it paused (%s ms) about 4 times what the "
              "deleting took (%.0f ms, 3 batches, the last not followed by a "
              "pause)" % (r.paused_ms, work), repr(r))
-        seed_expired(uid, 3 * BATCH)
-        r = cleanup("-p", "100")
-        t.ok(r.returncode == 0 and r.summary() is not None and
-             r.paused_ms == 0 and count_tokens(uid) == 0,
-             "busy server, -p 100: no pause", repr(r))
+        check_no_pause(t, uid, "100", "busy server, -p 100: no pause")
     finally:
-        stop(busy)
+        if busy is not None:
+            busy.stop()
+        drop_user(uid)
+
+
+class Chatter:
+    """An admin session answering a short statement every few milliseconds
+    and idle in between, as a server's requests are (a millisecond or less
+    each): at any moment it is almost never running one.  It waits for
+    each answer before it sends the next, as a client does, so statements
+    never queue up; answered counts them."""
+
+    def __init__(self, gap=0.005):
+        cmd = shlex.split(env("AUTH_TEST_MARIADB")) + [
+            "--batch", "--unbuffered", "--skip-column-names",
+            env("AUTH_TEST_DB_NAME")]
+        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL)
+        self.gap = gap
+        self.answered = 0
+        self.stopping = False
+        self.thread = threading.Thread(target=self.run)
+        self.thread.start()
+        # At work before the cleanup starts, or the test says why not.
+        deadline = time.monotonic() + 15
+        while self.answered < 10 and time.monotonic() < deadline and \
+                self.thread.is_alive():
+            time.sleep(0.05)
+        if self.answered < 10:
+            self.stop()
+            raise RuntimeError("the admin client answered no statement")
+
+    def run(self):
+        try:
+            while not self.stopping:
+                self.p.stdin.write(b"SELECT 1;\n")
+                self.p.stdin.flush()
+                if self.p.stdout.readline() != b"1\n":
+                    return
+                self.answered += 1
+                time.sleep(self.gap)
+        except OSError:
+            pass
+
+    def stop(self):
+        self.stopping = True
+        self.thread.join(10)
+        stop(self.p)
+
+
+def test_pacing_short_statements(t):
+    """-p with another session issuing short statements, never running one
+    for long (a server's requests take a millisecond or less), so that
+    Threads_running, looked at once, is almost always the run's own: the
+    run still sees the work of others, from the statements they issued
+    since its previous look, and paces itself after every batch; once that
+    session is gone, it does not."""
+    if not drain(t):
+        return
+    uid = new_user()
+    chatter = None
+    try:
+        t.eq(running_others(), 0, "no other session runs a statement")
+        seed_expired(uid, 4 * BATCH)
+        chatter = Chatter()
+        before = chatter.answered
+        r = cleanup("-p", "20")
+        during = chatter.answered - before
+        t.ok(r.returncode == 0 and r.summary() is not None and
+             count_tokens(uid) == 0, "with short statements of another "
+             "session, -p 20: all deleted", repr(r))
+        # Each of the 4 full batches is followed by a pause 4 times as
+        # long, (100 - 20) / 20; the wall time also holds what is not a
+        # batch (starting, connecting, the empty batches of the other
+        # kinds), hence the margin.  Unpaced, it pauses 0 ms, or 4 times
+        # one batch when a look happens to meet a statement running: less
+        # than the rest of its time either way.
+        work = r.seconds * 1000 - (r.paused_ms or 0)
+        t.ok(r.paused_ms is not None and r.paused_ms >= work,
+             "it paused (%s ms) more than the rest of its time "
+             "(%.0f ms; 4 batches, each followed by a pause 4 times as "
+             "long); the other session ran %d statements meanwhile"
+             % (r.paused_ms, work, during), repr(r))
+        chatter.stop()
+        chatter = None
+        check_no_pause(t, uid, "20", "that session gone, -p 20: no pause "
+                       "(paused_ms=0)")
+    finally:
+        if chatter is not None:
+            chatter.stop()
         drop_user(uid)
 
 
@@ -806,7 +931,7 @@ def test_lock_after_reconnect(t):
     busy = holder = proc = None
     try:
         seed_expired(uid, 6 * BATCH)
-        busy = busy_session(120)
+        busy = BusySession(120)
         before = app_connections()
         proc = subprocess.Popen(
             [program(), "-p", "1"], env=dict(clean_env(
@@ -844,7 +969,8 @@ def test_lock_after_reconnect(t):
              "the lock and stopped", err)
     finally:
         stop(proc)
-        stop(busy)
+        if busy is not None:
+            busy.stop()
         release_holder(holder)
         drop_user(uid)
 
@@ -930,7 +1056,8 @@ def main():
     for fn in (test_usage, test_config_errors, test_db_errors, test_deletes,
                test_quiet, test_dry_run, test_otp_window,
                test_failures_and_queue, test_primary_key_order,
-               test_no_sort, test_batching, test_pacing, test_lock,
+               test_no_sort, test_batching, test_pacing,
+               test_pacing_short_statements, test_lock,
                test_lock_after_reconnect, test_db_error_midrun,
                test_time_limit, test_legacy_records):
         t.run(fn)

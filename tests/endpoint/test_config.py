@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: ISC
+# passes: lighttpd -- it runs the programs itself
 """The configuration as the programs read it at start: file permissions,
 required and invalid keys, the .env syntax, the environment overriding the
 file, and secrets kept out of the messages.  The program runs as plain CGI

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: ISC
+# passes: lighttpd -- what the programs do with a stalled database
 """MariaDB that answers nothing: frozen (SIGSTOP) for 20 s, and a row held
 locked by another session.  The programs must give up within the bounds
 their time-outs set, answer 503, and serve again once MariaDB does.
@@ -11,10 +12,11 @@ The bounds (README, "Configuration"; common/db.c):
 - DB_LOCK_WAIT_TIMEOUT, set for each connection: a statement waiting for
   a row lock gives up after it, and a statement alone (not in a
   transaction) runs once more (README, "Database"), so twice that;
-- the password recovery transactions are tried up to three times
-  (common/reset.c, RESET_TRIES) when the database is busy or away, so
-  their bound is one statement's wait plus two more tries: DB_TIMEOUT +
-  2 x DB_CONNECT_TIMEOUT frozen, 3 x DB_LOCK_WAIT_TIMEOUT behind a lock.
+- a transaction (the password recovery's) that times out behind a lock
+  runs again whole, as a statement alone does (db_txn(), common/db.c
+  DB_LOCK_WAIT_TRIES: twice in all), and one whose connection is lost
+  does not, so its bound is DB_TIMEOUT and a connection frozen, 2 x
+  DB_LOCK_WAIT_TIMEOUT behind a lock.
 Each request here must end within its bound plus MARGIN seconds (bcrypt,
 a busy machine), far below the 20 s the freeze lasts: a program that
 waited for MariaDB to come back would miss it.
@@ -41,7 +43,7 @@ from mixed import PATHS, Spool, claims, recovered
 CONNECT, IO, LOCK = 2, 5, 2
 MARGIN = 6
 FROZEN = 20
-TRIES = 3                       # common/reset.c RESET_TRIES
+TRIES = 2       # runs of a transaction after a lock wait (db.c)
 RUNS = 2        # runs of a lone statement after a lock wait (README)
 UNAVAILABLE = {"detail": "Service temporarily unavailable"}
 KEYS = ("DB_CONNECT_TIMEOUT", "DB_TIMEOUT", "DB_LOCK_WAIT_TIMEOUT")

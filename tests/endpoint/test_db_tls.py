@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: ISC
+# passes: lighttpd -- it runs the programs itself
 """MariaDB over real TLS: the programs connect as MYSQL_DB_URL says to the
 suite's MariaDB on its loopback TCP port, which presents a certificate
 that a test CA issued for the DNS name "localhost" only (scripts/lib.sh,

@@ -12,8 +12,8 @@ import threading
 import time
 
 from harness import (TAP, cgi, check_logs_clean, config_values, db_query,
-                     err, expect, expect_422, header_problems, request,
-                     server, sql_quote)
+                     err, expect, expect_422, header_problems, race,
+                     request, server, sql_quote)
 from test_refresh import (INVALID, TOKENS, LogMark, check_pair, forgeries,
                           grace, login, payload, refresh, session_user,
                           sign, srow)
@@ -269,21 +269,7 @@ def test_concurrent(t):
     user, uid, pair = session_user(t, "lc")
     tok = pair["refresh_token"]
     n = 10
-    out = [None] * n
-    barrier = threading.Barrier(n)
-
-    def one(i):
-        try:
-            barrier.wait(timeout=30)
-            out[i] = logout(tok).status
-        except Exception as e:
-            out[i] = repr(e)
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(60)
+    out = race(n, lambda i: logout(tok).status)
     t.eq(out, [200] * n, "%d concurrent logouts with one token: all 200" % n)
     t.ok(revoked(tok), "... and the session ended")
 

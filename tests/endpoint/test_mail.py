@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: ISC
+# passes: lighttpd -- it runs auth-forgot-password as plain CGI itself
 """Mail through a real SMTP server: the real libcurl SMTP conversation of
 cgi-bin/auth-forgot-password, run as plain CGI with MAIL_* set in its
 environment against tests/endpoint/smtp_server.py (aiosmtpd) on a free

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: ISC
+# passes: lighttpd -- it runs scripts/migrate itself
 """scripts/migrate: applies sql/NNN-*.sql in numeric order, is safe to run
 again, stops at the first failure naming the file, and finds its sql/
 both in the source tree and in the installed layout; the schema it makes

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: ISC
+# passes: lighttpd -- it runs lighttpd instances of its own
 """Throttles (issue 6), through real lighttpd instances against MariaDB.
 
 The suite's own web server runs with every throttle off, because all test
