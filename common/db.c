@@ -722,6 +722,8 @@ db_connect(struct db *db)
 	const struct dburl	*u = db->url;
 	enum auth_status	 rc;
 	size_t			 i;
+	unsigned int		 err;
+	char			 why[MYSQL_ERRMSG_SIZE + 96];
 
 	if (db->conn != NULL)
 		return AUTH_OK;
@@ -734,9 +736,23 @@ db_connect(struct db *db)
 	}
 	if (mysql_real_connect(db->conn, u->host, u->user, u->password,
 	    u->database, u->port, u->unix_socket, 0) == NULL) {
-		if (db_loud(db, mysql_errno(db->conn)))
-			db_connect_failed(u, mysql_errno(db->conn),
+		err = mysql_errno(db->conn);
+		/*
+		 * Verified without ssl_ca, the chain is checked against the
+		 * system's CA store; where ca-certificates is missing,
+		 * Connector/C says only "No such file or directory".
+		 */
+		if (err == CR_SSL_CONNECTION_ERROR && u->ssl_ca == NULL &&
+		    u->tls >= DBURL_TLS_VERIFY_CA)
+			(void)snprintf(why, sizeof(why), "%s; the certificate "
+			    "is checked against the system's CAs "
+			    "(ca-certificates) without ssl_ca",
 			    mysql_error(db->conn));
+		else
+			(void)snprintf(why, sizeof(why), "%s",
+			    mysql_error(db->conn));
+		if (db_loud(db, err))
+			db_connect_failed(u, err, why);
 		rc = AUTH_ERR_DB_UNAVAIL;
 		goto out;
 	}

@@ -61,8 +61,10 @@ CORS_ALLOW_CREDENTIALS CORS_ALLOW_HEADERS CORS_MAX_AGE LEGACY_TOKENS"
 CA_BUILD_PACKAGES="autoconf automake gcc libc6-dev make pkgconf
 libcrypt-dev libcurl4-openssl-dev libfcgi-dev libjson-c-dev
 libmariadb-dev libssl-dev"
-CA_RUN_PACKAGES="lighttpd apache2 libapache2-mod-fcgid mariadb-client
-mariadb-server multiwatch nginx spawn-fcgi"
+# ca-certificates: the system's CAs, which verify a database's or mail
+# server's certificate when the config names no CA of its own.
+CA_RUN_PACKAGES="ca-certificates lighttpd apache2 libapache2-mod-fcgid
+mariadb-client mariadb-server multiwatch nginx spawn-fcgi"
 
 # The endpoints: cgi-bin/auth-NAME serves /api/auth/NAME (POST, but
 # health: GET and HEAD).

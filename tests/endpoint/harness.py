@@ -64,6 +64,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import traceback
 import urllib.parse
 
@@ -151,11 +152,15 @@ class TAP:
         sys.stdout.flush()
 
     def run(self, fn, *args):
-        """Run one group of checks; an exception is one failed check."""
+        """Run one group of checks; an exception is one failed check.  Its
+        time is a comment, for whoever keeps the suite within its time
+        budget."""
+        t0 = time.monotonic()
         try:
             fn(self, *args)
         except Exception:
             self.ok(False, "%s raised" % fn.__name__, traceback.format_exc())
+        self.diag("%s: %.1f s" % (fn.__name__, time.monotonic() - t0))
 
     def done(self):
         print("1..%d" % self.count, flush=True)
