@@ -1569,12 +1569,17 @@ def test_cron_delivers(t):
     reset_works(t, addr, code, "delivered by auth-cleanup")
 
 def sender_pids():
-    """The pids of this run's mail senders (auth-cleanup --deliver, the
-    build's or the copy Apache's user runs), sorted."""
-    return program_pids("auth-cleanup", arg=b"--deliver", dirs={
-        os.path.realpath(os.path.dirname(env("AUTH_TEST_CLEANUP"))),
-        os.path.realpath(os.path.join(env("AUTH_TEST_RUN_DIR"), "apache",
-                                      "sbin"))})
+    """The pids of this run's mail senders (auth-cleanup --deliver: the
+    config's MAIL_DELIVERY_PROGRAM, which the sanitizer pass leaves at
+    the normal build's; this build's; or the copy Apache's user runs),
+    sorted."""
+    dirs = {os.path.realpath(os.path.dirname(env("AUTH_TEST_CLEANUP"))),
+            os.path.realpath(os.path.join(env("AUTH_TEST_RUN_DIR"),
+                                          "apache", "sbin"))}
+    if CFG.get("MAIL_DELIVERY_PROGRAM"):
+        dirs.add(os.path.realpath(os.path.dirname(
+            CFG["MAIL_DELIVERY_PROGRAM"])))
+    return program_pids("auth-cleanup", arg=b"--deliver", dirs=dirs)
 
 
 def leased_slots():

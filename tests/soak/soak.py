@@ -39,8 +39,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "endpoint"))
 
-from harness import (TAP, db_scalar, env, program_pids,  # noqa: E402
-                     race)
+from harness import (TAP, config_values, db_scalar, env,  # noqa: E402
+                     program_pids, race)
 from mixed import Mixed  # noqa: E402
 
 PROGRAMS = ("auth-register", "auth-login", "auth-refresh-token",
@@ -85,7 +85,8 @@ def senders():
     """The mail senders running now (auth-cleanup --deliver, started by
     forgot-password): each holds a connection of its own while it works,
     and comes and goes with the traffic."""
-    prog = os.path.realpath(env("AUTH_TEST_CLEANUP"))
+    prog = os.path.realpath(config_values().get("MAIL_DELIVERY_PROGRAM") or
+                            env("AUTH_TEST_CLEANUP"))
     n = 0
     for name in os.listdir("/proc"):
         try:
