@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: ISC
-# passes: lighttpd -- how the programs reconnect to a killed database
+# passes: lighttpd nginx -- how the programs reconnect to a killed database
 """MariaDB killed (SIGKILL) under mixed load, then started again, with the
 web server left running.
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: ISC
-# passes: lighttpd -- what the programs do with a stalled database
+# passes: lighttpd nginx -- what the programs do with a stalled database
 """MariaDB that answers nothing: frozen (SIGSTOP) for 20 s, and a row held
 locked by another session.  The programs must give up within the bounds
 their time-outs set, answer 503, and serve again once MariaDB does.

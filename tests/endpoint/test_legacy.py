@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: ISC
-# passes: lighttpd -- what the programs read of the FastAPI backend's rows
+# passes: lighttpd nginx -- what the programs read of the FastAPI backend's rows
 """What accounts, clients and operators of the FastAPI backend rely on: a
 password longer than 72 bytes logs in by its first 72 bytes, as passlib's
 bcrypt read it (and a cheap hash of such an account is rehashed from those

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: ISC
-# passes: lighttpd apache-cgi -- the programs' logic, as FastCGI and as plain CGI
+# passes: lighttpd apache-cgi nginx -- as FastCGI, and as plain CGI
 """POST /api/auth/login through the web server: the 200 and its token pair
 and session, the 401 that is the same for an unknown email and a wrong
 password (bytes and time), the 403 for a disabled account, the 422s, rows

@@ -1,5 +1,4 @@
 # SPDX-License-Identifier: ISC
-# passes: lighttpd apache-cgi -- a FastCGI process, and a CGI one that must not wait for its mail
 """Password recovery through the web server: POST /api/auth/forgot-password
 (the one answer for every case, the mailed code taken from the test SMTP
 server's spool, the stored digest, the cooldown and hourly cap, older

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: ISC
-# passes: lighttpd apache-cgi -- the programs' logic, as FastCGI and as plain CGI
+# passes: lighttpd apache-cgi nginx -- as FastCGI, and as plain CGI
 """POST /api/auth/refresh-token through the web server: rotation, the reuse
 grace window (inside and outside, three holders racing, tokens from
 before generations were in the jti), reuse detection revoking the session,

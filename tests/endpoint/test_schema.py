@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: ISC
-# passes: lighttpd -- what the programs do before the migrations
+# passes: lighttpd nginx -- what the programs do before the migrations
 """Before the migrations are applied (a database with none of collab-auth's
 tables, as the FastAPI backend left it, or none at all): every endpoint
 that needs the database answers the same status whether its throttle or
