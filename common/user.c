@@ -20,7 +20,11 @@
  * Insert an active account with the given normalised email, username and
  * password hash, created now.  On AUTH_OK *out describes the new row.
  * Returns AUTH_ERR_DUP_EMAIL or AUTH_ERR_DUP_USERNAME when the address or
- * name is taken, AUTH_ERR_DB_UNAVAIL or AUTH_ERR_DB on database failure.
+ * name is taken, AUTH_ERR_DB_UNAVAIL or AUTH_ERR_DB on database failure,
+ * AUTH_ERR_DB_COMMIT_UNKNOWN when the connection was lost with the INSERT
+ * sent: the account may exist.  It is never inserted again: the client
+ * gets a 503, and its retry either creates the account or meets the
+ * unique index (409), which then tells it the account exists.
  */
 enum auth_status
 user_create(struct db *db, const char *email, const char *username,
@@ -147,7 +151,10 @@ out:
 /*
  * Replace the password hash of account id with newhash, if it is still
  * oldhash (a concurrent password change wins).  Returns AUTH_OK (whether
- * or not the row changed), AUTH_ERR_DB_UNAVAIL or AUTH_ERR_DB.
+ * or not the row changed), AUTH_ERR_DB_UNAVAIL, AUTH_ERR_DB, or
+ * AUTH_ERR_DB_COMMIT_UNKNOWN when the connection was lost with the UPDATE
+ * sent: either hash may be stored then, and both verify the same
+ * password, so the caller need not find out which.
  */
 enum auth_status
 user_rehash(struct db *db, long long id, const char *oldhash,

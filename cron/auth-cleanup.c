@@ -508,7 +508,11 @@ cleanup_batch_txn(struct db *db, void *arg, int *commit)
 }
 
 /*
- * One batch of job, committed by itself.  *n gets the rows deleted.
+ * One batch of job, committed by itself.  *n gets the rows deleted.  A
+ * COMMIT whose outcome is lost with the connection
+ * (AUTH_ERR_DB_COMMIT_UNKNOWN) ends the run like any database failure:
+ * the batch's rows are deleted or not, and the next run deletes what is
+ * left; only the summary may miss them.
  */
 static enum auth_status
 cleanup_batch(struct cleanup_run *run, const struct cleanup_job *job,
