@@ -336,12 +336,14 @@ req_tokenize(const char *s, size_t n, struct json_object **out)
 }
 
 /*
- * Return 1 if the n bytes at s hold no control character (RFC 8259: none
- * in a string, only tab, LF and CR between tokens), else 0.  json-c takes
- * raw ones inside strings even in strict mode.
+ * Return 1 if the n bytes at s hold none of what RFC 8259 forbids and
+ * json-c takes even in strict mode, else 0: a control character (none in
+ * a string, only tab, LF and CR between tokens), and a single quote
+ * outside a string (json-c takes a member name in single quotes, which
+ * req_skeleton() would not see as one).
  */
 static int
-req_controls_ok(const unsigned char *s, size_t n)
+req_strict_ok(const unsigned char *s, size_t n)
 {
 	size_t	 i;
 	int	 instr = 0;
@@ -349,6 +351,8 @@ req_controls_ok(const unsigned char *s, size_t n)
 	for (i = 0; i < n; i++) {
 		if (s[i] < 0x20 && (instr ||
 		    (s[i] != '\t' && s[i] != '\n' && s[i] != '\r')))
+			return 0;
+		if (!instr && s[i] == '\'')
 			return 0;
 		if (instr && s[i] == '\\') {
 			if (++i < n && s[i] < 0x20)
@@ -391,9 +395,9 @@ req_parse_json(struct req *r)
 	size_t			 members, n = r->bodylen + 1;
 	int			 rc;
 
-	/* json-c's own check lets overlong forms through. */
+	/* json-c lets overlong forms, controls and single quotes through. */
 	if (!valid_utf8(r->body, r->bodylen) ||
-	    !req_controls_ok((const unsigned char *)r->body, r->bodylen)) {
+	    !req_strict_ok((const unsigned char *)r->body, r->bodylen)) {
 		req_json_invalid(r, "JSON decode error", "json_invalid");
 		return 0;
 	}

@@ -480,6 +480,55 @@ test_trailing(void)
 	free(f);
 }
 
+/*
+ * json-c's strict mode still takes a member name in single quotes (and
+ * what the fuzzer found behind one: braces that are no nesting); JSON
+ * has no single quote outside a string.
+ */
+static void
+test_single_quotes(void)
+{
+	static const struct {
+		const char	*what;
+		const char	*body;
+		int		 ok;
+	} cases[] = {
+		{ "a member name in single quotes",
+		    "{'email':\"a@example.com\"}", 0 },
+		{ "a value in single quotes", "{\"email\":'a@example.com'}", 0 },
+		{ "a repeated name, once in single quotes",
+		    "{\"password\":\"x\",'password':\"y\"}", 0 },
+		{ "the fuzzer's: 40 braces in a single-quoted name",
+		    "{'a\"p\"]]{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{]]':1}", 0 },
+		{ "a single quote in a string", "{\"a\":\"it's\"}", 1 },
+		{ "an escaped quote, then a single quote in the string",
+		    "{\"a\":\"\\\"'\"}", 1 },
+	};
+	struct fake	*f;
+	struct req	 r;
+	char		 clen[24];
+	size_t		 i;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		abort();
+	f->method = "POST";
+	f->ctype = "application/json";
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		f->body = cases[i].body;
+		f->bodylen = strlen(cases[i].body);
+		(void)snprintf(clen, sizeof(clen), "%zu", f->bodylen);
+		f->clen = clen;
+		if (cases[i].ok)
+			tap_ok(run(f, &r) == 1, "%s: accepted",
+			    cases[i].what);
+		else
+			tap_ok(run(f, &r) == 0 && answered(f, 422,
+			    JSON_INVALID), "%s: 422", cases[i].what);
+		req_free(&r);
+	}
+	free(f);
+}
+
 #define SECRET	"Secret-Marker-7f3a9c"
 #define LONG	"0123456789abcdef0123456789abcdef0123456789abcdef"
 
@@ -684,6 +733,7 @@ main(void)
 	test_fields();
 	test_route();
 	test_trailing();
+	test_single_quotes();
 	test_wiped();
 	test_method();
 	test_bool();
