@@ -87,13 +87,8 @@ def senders():
     and comes and goes with the traffic."""
     prog = os.path.realpath(config_values().get("MAIL_DELIVERY_PROGRAM") or
                             env("AUTH_TEST_CLEANUP"))
-    n = 0
-    for name in os.listdir("/proc"):
-        try:
-            n += name.isdigit() and os.readlink("/proc/%s/exe" % name) == prog
-        except OSError:
-            pass
-    return n
+    return len(program_pids(os.path.basename(prog),
+                            dirs={os.path.dirname(prog)}, arg=b"--deliver"))
 
 
 def sample(pids):
