@@ -218,6 +218,13 @@ static const char *const db_sql[DB_Q__MAX] = {
 	 */
 	"SET TRANSACTION ISOLATION LEVEL READ COMMITTED",
 	    /* DB_Q_TXN_READ_COMMITTED */
+	/*
+	 * For the next transaction only: auth-cleanup's batches that read
+	 * nothing but the rows they delete (see cleanup_jobs[]), whatever
+	 * the server's default.
+	 */
+	"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+	    /* DB_Q_TXN_REPEATABLE_READ */
 	/* The mail queue (mailq.c; migration 006). */
 	"INSERT INTO auth_mail_queue (email, created_at, expires_at, "
 	    "next_attempt_at) VALUES (?, ?, ?, ?)", /* DB_Q_MAILQ_REQUEST */

@@ -15,9 +15,10 @@
  * The cleanup: one run at a time across every host sharing the database
  * (a MariaDB user lock, checked again before each batch, so that a run
  * whose connection was lost and silently made again never goes on without
- * it); rows go in batches of at most CLEANUP_BATCH, each its own READ
- * COMMITTED transaction deleting in one total order (the cutoff column's
- * index, then the primary key: see common/db.c), so a request never
+ * it); rows go in batches of at most CLEANUP_BATCH, each its own
+ * transaction (isolation: see cleanup_jobs[]) deleting in one total
+ * order (the cutoff column's index, then the primary key: see
+ * common/db.c), so a request never
  * waits behind a long delete and a replica deletes the same rows; each
  * batch is correct without the lock too (a row is deleted once, whoever
  * gets there first; a batch that loses a conflict runs again), as it must
@@ -85,6 +86,19 @@ enum cleanup_cut {
 /*
  * One kind of row to purge: a DELETE ... LIMIT ? and its COUNT twin,
  * each comparing ncut columns with the same cutoff.
+ *
+ * The isolation level of its batches.  READ COMMITTED locks only the
+ * rows a DELETE removes: a DELETE that may walk past rows it keeps (its
+ * condition is on more columns than the one its index starts with, or
+ * the order is the primary key's) must run so, or a batch would hold
+ * live rows that requests wait for.  A DELETE
+ * whose condition is a range on the leading column of the index it
+ * walks reads nothing but the rows it removes and, once, the first row
+ * past the range: REPEATABLE READ locks that row and the gap before it
+ * as well, for the batch (new rows land past it: their times are later),
+ * and deletes a backlog 1.6 to 1.9 times as fast on MariaDB 10.11 (100 k
+ * expired sessions, tests/bench; the same statements from the mariadb
+ * client show the same gap, with the same rows read).
  */
 struct cleanup_job {
 	const char	*name;		/* key in the summary line */
@@ -92,6 +106,7 @@ struct cleanup_job {
 	enum db_q	 count;		/* cutoff x ncut */
 	enum cleanup_cut cut;
 	int		 ncut;
+	enum db_q	 isolation;	/* DB_Q_TXN_*, see above */
 };
 
 /* What one run did. */
@@ -130,9 +145,11 @@ struct cleanup_args {
  */
 static const struct cleanup_job cleanup_jobs[] = {
 	{ "passwordresettoken_expired", DB_Q_CLEANUP_RESET_EXPIRED,
-	  DB_Q_COUNT_RESET_EXPIRED, CLEANUP_CUT_NOW, 1 },
+	  DB_Q_COUNT_RESET_EXPIRED, CLEANUP_CUT_NOW, 1,
+	  DB_Q_TXN_REPEATABLE_READ },
 	{ "passwordresettoken_used", DB_Q_CLEANUP_RESET_USED,
-	  DB_Q_COUNT_RESET_USED, CLEANUP_CUT_NOW, 1 },
+	  DB_Q_COUNT_RESET_USED, CLEANUP_CUT_NOW, 1,
+	  DB_Q_TXN_READ_COMMITTED },
 	/*
 	 * These rows back the per-account cooldown and hourly cap, and
 	 * count the guesses at a live code: they outlive the code by an
@@ -140,21 +157,27 @@ static const struct cleanup_job cleanup_jobs[] = {
 	 * code fresh tries.
 	 */
 	{ "auth_reset_code", DB_Q_CLEANUP_RESET_CODE,
-	  DB_Q_COUNT_RESET_CODE, CLEANUP_CUT_CODE, 1 },
+	  DB_Q_COUNT_RESET_CODE, CLEANUP_CUT_CODE, 1,
+	  DB_Q_TXN_REPEATABLE_READ },
 	/* The daily guessing budget, and an hour for clocks. */
 	{ "auth_reset_failure", DB_Q_CLEANUP_RESET_FAILURE,
-	  DB_Q_COUNT_RESET_FAILURE, CLEANUP_CUT_FAILURE, 1 },
+	  DB_Q_COUNT_RESET_FAILURE, CLEANUP_CUT_FAILURE, 1,
+	  DB_Q_TXN_REPEATABLE_READ },
 	/* Queue rows no sender reached, an hour after their end. */
 	{ "auth_mail_queue", DB_Q_CLEANUP_MAILQ, DB_Q_COUNT_MAILQ,
-	  CLEANUP_CUT_MAILQ, 1 },
+	  CLEANUP_CUT_MAILQ, 1,
+	  DB_Q_TXN_REPEATABLE_READ },
 	/* A day's grace, so a late refresh still meets its session. */
 	{ "auth_refresh_session_expired", DB_Q_CLEANUP_SESSION_EXPIRED,
-	  DB_Q_COUNT_SESSION_EXPIRED, CLEANUP_CUT_SESSION, 1 },
+	  DB_Q_COUNT_SESSION_EXPIRED, CLEANUP_CUT_SESSION, 1,
+	  DB_Q_TXN_REPEATABLE_READ },
 	{ "auth_refresh_session_revoked", DB_Q_CLEANUP_SESSION_REVOKED,
-	  DB_Q_COUNT_SESSION_REVOKED, CLEANUP_CUT_SESSION, 2 },
+	  DB_Q_COUNT_SESSION_REVOKED, CLEANUP_CUT_SESSION, 2,
+	  DB_Q_TXN_READ_COMMITTED },
 	/* Throttle counters whose window has ended. */
 	{ "auth_throttle", DB_Q_CLEANUP_THROTTLE, DB_Q_COUNT_THROTTLE,
-	  CLEANUP_CUT_NOW, 1 },
+	  CLEANUP_CUT_NOW, 1,
+	  DB_Q_TXN_REPEATABLE_READ },
 	/*
 	 * The FastAPI backend's refresh tokens (legacy.c): a use is kept a
 	 * day past the token's expiry (JWT_LEEWAY, clocks), so that the
@@ -162,9 +185,11 @@ static const struct cleanup_job cleanup_jobs[] = {
 	 * as long as a token issued before it could live, and a day.
 	 */
 	{ "auth_legacy_refresh", DB_Q_CLEANUP_LEGACY_REFRESH,
-	  DB_Q_COUNT_LEGACY_REFRESH, CLEANUP_CUT_SESSION, 1 },
+	  DB_Q_COUNT_LEGACY_REFRESH, CLEANUP_CUT_SESSION, 1,
+	  DB_Q_TXN_READ_COMMITTED },
 	{ "auth_legacy_cutoff", DB_Q_CLEANUP_LEGACY_CUTOFF,
-	  DB_Q_COUNT_LEGACY_CUTOFF, CLEANUP_CUT_LEGACY, 1 },
+	  DB_Q_COUNT_LEGACY_CUTOFF, CLEANUP_CUT_LEGACY, 1,
+	  DB_Q_TXN_READ_COMMITTED },
 };
 
 #define CLEANUP_NJOBS	(sizeof(cleanup_jobs) / sizeof(cleanup_jobs[0]))
@@ -480,7 +505,7 @@ struct cleanup_batch {
 };
 
 /*
- * One batch, for db_txn(): READ COMMITTED, the lock checked first, at
+ * One batch, for db_txn(): the job's isolation, the lock checked first, at
  * most CLEANUP_BATCH rows deleted.  db_txn() runs it again when it loses
  * a deadlock or a certification conflict (Galera, at COMMIT): the rows
  * another run or a request took first are simply not there any more.
@@ -495,7 +520,7 @@ cleanup_batch_txn(struct db *db, void *arg, int *commit)
 	enum auth_status	 rc;
 
 	b->n = 0;
-	if ((rc = db_exec(db, DB_Q_TXN_READ_COMMITTED, NULL, NULL)) !=
+	if ((rc = db_exec(db, b->job->isolation, NULL, NULL)) !=
 	    AUTH_OK || (rc = cleanup_recheck_lock(b->run)) != AUTH_OK ||
 	    b->run->lock_lost)
 		return rc;
