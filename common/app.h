@@ -50,6 +50,7 @@ struct throttle_hit;
 
 /* app.c */
 int	 app_main(const struct app_endpoint *);
+void	 app_openssl_init(const struct cfg *);
 void	 app_serve(struct app *, const struct app_endpoint *,
 	    const struct req_io *, void (**)(void *), void **);
 void	 app_fail(struct req *, enum auth_status);

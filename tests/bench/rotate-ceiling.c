@@ -31,6 +31,7 @@
 
 #include <fcgiapp.h>
 
+#include "app.h"
 #include "cfg.h"
 #include "db.h"
 #include "jwt.h"
@@ -168,6 +169,7 @@ main(void)
 		log_err("config", "%s", err);
 		goto out;
 	}
+	app_openssl_init(&cfg);
 	if ((db = db_new(&cfg.db, NULL, 0)) == NULL ||
 	    db_connect(db) != AUTH_OK) {
 		log_err("startup", "no database");
