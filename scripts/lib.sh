@@ -60,7 +60,7 @@ CORS_ALLOW_CREDENTIALS CORS_ALLOW_HEADERS CORS_MAX_AGE LEGACY_TOKENS"
 # Debian 12 packages: to build, and to run the private servers and tests.
 CA_BUILD_PACKAGES="autoconf automake gcc libc6-dev make pkgconf
 libcrypt-dev libcurl4-openssl-dev libfcgi-dev libjson-c-dev
-libmariadb-dev libssl-dev"
+libmariadb-dev libssl-dev zlib1g-dev"
 # ca-certificates: the system's CAs, which verify a database's or mail
 # server's certificate when the config names no CA of its own.
 CA_RUN_PACKAGES="ca-certificates lighttpd apache2 libapache2-mod-fcgid
@@ -742,7 +742,9 @@ ca_apache_unsubstituted() {
 }
 
 # ca_apache_stage MODE CONFIG: make CA_APACHE_STAGE anew: the programs
-# (libexec/ for fcgid, htdocs/cgi-bin/ for cgi, mode 0755; for fcgid also
+# (those of CA_BINDIR when set: scripts/test's plain CGI pass runs the
+# --enable-static-libs build; libexec/ for fcgid, htdocs/cgi-bin/ for
+# cgi, mode 0755; for fcgid also
 # auth-verify and tests/whoami/whoami, which the auth-verify example
 # guards; sbin/auth-cleanup, the mail sender the programs start), the
 # API document (share/ for fcgid, htdocs/api/auth/ for cgi),
@@ -772,7 +774,8 @@ ca_apache_stage() {
 		install -m 0644 "$CA_TOP/$CA_OPENAPI" "$stage/share/" ||
 		    return 1
 		for e in $CA_AUTHORIZERS; do
-			install -m 0755 "$CA_TOP/cgi-bin/auth-$e" "$dir/" ||
+			install -m 0755 \
+			    "${CA_BINDIR:-$CA_TOP/cgi-bin}/auth-$e" "$dir/" ||
 			    return 1
 		done
 		install -m 0755 "$CA_TOP/tests/whoami/whoami" "$dir/" ||
@@ -793,7 +796,8 @@ ca_apache_stage() {
 		;;
 	esac
 	for e in $CA_ENDPOINTS; do
-		install -m 0755 "$CA_TOP/cgi-bin/auth-$e" "$dir/" || return 1
+		install -m 0755 "${CA_BINDIR:-$CA_TOP/cgi-bin}/auth-$e" "$dir/" ||
+		    return 1
 	done
 	# The mail sender forgot-password starts (MAIL_DELIVERY_PROGRAM).
 	install -d -m 0755 "$stage/sbin" &&
