@@ -688,11 +688,32 @@ def scenario_login(res, base, server):
     during = measure("refresh c4 during a login flood", refresh_url,
                      "refresh", 4, SECONDS, refresh_roles, flood_chains)
     th.join(SECONDS + 120)
-    res.add(idle, during, flood.get("row", {"name": "login flood: failed"}))
+    # The floor of that ratio on this machine: refresh beside busy loops,
+    # one per core, of the lowest class there is (SCHED_IDLE, below any
+    # nice value), which the kernel preempts for any other task: what
+    # no priority the bcrypt programs could take would do better than.
+    hogs = [subprocess.Popen(
+        [sys.executable, "-c", "import os\nos.sched_setscheduler(0, "
+         "os.SCHED_IDLE, os.sched_param(0))\nwhile True:\n    pass"])
+        for _ in range(os.cpu_count() or 2)]
+    try:
+        time.sleep(1)
+        beside = measure("refresh c4 beside idle-class busy loops",
+                         refresh_url, "refresh", 4, SECONDS, refresh_roles)
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+    res.add(idle, during, flood.get("row", {"name": "login flood: failed"}),
+            beside)
     move = ratio(during["p99"], idle["p99"])
+    floor = ratio(beside["p99"], idle["p99"])
     res.target("refresh p99 during a login flood < 2 x idle", move < 2,
-               "%.2f x (%.2f ms against %.2f ms)"
-               % (move, during["p99"], idle["p99"]))
+               "%.2f x (%.2f ms against %.2f ms); beside %d busy loops of "
+               "the idle class instead: %.2f x (%.2f ms), this machine's "
+               "floor for any scheduling of bcrypt"
+               % (move, during["p99"], idle["p99"], len(hogs), floor,
+                  beside["p99"]))
     pss_sample("lighttpd, after login")
 
 
