@@ -532,6 +532,8 @@ courier_run(struct db *db, const struct cfg *cfg,
 			break;
 		rc = mailq_slot_take(db, cfg, now, &c.slot);
 	}
+	/* The mail server's connection, kept between messages. */
+	mail_close();
 	if (rc != AUTH_OK)
 		log_err("courier", "stopped status=%s", auth_strerror(rc));
 	return rc;

@@ -38,7 +38,8 @@
 #define MAIL_HOST_MAX		253
 #define MAIL_WORD_BYTES		39	/* input bytes per encoded-word */
 #define MAIL_CONNECT_TIMEOUT	10L	/* seconds */
-#define MAIL_TIMEOUT		30L	/* seconds, the whole session */
+#define MAIL_TIMEOUT		30L	/* seconds, a message's whole exchange */
+#define MAIL_IDLE_MAX		20L	/* seconds a connection waits for reuse */
 
 /*
  * A message being built in a caller's buffer: always NUL-terminated;
@@ -68,6 +69,11 @@ static const char *const mail_months[12] = {
 };
 
 static int	 mail_inited;
+/*
+ * The curl handle of this process's SMTP messages, kept from one to the
+ * next with its connection (mail_smtp()); mail_close() ends it.
+ */
+static CURL	*mail_conn;
 
 static void
 mail_add(struct mail_buf *b, const char *s, size_t n)
@@ -411,7 +417,8 @@ mail_smtp_options(CURL *h, const struct cfg *cfg, const char *url,
 	    MAIL_CONNECT_TIMEOUT)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(h, CURLOPT_TIMEOUT, MAIL_TIMEOUT)) !=
 	    CURLE_OK ||
-	    (cc = curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(h, CURLOPT_MAXAGE_CONN,
+	    MAIL_IDLE_MAX)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, verify)) !=
 	    CURLE_OK ||
 	    (cc = curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST,
@@ -443,11 +450,17 @@ mail_smtp_options(CURL *h, const struct cfg *cfg, const char *url,
 }
 
 /*
- * Send the message (len bytes) from MAIL_FROM to to over SMTP, with a new
- * curl handle that no other message shares (no connection reuse across
- * TLS settings).  Returns AUTH_OK, AUTH_ERR_NOMEM, AUTH_ERR_CONFIG or
- * AUTH_ERR_SYSTEM; the outcome is one log line, without secrets, ending
- * in ctx (who and which try, from the caller).
+ * Send the message (len bytes) from MAIL_FROM to to over SMTP.  The
+ * process's messages share one curl handle and, through it, the
+ * connection (and TLS session) of the message before, when it is less
+ * than MAIL_IDLE_MAX seconds idle and still open: a sender with a queue
+ * to empty then pays the connection, the greeting, EHLO, STARTTLS and
+ * AUTH once, not per message.  Every message goes to the same server
+ * with the same settings (one config per process).  After a failure the
+ * handle and its connection go, so that the next try starts afresh.
+ * Returns AUTH_OK, AUTH_ERR_NOMEM, AUTH_ERR_CONFIG or AUTH_ERR_SYSTEM;
+ * the outcome is one log line, without secrets, ending in ctx (who and
+ * which try, from the caller).
  */
 static enum auth_status
 mail_smtp(const struct cfg *cfg, const char *to, const char *msg,
@@ -472,7 +485,9 @@ mail_smtp(const struct cfg *cfg, const char *to, const char *msg,
 	up.p = msg;
 	up.len = len;
 	up.off = 0;
-	if ((h = curl_easy_init()) == NULL ||
+	if (mail_conn == NULL)
+		mail_conn = curl_easy_init();
+	if ((h = mail_conn) == NULL ||
 	    (rcpts = curl_slist_append(NULL, rcpt)) == NULL) {
 		log_err("mail", "send failed server=%s port=%ld "
 		    "error=out of memory %s", cfg->mail_server, cfg->mail_port,
@@ -490,16 +505,34 @@ mail_smtp(const struct cfg *cfg, const char *to, const char *msg,
 		    "smtp_status=%ld error=%s detail=%s %s", cfg->mail_server,
 		    cfg->mail_port, code, curl_easy_strerror(cc),
 		    errbuf[0] != '\0' ? errbuf : "none", ctx);
+		mail_close();
 		goto out;
 	}
 	log_info("mail", "sent server=%s port=%ld %s", cfg->mail_server,
 	    cfg->mail_port, ctx);
 	rc = AUTH_OK;
 out:
+	/* The handle keeps pointers to these until it is reset. */
+	if (mail_conn != NULL)
+		curl_easy_reset(mail_conn);
 	curl_slist_free_all(rcpts);
-	if (h != NULL)
-		curl_easy_cleanup(h);
 	return rc;
+}
+
+/*
+ * End the SMTP connection that mail_send() keeps, if any (curl says QUIT
+ * when the server is still there), and its handle.  A process that sent
+ * mail calls it before it exits; mail_send() starts a new one if called
+ * again.
+ */
+void
+mail_close(void)
+{
+
+	if (mail_conn != NULL) {
+		curl_easy_cleanup(mail_conn);
+		mail_conn = NULL;
+	}
 }
 
 /*

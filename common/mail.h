@@ -21,6 +21,7 @@ struct cfg;
 
 /* mail.c */
 enum auth_status mail_init(void);
+void		 mail_close(void);
 int		 mail_header_ok(const char *);
 enum auth_status mail_format(const struct cfg *, const char *, const char *,
 		    const char *, long long, char *, size_t);

@@ -26,7 +26,7 @@ import time
 
 import harness
 from harness import (TAP, CGIResult, cgi, check_logs_clean, clean_env,
-                     db_scalar, env, new_user, program)
+                     db_query, db_scalar, env, new_user, program)
 from smtp_server import Server, free_port, make_cert
 
 FORGOT = "/api/auth/forgot-password"
@@ -396,6 +396,66 @@ def test_starttls_refused(t):
                             "without STARTTLS: no mail in clear")
 
 
+def test_one_connection(t):
+    """A sender with several messages to send sends them over one SMTP
+    connection: the connection, STARTTLS and AUTH once, not per message.
+    The messages are queued by forgot-password with a sender that does
+    nothing (MAIL_DELIVERY_PROGRAM=/bin/true), then one auth-cleanup
+    --deliver with one slot (no helper) sends them all."""
+    n = 3
+    addresses = [register(t, "one connection, %d" % i) for i in range(n)]
+    with Server(spool("reuse"), starttls=True, cert=STATE["cert"],
+                key=STATE["key"],
+                auth="%s:%s" % (SMTP_USER, SMTP_PASSWORD)) as srv:
+        menv = mail_env(srv.port, MAIL_STARTTLS="true",
+                        VALIDATE_CERTS="false", USE_CREDENTIALS="true",
+                        MAIL_USERNAME=SMTP_USER, MAIL_PASSWORD=SMTP_PASSWORD)
+        quiesce()
+        for a in addresses:
+            body = json.dumps({"email": a}).encode()
+            e = clean_env(AUTH_CONFIG=env("AUTH_TEST_CONFIG"),
+                          GATEWAY_INTERFACE="CGI/1.1",
+                          REQUEST_METHOD="POST", SCRIPT_NAME=FORGOT,
+                          REMOTE_ADDR="127.0.0.1",
+                          CONTENT_TYPE="application/json",
+                          CONTENT_LENGTH=str(len(body)),
+                          MAIL_DELIVERY_PROGRAM="/bin/true")
+            e.update(menv)
+            r = CGIResult(subprocess.run(
+                [program("auth-forgot-password")], input=body, env=e,
+                capture_output=True, timeout=30))
+            t.ok(r.status == 200 and r.json == ANSWER, "one connection: "
+                 "forgot-password queued the code for %s" % a, r)
+        t.eq(len(srv.messages()), 0, "one connection: nothing sent before "
+             "the sender runs")
+        # The slots the requests reserved for their /bin/true senders.
+        db_query("UPDATE auth_mail_slot SET holder = NULL, "
+                 "lease_until = '1970-01-01 00:00:00'")
+        logfile = os.path.join(env("AUTH_TEST_TMPDIR"),
+                               "mail-%s.log" % secrets.token_hex(4))
+        # One slot: the sender sends them all, starting no helper.
+        e = clean_env(AUTH_CONFIG=env("AUTH_TEST_CONFIG"), LOG_FILE=logfile,
+                      MAIL_DELIVERY_SLOTS="1")
+        e.update(menv)
+        p = subprocess.run([env("AUTH_TEST_CLEANUP"), "--deliver"], env=e,
+                           capture_output=True, timeout=120)
+        msgs = srv.wait_messages(n)
+        with open(logfile, encoding="utf-8", errors="replace") as f:
+            log = f.read()
+        STATE["stderr"].append(log)
+        t.ok(p.returncode == 0 and len(msgs) == n and
+             sorted(m["rcpt_tos"][0] for m in msgs) == sorted(addresses),
+             "one connection: auth-cleanup --deliver sent the %d queued "
+             "codes" % n, p, log)
+        peers = {tuple(m["peer"]) for m in msgs if m["peer"]}
+        t.eq(len(peers), 1, "one connection: the %d messages came over "
+             "one SMTP connection (client ports %s)" % (n, sorted(peers)))
+        t.ok(all(m["tls"] and m["auth"] == SMTP_USER for m in msgs),
+             "one connection: every message encrypted and authenticated")
+        t.eq(log.count("mail sent server=127.0.0.1 port=%d" % srv.port), n,
+             "one connection: one \"mail sent\" line per message", log)
+
+
 def test_server_down(t):
     address = register(t, "server down")
     port = free_port()
@@ -539,6 +599,7 @@ def main():
     t.run(test_implicit_tls)
     t.run(test_validate_certs)
     t.run(test_starttls_refused)
+    t.run(test_one_connection)
     t.run(test_server_down)
     t.run(test_server_silent)
     t.run(test_server_stalls)
