@@ -16,18 +16,17 @@
  * (a MariaDB user lock, checked again before each batch, so that a run
  * whose connection was lost and silently made again never goes on without
  * it); rows go in batches of at most CLEANUP_BATCH, each its own
- * transaction (isolation: see cleanup_jobs[]) deleting in one total
- * order (the cutoff column's index, then the primary key: see
- * common/db.c), so a request never
- * waits behind a long delete and a replica deletes the same rows; each
- * batch is correct without the lock too (a row is deleted once, whoever
- * gets there first; a batch that loses a conflict runs again), as it must
- * be on Galera, where GET_LOCK locks one node only, or is refused.  While other
- * sessions are at work (they sent statements since the run last looked,
- * or one is running now), the run pauses between batches so as to spend
- * at most -p percent of its time deleting.  A run starts no new
- * batch once its time limit has passed.  The SQL is in common/db.c, like
- * every statement of the suite.
+ * transaction (isolation: see cleanup_jobs[]) deleting in one total order
+ * (the cutoff column's index, then the primary key: see common/db.c), so
+ * a request never waits behind a long delete and a replica deletes the
+ * same rows; each batch is correct without the lock too (a row is deleted
+ * once, whoever gets there first; a batch that loses a conflict runs
+ * again), as it must be on Galera, where GET_LOCK locks one node only, or
+ * is refused.  While other sessions are at work (they sent statements
+ * since the run last looked, or one is running now), the run pauses
+ * between batches so as to spend at most -p percent of its time deleting.
+ * A run starts no new batch once its time limit has passed.  The SQL is
+ * in common/db.c, like every statement of the suite.
  *
  * Exit status: 0 on success, when another run holds the lock, and when
  * the time limit stopped the run; 1 after a database error; 2 for a bad
