@@ -225,6 +225,13 @@ static const char *const db_sql[DB_Q__MAX] = {
 	 */
 	"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
 	    /* DB_Q_TXN_REPEATABLE_READ */
+	/*
+	 * auth-cleanup, once: 1 on a Galera node, else 0 (also on a server
+	 * without the variable, which SELECT @@wsrep_on would refuse).
+	 */
+	"SELECT COUNT(*) FROM information_schema.GLOBAL_VARIABLES "
+	    "WHERE VARIABLE_NAME = 'WSREP_ON' AND VARIABLE_VALUE = 'ON'",
+	    /* DB_Q_CLEANUP_GALERA */
 	/* The mail queue (mailq.c; migration 006). */
 	"INSERT INTO auth_mail_queue (email, created_at, expires_at, "
 	    "next_attempt_at) VALUES (?, ?, ?, ?)", /* DB_Q_MAILQ_REQUEST */
