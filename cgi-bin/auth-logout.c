@@ -47,7 +47,7 @@ logout_handle(struct app *app, struct req *r)
 {
 	const char		*token;
 	size_t			 len;
-	int			 all;
+	int			 all, legacy;
 	struct jwt_claims	 c;
 	enum session_end_result	 res;
 	enum auth_status	 rc;
@@ -60,10 +60,10 @@ logout_handle(struct app *app, struct req *r)
 		return;
 	}
 	now = (long long)time(NULL);
-	if (app->cfg.legacy_tokens &&
-	    jwt_verify_legacy((const unsigned char *)app->cfg.jwt_secret_key,
-	    app->cfg.jwt_secret_len, token, len, JWT_REFRESH, now, &c) ==
-	    AUTH_OK) {
+	if (!token_refresh_claims(app, r, "logout", token, len, now, &c,
+	    &legacy))
+		return;
+	if (legacy) {
 		if ((rc = legacy_retire(app->db, &app->cfg, token, len, &c, all,
 		    now)) != AUTH_OK) {
 			app_fail(r, rc);
@@ -74,8 +74,6 @@ logout_handle(struct app *app, struct req *r)
 		resp_field(r, 200, "message", "Logged out");
 		return;
 	}
-	if (!token_refresh_claims(app, r, "logout", token, len, now, &c))
-		return;
 	if ((rc = session_end(app->db, &c, all, now,
 	    app->cfg.refresh_reuse_grace_seconds, &res)) != AUTH_OK) {
 		app_fail(r, rc);

@@ -47,7 +47,6 @@
 static void
 refresh_handle(struct app *app, struct req *r)
 {
-	const unsigned char	*key;
 	const char		*token, *kind = "";
 	size_t			 len;
 	struct jwt_claims	 c;
@@ -55,23 +54,21 @@ refresh_handle(struct app *app, struct req *r)
 	enum session_result	 res;
 	enum auth_status	 rc;
 	long long		 now;
+	int			 legacy;
 
 	if ((token = req_string(r, "refresh_token", &len)) == NULL) {
 		resp_invalid(r);
 		return;
 	}
 	now = (long long)time(NULL);
-	key = (const unsigned char *)app->cfg.jwt_secret_key;
-	if (app->cfg.legacy_tokens &&
-	    jwt_verify_legacy(key, app->cfg.jwt_secret_len, token, len,
-	    JWT_REFRESH, now, &c) == AUTH_OK) {
+	if (!token_refresh_claims(app, r, "refresh", token, len, now, &c,
+	    &legacy))
+		return;
+	if (legacy) {
 		kind = " legacy=yes";
 		rc = legacy_trade(app->db, &app->cfg, token, len, &c, now, &s,
 		    &res);
-	} else if (!token_refresh_claims(app, r, "refresh", token, len, now,
-	    &c))
-		return;
-	else
+	} else
 		rc = session_refresh(app->db, &c, now,
 		    app->cfg.refresh_reuse_grace_seconds, &s, &res);
 	if (rc != AUTH_OK) {

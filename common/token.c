@@ -116,23 +116,36 @@ token_refresh_refuse(struct app *app, struct req *r)
 }
 
 /*
- * Verify token, len bytes, as a refresh token at time now into *c.
- * Returns 1 with *c set, or 0 once r has been answered by
- * token_refresh_refuse() for a token that does not verify, logged as the
- * event given ("refresh", "logout") with "failure reason=token".  A
- * token that verifies costs no statement.
+ * Verify token, len bytes, as a refresh token at time now into *c: one
+ * of ours (jwt_verify()) or, while LEGACY_TOKENS allows, one the FastAPI
+ * backend issued (jwt_verify_legacy()), and set *legacy to say which.
+ * Ours are tried first: they are nearly every token presented, and the
+ * two kinds are disjoint (ours name a session, legacy ones must not), so
+ * the order changes only what a token costs.  Returns 1 with *c set, or
+ * 0 once r has been answered by token_refresh_refuse() for a token that
+ * does not verify, logged as the event given ("refresh", "logout") with
+ * "failure reason=token".  A token that verifies costs no statement.
  */
 int
 token_refresh_claims(struct app *app, struct req *r, const char *event,
-    const char *token, size_t len, long long now, struct jwt_claims *c)
+    const char *token, size_t len, long long now, struct jwt_claims *c,
+    int *legacy)
 {
+	const unsigned char	*key;
+	size_t			 keylen;
 
-	if (jwt_verify((const unsigned char *)app->cfg.jwt_secret_key,
-	    app->cfg.jwt_secret_len, token, len, JWT_REFRESH, now, c) !=
-	    AUTH_OK) {
-		log_info(event, "failure reason=token client=%s", r->client);
-		token_refresh_refuse(app, r);
-		return 0;
+	key = (const unsigned char *)app->cfg.jwt_secret_key;
+	keylen = app->cfg.jwt_secret_len;
+	*legacy = 0;
+	if (jwt_verify(key, keylen, token, len, JWT_REFRESH, now, c) ==
+	    AUTH_OK)
+		return 1;
+	if (app->cfg.legacy_tokens && jwt_verify_legacy(key, keylen, token,
+	    len, JWT_REFRESH, now, c) == AUTH_OK) {
+		*legacy = 1;
+		return 1;
 	}
-	return 1;
+	log_info(event, "failure reason=token client=%s", r->client);
+	token_refresh_refuse(app, r);
+	return 0;
 }

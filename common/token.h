@@ -18,6 +18,6 @@ void	 token_respond(struct app *, struct req *, const struct session *,
 	    long long);
 void	 token_refresh_refuse(struct app *, struct req *);
 int	 token_refresh_claims(struct app *, struct req *, const char *,
-	    const char *, size_t, long long, struct jwt_claims *);
+	    const char *, size_t, long long, struct jwt_claims *, int *);
 
 #endif /* !AUTH_TOKEN_H */
