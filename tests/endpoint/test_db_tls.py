@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: ISC
-# passes: lighttpd -- it runs the programs itself
+# passes: lighttpd apache-cgi -- it runs the programs itself; apache-cgi runs the static-libs build
 """MariaDB over real TLS: the programs connect as MYSQL_DB_URL says to the
 suite's MariaDB on its loopback TCP port, which presents a certificate
 that a test CA issued for the DNS name "localhost" only (scripts/lib.sh,
@@ -22,9 +22,11 @@ when it resolves there, else "127.1" (inet_aton's short form, which the
 parser's inet_pton refuses as an address and the resolver accepts).  No
 /etc/hosts entry is needed.
 
-The programs run as plain CGI, not through the web server under test, so
-this file runs in the lighttpd pass only: the property belongs to the
-programs' database client, not to the web server."""
+The programs run as plain CGI, not through the web server under test: the
+property belongs to the programs' database client, not to the web server.
+So this file runs in the lighttpd pass, with the programs as built, and in
+the apache-cgi pass, which runs the --enable-static-libs build (OpenSSL
+and the connector linked in statically)."""
 
 import os
 import re
@@ -263,9 +265,12 @@ def test_plain_server(t, ca):
 
 def main():
     t = TAP()
-    if server() != "lighttpd":
+    # The lighttpd pass runs the programs as built; the apache-cgi pass
+    # runs the --enable-static-libs build, with OpenSSL and the connector
+    # linked in, whose TLS must hold as well.
+    if server() not in ("lighttpd", "apache-cgi"):
         t.ok(True, "# SKIP the programs run as plain CGI here: tested in "
-             "the lighttpd pass")
+             "the lighttpd and apache-cgi passes")
         t.done()
     os.makedirs(tmp(), exist_ok=True)
     port = int(env("AUTH_TEST_DB_PORT"))
