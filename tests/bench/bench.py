@@ -36,6 +36,7 @@ COST = int(os.environ["BENCH_COST"])
 NICE = int(os.environ["BENCH_NICE"])
 SECONDS = int(os.environ["BENCH_SECONDS"])
 APACHE_SECONDS = int(os.environ["BENCH_APACHE_SECONDS"])
+WARM_ROUNDS = 5         # of the Apache warm-up, 3 s each, at most
 ROUNDS = int(os.environ["BENCH_ROUNDS"])
 PROCS = [int(p) for p in os.environ.get("BENCH_PROCS", "").split()]
 SPOOL = os.environ["BENCH_SMTP_SPOOL"]
@@ -786,9 +787,11 @@ def scenario_nginx(res):
 
 def scenario_apache(res):
     """Apache with mod_fcgid, the shipped config, c4 for a minute, after
-    a short warm-up: mod_fcgid starts no process before a request asks
-    for one, and the first requests wait for them in steps of a second
-    (the warm-up's row shows it)."""
+    a warm-up: mod_fcgid starts no process before a request asks for one,
+    and the first requests wait for them in steps of a second (the first
+    warm-up round's row shows it).  It starts them a few at a time, so the
+    warm-up goes on in rounds of 3 s until one has no request over 100 ms
+    (at most WARM_ROUNDS): what is measured is the warm pool."""
     base, server = start_apache()
     try:
         staged = os.path.join(PATHS["CA_APACHE_STAGE"], "libexec",
@@ -796,6 +799,11 @@ def scenario_apache(res):
         url = base + "/api/auth/refresh-token"
         cold = measure("Apache mod_fcgid warm-up, from cold", url,
                        "refresh", 4, 3, Roles([staged], server))
+        rounds, warm = 1, cold
+        while warm["max"] > 100 and rounds < WARM_ROUNDS:
+            warm = measure("Apache mod_fcgid warm-up", url, "refresh", 4,
+                           3, Roles([staged], server))
+            rounds += 1
         apache = measure("refresh c4, Apache mod_fcgid, %d s"
                          % APACHE_SECONDS, url, "refresh", 4,
                          APACHE_SECONDS, Roles([staged], server))
@@ -805,8 +813,9 @@ def scenario_apache(res):
     res.add(cold, apache)
     res.target("Apache + mod_fcgid c4: no request over 100 ms in %d s"
                % APACHE_SECONDS, apache["max"] <= 100 and
-               apache["bad"] == 0, "slowest %.0f ms, after a 3-s warm-up "
-               "(from cold: slowest %.0f ms)" % (apache["max"], cold["max"]))
+               apache["bad"] == 0, "slowest %.0f ms, after a warm-up of %d "
+               "s, %d processes (from cold: slowest %.0f ms)"
+               % (apache["max"], 3 * rounds, apache["procs"], cold["max"]))
 
 
 def cgi_run(argv, env, body, n, step):
