@@ -258,6 +258,35 @@ jwt_claims_ok(const struct jwt_claims *c)
 }
 
 /*
+ * Return 1 if the protected header, the n base64url characters at h, is
+ * one we accept: a strict JSON object with "alg" exactly "HS256", "typ"
+ * absent or exactly "JWT", and no "crit"; else 0.  RFC 7515, 4.1.1 and
+ * RFC 8725, 3.1: the algorithm is ours to choose, never the token's.
+ * RFC 7515, 4.1.11: an extension we are told we must understand is one
+ * we do not.  "kid", "jku", "jwk", "x5u" and "x5c" are ignored: the key
+ * never comes from the token.
+ */
+static int
+jwt_header_ok(const char *h, size_t n)
+{
+	struct json_object	*hdr;
+	int			 ok;
+
+	/* Our own header, byte for byte: it says exactly that. */
+	if (n == sizeof(jwt_header_b64) - 1 &&
+	    memcmp(h, jwt_header_b64, n) == 0)
+		return 1;
+	if ((hdr = jwt_json_object(h, n)) == NULL)
+		return 0;
+	ok = jwt_string_is(hdr, "alg", "HS256") &&
+	    !json_object_object_get_ex(hdr, "crit", NULL) &&
+	    (!json_object_object_get_ex(hdr, "typ", NULL) ||
+	    jwt_string_is(hdr, "typ", "JWT"));
+	json_object_put(hdr);
+	return ok;
+}
+
+/*
  * Check everything about tok that does not depend on its claims, in this
  * order: at most JWT_MAX bytes with no NUL, exactly three non-empty
  * dot-separated parts, a protected header that is a strict JSON object
@@ -271,7 +300,6 @@ static int
 jwt_check(const unsigned char *key, size_t keylen, const char *tok,
     size_t len, const char **pay, size_t *paylen)
 {
-	struct json_object	*hdr = NULL;
 	unsigned char		 md[JWT_HS256_LEN], sig[JWT_HS256_LEN];
 	const char		*d1, *d2, *s;
 	size_t			 hlen, plen, slen, siglen = 0;
@@ -297,21 +325,7 @@ jwt_check(const unsigned char *key, size_t keylen, const char *tok,
 	    slen == 0)
 		goto out;
 
-	/*
-	 * RFC 7515, 4.1.1 and RFC 8725, 3.1: the algorithm is ours to
-	 * choose, never the token's.  RFC 7515, 4.1.11: an extension we
-	 * are told we must understand is one we do not.  "kid", "jku",
-	 * "jwk", "x5u" and "x5c" are ignored: the key never comes from
-	 * the token.
-	 */
-	if (hlen == sizeof(jwt_header_b64) - 1 &&
-	    memcmp(tok, jwt_header_b64, hlen) == 0)
-		/* Our own header: it says exactly what we accept. */;
-	else if ((hdr = jwt_json_object(tok, hlen)) == NULL ||
-	    !jwt_string_is(hdr, "alg", "HS256") ||
-	    json_object_object_get_ex(hdr, "crit", NULL) ||
-	    (json_object_object_get_ex(hdr, "typ", NULL) &&
-	    !jwt_string_is(hdr, "typ", "JWT")))
+	if (!jwt_header_ok(tok, hlen))
 		goto out;
 
 	/* Strict decoding makes the signature's text canonical too. */
@@ -329,7 +343,6 @@ jwt_check(const unsigned char *key, size_t keylen, const char *tok,
 out:
 	OPENSSL_cleanse(md, sizeof(md));
 	OPENSSL_cleanse(sig, sizeof(sig));
-	json_object_put(hdr);
 	return ok;
 }
 

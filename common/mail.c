@@ -2,8 +2,9 @@
 /*
  * Mail: one plain-text message to one recipient.  The message is built
  * here, headers and all (RFC 5322), then either handed to an SMTP server
- * through libcurl, a new easy handle per message, or written into an
- * outbox directory as an .eml file for development and tests.
+ * through libcurl, one easy handle per process whose connection the next
+ * message reuses (mail_smtp()), or written into an outbox directory as an
+ * .eml file for development and tests.
  *
  * Every address and header value is checked for control characters
  * before it reaches curl or the message: libcurl copies MAIL FROM and
