@@ -2,11 +2,12 @@
 /*
  * The life of a program.  Once per process, before the first request:
  * read and check the configuration (a bad one is one line on stderr and
- * exit status 2), connect to the database (if it is away the program
- * still starts and answers 503 until it comes back, so a web server that
- * spawns it at boot does not give up; statements are prepared when a
- * request first uses them),
- * and the endpoint's own init.  Then either the FastCGI accept loop with
+ * exit status 2), connect to the database as a FastCGI process (if it
+ * is away the program still starts and answers 503 until it comes back,
+ * so a web server that spawns it at boot does not give up; plain CGI and
+ * auth-verify, APP_LAZY_DB, connect when a request first needs it;
+ * statements are prepared when a request first uses them), and the
+ * endpoint's own init.  Then either the FastCGI accept loop with
  * an explicit FCGX_Request (never fcgi_stdio.h, which swaps environ on
  * every request), or, when started as plain CGI, one request.
  */

@@ -5,11 +5,11 @@
  * and a clear line between "the database is away or busy, try later"
  * (503) and "the database said no" (500).
  *
- * Automatic reconnection stays off (LIBRARY-NOTES B5): when the server
+ * Automatic reconnection stays off (MYSQL_OPT_RECONNECT): when the server
  * goes away the connection is dropped, the request is answered 503, and
  * the next request connects again.
  *
- * Conflicts (LIBRARY-NOTES B7): a statement that InnoDB chose as a
+ * Conflicts: a statement that InnoDB chose as a
  * deadlock victim (1213), that lost a Galera certification to another
  * node's write (1213 too), or that waited DB_LOCK_WAIT_TIMEOUT seconds
  * for a lock (1205) did nothing.  Alone (autocommit) it is retried here,
@@ -214,7 +214,7 @@ static const char *const db_sql[DB_Q__MAX] = {
 	/*
 	 * For the next transaction only: READ COMMITTED takes no gap locks
 	 * for searches, so transactions for different accounts never
-	 * deadlock on an index gap (LIBRARY-NOTES B7).
+	 * deadlock on an index gap.
 	 */
 	"SET TRANSACTION ISOLATION LEVEL READ COMMITTED",
 	    /* DB_Q_TXN_READ_COMMITTED */
@@ -847,8 +847,8 @@ db_note_dup_key(struct db *db, const char *msg)
  * message in *msg and its SQLSTATE in *state: the statement's own, or
  * the connection's when the statement has none.  Connector/C 3.3 leaves
  * an error the server sends while a result's rows are read on the
- * connection only (LIBRARY-NOTES B7: the 1213 of an INSERT ... RETURNING
- * that lost a Galera certification, in mysql_stmt_store_result()).
+ * connection only (seen: the 1213 of an INSERT ... RETURNING that lost a
+ * Galera certification, in mysql_stmt_store_result()).
  */
 static unsigned int
 db_stmt_err(struct db *db, MYSQL_STMT *st, const char **msg,

@@ -7,8 +7,8 @@
  * hourly cap cannot be raced, a code is redeemed at most once, and its
  * attempt counter is written before the comparison it counts.  The
  * transactions run at READ COMMITTED, which takes no gap locks for
- * searches: steps for different accounts never deadlock on an index gap
- * (LIBRARY-NOTES B7).  Row locks hold on one node of a Galera cluster
+ * searches: steps for different accounts never deadlock on an index gap.
+ * Row locks hold on one node of a Galera cluster
  * only: two steps for one account on two nodes are made to write a row
  * in common (the code's attempt counter, auth_reset_account), so that
  * certification lets one commit and the other runs again.  A transaction that deadlocks all the same is run

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: ISC
 """A MariaDB connection that dies at COMMIT, for the tests of a COMMIT
-whose outcome is unknown (LIBRARY-NOTES B7).
+whose outcome is unknown.
 
 DbProxy(server_socket, path) listens on the unix socket path and passes
 every connection through to MariaDB's unix socket, byte for byte.  Armed

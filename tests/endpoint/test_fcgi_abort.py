@@ -4,8 +4,8 @@ the program's unix socket, as anyone who can connect to it could.
 
 Debian 12's libfcgi (2.4.2 with the first fix of CVE-2025-23016 only)
 aborts on an FCGI_PARAMS record whose name and value lengths are both
-0x7FFFFFFE: their int sum overflows and an assertion in its Malloc fails
-(LIBRARY-NOTES B1).  The sockets are the web server's business: lighttpd
+0x7FFFFFFE: their int sum overflows and an assertion in its Malloc fails.
+The sockets are the web server's business: lighttpd
 makes the one named by "socket" in httpd-conf/lighttpd-collab-auth.conf
 (plus "-N" per process), mod_fcgid makes its own under FcgidIPCDir.  The
 test finds them from the processes (descriptor 0 of each is its listening

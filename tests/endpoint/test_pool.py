@@ -180,7 +180,7 @@ def fcgi_params(pairs):
 
 def crafted_record(path):
     """Send the FastCGI record that makes libfcgi 2.4.2 abort (two
-    parameter lengths of 0x7FFFFFFE, LIBRARY-NOTES B1); return what came
+    parameter lengths of 0x7FFFFFFE); return what came
     back (nothing: the process died)."""
     s = socket.socket(socket.AF_UNIX)
     s.settimeout(10)
