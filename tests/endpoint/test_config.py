@@ -5,8 +5,13 @@ required and invalid keys, the .env syntax, the environment overriding the
 file, and secrets kept out of the messages.  The program runs as plain CGI
 with AUTH_CONFIG pointing at files made here."""
 
+import grp
 import json
 import os
+import re
+import shutil
+import subprocess
+import tempfile
 import urllib.parse
 
 from harness import (TAP, cgi, config_values, env, new_user, secrets_in,
@@ -58,6 +63,53 @@ def get(path, **kw):
                config=path, **kw)
 
 
+def test_install_layout(t):
+    """README's install steps, as written there: the config installed with
+    the mode, owner and group of its "install -m ... collab-auth.env.example"
+    line must be readable by the web server's user (www-data) and by the
+    account auth-cleanup runs as from cron/crontab.example and
+    auth-cleanup.service (collab-auth, put in www-data's group by the same
+    steps; uid 65534 stands for it here).  As root only: it changes
+    owners and runs programs as other users, from a directory under /tmp
+    that they can reach."""
+    if os.geteuid() != 0:
+        t.ok(True, "# SKIP not root: cannot run programs as other users")
+        return
+    with open(os.path.join(env("AUTH_TEST_TOP"), "README.md")) as f:
+        m = re.search(r"install -m (0[0-7]{3}) -o (\S+) -g (\S+) "
+                      r"collab-auth\.env\.example", f.read())
+    if not t.ok(m is not None, "README has the config's install line"):
+        return
+    mode, owner, group = int(m.group(1), 8), m.group(2), m.group(3)
+    web = grp.getgrnam("www-data").gr_gid
+    d = tempfile.mkdtemp(prefix="cfg-layout-", dir="/tmp")
+    try:
+        os.chmod(d, 0o755)
+        prog = os.path.join(d, "auth-cleanup")
+        shutil.copy(env("AUTH_TEST_CLEANUP"), prog)
+        os.chmod(prog, 0o755)
+        conf = os.path.join(d, "collab-auth.env")
+        with open(conf, "w") as f:
+            f.write(lines())
+        shutil.chown(conf, owner, group)
+        os.chmod(conf, mode)
+        for who, uid, gid, extra in (
+                ("the web server's user (www-data)", 33, web, []),
+                ("auth-cleanup's own account, in www-data's group", 65534,
+                 65534, [web])):
+            r = subprocess.run([prog, "-n"], capture_output=True,
+                               timeout=120, user=uid, group=gid,
+                               extra_groups=extra,
+                               env={"PATH": "/usr/bin:/bin",
+                                    "AUTH_CONFIG": conf})
+            t.ok(r.returncode == 0, "config installed as README says "
+                 "(mode %04o, %s:%s): auth-cleanup -n runs as %s"
+                 % (mode, owner, group, who),
+                 "exit %d, stderr %r" % (r.returncode, r.stderr[-400:]))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def main():
     global TMP, BASE
     TMP = os.path.join(env("AUTH_TEST_TMPDIR"), "config")
@@ -81,6 +133,8 @@ def main():
             "a file owned by another user (uid 65534) refused, naming it")
     os.chown(p, 0, -1)
     started(t, get(p), "the same file owned by root accepted")
+
+    t.run(test_install_layout)
 
     # Missing and invalid values.
     p = write("no-jwt.env", lines(JWT_SECRET_KEY=None))
