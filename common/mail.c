@@ -39,7 +39,8 @@
 #define MAIL_HOST_MAX		253
 #define MAIL_WORD_BYTES		39	/* input bytes per encoded-word */
 #define MAIL_CONNECT_TIMEOUT	10L	/* seconds */
-#define MAIL_TIMEOUT		30L	/* seconds, a message's whole exchange */
+#define MAIL_TIMEOUT		30L	/* seconds, a message's whole exchange,
+					   and any one reply (QUIT's too) */
 #define MAIL_IDLE_MAX		20L	/* seconds a connection waits for reuse */
 
 /*
@@ -418,6 +419,14 @@ mail_smtp_options(CURL *h, const struct cfg *cfg, const char *url,
 	    MAIL_CONNECT_TIMEOUT)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(h, CURLOPT_TIMEOUT, MAIL_TIMEOUT)) !=
 	    CURLE_OK ||
+	    /*
+	     * CURLOPT_TIMEOUT does not bound the QUIT curl says when it
+	     * drops a connection after a refusal, nor the one of
+	     * mail_close(): without this, a server that never answers
+	     * QUIT holds the sender 120 s, past its claim and its slot.
+	     */
+	    (cc = curl_easy_setopt(h, CURLOPT_SERVER_RESPONSE_TIMEOUT,
+	    MAIL_TIMEOUT)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(h, CURLOPT_MAXAGE_CONN,
 	    MAIL_IDLE_MAX)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, verify)) !=
@@ -451,17 +460,45 @@ mail_smtp_options(CURL *h, const struct cfg *cfg, const char *url,
 }
 
 /*
+ * Return 1 if a transfer that failed with cc and the last reply code
+ * (0: none), on a connection that curl reused (made none: conns 0) and
+ * before the message's first byte was read (up), failed because the
+ * server had closed that connection while it was idle: its idle
+ * time-out (a 421 or 221, or TLS close_notify, then the close, which
+ * curl's check before reuse takes for life when the reply is still
+ * unread), or a drop.  The server then cannot have taken the message,
+ * so it may be sent again at once on a new connection.  Not so a refusal
+ * (any other code: curl reports a refused MAIL or RCPT as a send error
+ * too), nor a time-out: a server that stalls would stall the new
+ * connection too, and the claim would not outlast both.
+ */
+static int
+mail_idle_closed(CURLcode cc, long code, long conns,
+    const struct mail_upload *up)
+{
+
+	if (conns != 0 || up->off != 0)
+		return 0;
+	if (code != 0 && code != 221 && code != 421)
+		return 0;
+	return cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR ||
+	    cc == CURLE_GOT_NOTHING;
+}
+
+/*
  * Send the message (len bytes) from MAIL_FROM to to over SMTP.  The
  * process's messages share one curl handle and, through it, the
  * connection (and TLS session) of the message before, when it is less
  * than MAIL_IDLE_MAX seconds idle and still open: a sender with a queue
  * to empty then pays the connection, the greeting, EHLO, STARTTLS and
  * AUTH once, not per message.  Every message goes to the same server
- * with the same settings (one config per process).  After a failure the
- * handle and its connection go, so that the next try starts afresh.
- * Returns AUTH_OK, AUTH_ERR_NOMEM, AUTH_ERR_CONFIG or AUTH_ERR_SYSTEM;
- * the outcome is one log line, without secrets, ending in ctx (who and
- * which try, from the caller).
+ * with the same settings (one config per process).  When the server had
+ * closed the reused connection (mail_idle_closed()), the message goes
+ * at once on a new one: one line at info level, not a failed try.  After
+ * a failure the handle and its connection go, so that the next try
+ * starts afresh.  Returns AUTH_OK, AUTH_ERR_NOMEM, AUTH_ERR_CONFIG or
+ * AUTH_ERR_SYSTEM; the outcome is one log line, without secrets, ending
+ * in ctx (who and which try, from the caller).
  */
 static enum auth_status
 mail_smtp(const struct cfg *cfg, const char *to, const char *msg,
@@ -476,42 +513,58 @@ mail_smtp(const struct cfg *cfg, const char *to, const char *msg,
 	enum auth_status	 rc;
 	CURLcode		 cc = CURLE_OK;
 	CURL			*h = NULL;
-	long			 code = 0;
+	long			 code, conns;
+	int			 again = 1;
 
-	errbuf[0] = '\0';
 	if ((rc = mail_smtp_url(cfg, url, sizeof(url))) != AUTH_OK)
 		return rc;
 	(void)snprintf(from, sizeof(from), "<%s>", cfg->mail_from);
 	(void)snprintf(rcpt, sizeof(rcpt), "<%s>", to);
-	up.p = msg;
-	up.len = len;
-	up.off = 0;
-	if (mail_conn == NULL)
-		mail_conn = curl_easy_init();
-	if ((h = mail_conn) == NULL ||
-	    (rcpts = curl_slist_append(NULL, rcpt)) == NULL) {
-		log_err("mail", "send failed server=%s port=%ld "
-		    "error=out of memory %s", cfg->mail_server, cfg->mail_port,
-		    ctx);
-		rc = AUTH_ERR_NOMEM;
-		goto out;
-	}
-	rc = AUTH_ERR_SYSTEM;
-	if ((cc = mail_smtp_options(h, cfg, url, from, rcpts, &up,
-	    errbuf)) != CURLE_OK || (cc = curl_easy_perform(h)) != CURLE_OK) {
+	if ((rcpts = curl_slist_append(NULL, rcpt)) == NULL)
+		goto nomem;
+	for (;;) {
+		errbuf[0] = '\0';
+		up.p = msg;
+		up.len = len;
+		up.off = 0;
+		if (mail_conn == NULL)
+			mail_conn = curl_easy_init();
+		if ((h = mail_conn) == NULL)
+			goto nomem;
+		if ((cc = mail_smtp_options(h, cfg, url, from, rcpts, &up,
+		    errbuf)) == CURLE_OK && (cc = curl_easy_perform(h)) ==
+		    CURLE_OK)
+			break;
 		if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) !=
 		    CURLE_OK)
 			code = 0;
+		if (curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &conns) !=
+		    CURLE_OK)
+			conns = 1;
+		mail_close();
+		if (again && mail_idle_closed(cc, code, conns, &up)) {
+			log_info("mail", "reused connection closed by the "
+			    "server server=%s port=%ld smtp_status=%ld "
+			    "error=%s; trying a new one %s", cfg->mail_server,
+			    cfg->mail_port, code, curl_easy_strerror(cc), ctx);
+			again = 0;
+			continue;
+		}
 		log_err("mail", "send failed server=%s port=%ld "
 		    "smtp_status=%ld error=%s detail=%s %s", cfg->mail_server,
 		    cfg->mail_port, code, curl_easy_strerror(cc),
 		    errbuf[0] != '\0' ? errbuf : "none", ctx);
-		mail_close();
+		rc = AUTH_ERR_SYSTEM;
 		goto out;
 	}
 	log_info("mail", "sent server=%s port=%ld %s", cfg->mail_server,
 	    cfg->mail_port, ctx);
 	rc = AUTH_OK;
+	goto out;
+nomem:
+	log_err("mail", "send failed server=%s port=%ld error=out of memory "
+	    "%s", cfg->mail_server, cfg->mail_port, ctx);
+	rc = AUTH_ERR_NOMEM;
 out:
 	/* The handle keeps pointers to these until it is reset. */
 	if (mail_conn != NULL)

@@ -27,7 +27,13 @@ DIR/faults.ctl (see set_faults()), read every 0.1 s, holds JSON with
                         it is false again, on the same port;
   "greeting_delay": S   wait S seconds before the 220 greeting;
   "temp_fail": N        answer the next N messages "451 4.3.0" at DATA
-                        (counted from each new "serial").
+                        (counted from each new "serial");
+  "rcpt_reject": N      answer the next N recipients "550 5.1.1";
+  "quit_stall": N       never answer the next N QUITs (the connection
+                        stays open until the client closes it);
+  "idle_timeout": S     close a connection idle for S seconds (new
+                        connections), as real servers do (aiosmtpd says
+                        nothing first; under TLS it sends close_notify).
 Each accepted connection and each refused message is a line on stderr.
 
 As a module: Server(spool, ...) starts it as a subprocess on a free port
@@ -52,7 +58,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FAULTS = "faults.ctl"
 
 
-def set_faults(spool, down=False, greeting_delay=0.0, temp_fail=0):
+def set_faults(spool, down=False, greeting_delay=0.0, temp_fail=0,
+               rcpt_reject=0, quit_stall=0, idle_timeout=0.0):
     """Switch the faults of the server keeping its spool in spool (all
     off by default); the server applies them within 0.1 s."""
     path = os.path.join(spool, FAULTS)
@@ -60,6 +67,9 @@ def set_faults(spool, down=False, greeting_delay=0.0, temp_fail=0):
     with open(tmp, "w") as f:
         json.dump({"down": bool(down), "greeting_delay": greeting_delay,
                    "temp_fail": int(temp_fail),
+                   "rcpt_reject": int(rcpt_reject),
+                   "quit_stall": int(quit_stall),
+                   "idle_timeout": float(idle_timeout),
                    "serial": time.monotonic_ns()}, f)
     os.rename(tmp, path)
     time.sleep(0.3)
@@ -76,6 +86,9 @@ class Faults:
         self.down = False
         self.greeting_delay = 0.0
         self.temp_fail = 0
+        self.rcpt_reject = 0
+        self.quit_stall = 0
+        self.idle_timeout = 0.0
         self.serial = None
 
     def poll(self):
@@ -92,14 +105,21 @@ class Faults:
             self.down = bool(c.get("down"))
             self.greeting_delay = float(c.get("greeting_delay") or 0)
             self.temp_fail = int(c.get("temp_fail") or 0)
+            self.rcpt_reject = int(c.get("rcpt_reject") or 0)
+            self.quit_stall = int(c.get("quit_stall") or 0)
+            self.idle_timeout = float(c.get("idle_timeout") or 0)
         return True
 
-    def take_temp_fail(self):
+    def take(self, name):
+        """Use up one of the fault counted in attribute name, if any."""
         with self.lock:
-            if self.temp_fail > 0:
-                self.temp_fail -= 1
+            if getattr(self, name) > 0:
+                setattr(self, name, getattr(self, name) - 1)
                 return True
             return False
+
+    def take_temp_fail(self):
+        return self.take("temp_fail")
 
 
 class Recorder:
@@ -110,6 +130,24 @@ class Recorder:
         self.faults = faults
         self.count = 0
         self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address,
+                          rcpt_options):
+        if self.faults is not None and self.faults.take("rcpt_reject"):
+            print("smtp_server: 550 for recipient %r" % address,
+                  file=sys.stderr, flush=True)
+            return "550 5.1.1 No such user (test fault)"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
+
+    async def handle_QUIT(self, server, session, envelope):
+        if self.faults is not None and self.faults.take("quit_stall"):
+            import asyncio
+            print("smtp_server: QUIT left unanswered", file=sys.stderr,
+                  flush=True)
+            await asyncio.sleep(3600)
+        return "221 Bye"
 
     async def handle_DATA(self, server, session, envelope):
         if self.faults is not None and self.faults.take_temp_fail():
@@ -174,7 +212,10 @@ def make_controller(handler, faults, kw):
 
     class FaultyController(Controller):
         def factory(self):
-            return SlowSMTP(self.handler, **self.SMTP_kwargs)
+            kw = dict(self.SMTP_kwargs)
+            if faults.idle_timeout > 0:
+                kw["timeout"] = faults.idle_timeout
+            return SlowSMTP(self.handler, **kw)
 
     return FaultyController(handler, **kw)
 

@@ -396,6 +396,56 @@ def test_starttls_refused(t):
                             "without STARTTLS: no mail in clear")
 
 
+def queue_code(t, address, menv, what):
+    """forgot-password for address, as plain CGI, with a sender that does
+    nothing (MAIL_DELIVERY_PROGRAM=/bin/true): the code is only queued."""
+    body = json.dumps({"email": address}).encode()
+    e = clean_env(AUTH_CONFIG=env("AUTH_TEST_CONFIG"),
+                  GATEWAY_INTERFACE="CGI/1.1", REQUEST_METHOD="POST",
+                  SCRIPT_NAME=FORGOT, REMOTE_ADDR="127.0.0.1",
+                  CONTENT_TYPE="application/json",
+                  CONTENT_LENGTH=str(len(body)),
+                  MAIL_DELIVERY_PROGRAM="/bin/true")
+    e.update(menv)
+    r = CGIResult(subprocess.run([program("auth-forgot-password")],
+                                 input=body, env=e, capture_output=True,
+                                 timeout=30))
+    t.ok(r.status == 200 and r.json == ANSWER, "%s: forgot-password "
+         "queued the code for %s" % (what, address), r)
+
+
+def free_slots():
+    """Give back the slots the requests reserved for their /bin/true
+    senders."""
+    db_query("UPDATE auth_mail_slot SET holder = NULL, "
+             "lease_until = '1970-01-01 00:00:00'")
+
+
+def start_sender(menv):
+    """One auth-cleanup --deliver with one slot (it starts no helper),
+    its lines in a log file of its own: (process, log path)."""
+    logfile = os.path.join(env("AUTH_TEST_TMPDIR"),
+                           "mail-%s.log" % secrets.token_hex(4))
+    e = clean_env(AUTH_CONFIG=env("AUTH_TEST_CONFIG"), LOG_FILE=logfile,
+                  MAIL_DELIVERY_SLOTS="1")
+    e.update(menv)
+    return (subprocess.Popen([env("AUTH_TEST_CLEANUP"), "--deliver"], env=e,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE),
+            logfile)
+
+
+def read_log(path, keep=True):
+    """The sender's log so far; kept for test_logs when keep."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            log = f.read()
+    except FileNotFoundError:
+        return ""
+    if keep:
+        STATE["stderr"].append(log)
+    return log
+
+
 def test_one_connection(t):
     """A sender with several messages to send sends them over one SMTP
     connection: the connection, STARTTLS and AUTH once, not per message.
@@ -412,37 +462,14 @@ def test_one_connection(t):
                         MAIL_USERNAME=SMTP_USER, MAIL_PASSWORD=SMTP_PASSWORD)
         quiesce()
         for a in addresses:
-            body = json.dumps({"email": a}).encode()
-            e = clean_env(AUTH_CONFIG=env("AUTH_TEST_CONFIG"),
-                          GATEWAY_INTERFACE="CGI/1.1",
-                          REQUEST_METHOD="POST", SCRIPT_NAME=FORGOT,
-                          REMOTE_ADDR="127.0.0.1",
-                          CONTENT_TYPE="application/json",
-                          CONTENT_LENGTH=str(len(body)),
-                          MAIL_DELIVERY_PROGRAM="/bin/true")
-            e.update(menv)
-            r = CGIResult(subprocess.run(
-                [program("auth-forgot-password")], input=body, env=e,
-                capture_output=True, timeout=30))
-            t.ok(r.status == 200 and r.json == ANSWER, "one connection: "
-                 "forgot-password queued the code for %s" % a, r)
+            queue_code(t, a, menv, "one connection")
         t.eq(len(srv.messages()), 0, "one connection: nothing sent before "
              "the sender runs")
-        # The slots the requests reserved for their /bin/true senders.
-        db_query("UPDATE auth_mail_slot SET holder = NULL, "
-                 "lease_until = '1970-01-01 00:00:00'")
-        logfile = os.path.join(env("AUTH_TEST_TMPDIR"),
-                               "mail-%s.log" % secrets.token_hex(4))
-        # One slot: the sender sends them all, starting no helper.
-        e = clean_env(AUTH_CONFIG=env("AUTH_TEST_CONFIG"), LOG_FILE=logfile,
-                      MAIL_DELIVERY_SLOTS="1")
-        e.update(menv)
-        p = subprocess.run([env("AUTH_TEST_CLEANUP"), "--deliver"], env=e,
-                           capture_output=True, timeout=120)
+        free_slots()
+        p, logfile = start_sender(menv)
+        p.communicate(timeout=120)
         msgs = srv.wait_messages(n)
-        with open(logfile, encoding="utf-8", errors="replace") as f:
-            log = f.read()
-        STATE["stderr"].append(log)
+        log = read_log(logfile)
         t.ok(p.returncode == 0 and len(msgs) == n and
              sorted(m["rcpt_tos"][0] for m in msgs) == sorted(addresses),
              "one connection: auth-cleanup --deliver sent the %d queued "
@@ -454,6 +481,98 @@ def test_one_connection(t):
              "one connection: every message encrypted and authenticated")
         t.eq(log.count("mail sent server=127.0.0.1 port=%d" % srv.port), n,
              "one connection: one \"mail sent\" line per message", log)
+
+
+def idle_close(t, tls):
+    """The server closes a connection idle for a second, as real servers
+    do (Postfix: 300 s, 10 s under stress; it says "421" first).  Under
+    STARTTLS the close comes with TLS close_notify, which curl's check
+    before reuse takes for a live connection (data to read); in clear
+    the check sees the close.  The sender, lingering on its empty queue,
+    gets a second code meanwhile: it must go out at once on a new
+    connection, not fail on the dead one and wait out the backoff."""
+    what = "idle close, %s" % ("STARTTLS and AUTH" if tls else "in clear")
+    a = register(t, what + " 1")
+    b = register(t, what + " 2")
+    kw = {}
+    if tls:
+        kw = dict(starttls=True, cert=STATE["cert"], key=STATE["key"],
+                  auth="%s:%s" % (SMTP_USER, SMTP_PASSWORD))
+    with Server(spool("idle-%d" % tls), **kw) as srv:
+        srv.faults(idle_timeout=1)
+        if tls:
+            menv = mail_env(srv.port, MAIL_STARTTLS="true",
+                            VALIDATE_CERTS="false", USE_CREDENTIALS="true",
+                            MAIL_USERNAME=SMTP_USER,
+                            MAIL_PASSWORD=SMTP_PASSWORD)
+        else:
+            menv = mail_env(srv.port)
+        quiesce()
+        queue_code(t, a, menv, what)
+        free_slots()
+        p, logfile = start_sender(menv)
+        first = srv.wait_messages(1)
+        # The sender stays two seconds on its empty queue; the server
+        # drops the connection after one.
+        time.sleep(1.6)
+        queue_code(t, b, menv, what)
+        p.communicate(timeout=60)
+        msgs = srv.wait_messages(2)
+        log = read_log(logfile)
+        sent = [ln for ln in log.splitlines() if "mail sent" in ln]
+        t.ok(len(first) == 1 and len(msgs) == 2 and
+             all(m["tls"] == tls for m in msgs) and
+             all(m["auth"] == (SMTP_USER if tls else None) for m in msgs),
+             "%s: both codes delivered%s" % (
+                 what, ", encrypted and authenticated" if tls else ""),
+             msgs, log)
+        t.ok("send failed" not in log and len(sent) == 2 and
+             all("attempt=1" in ln for ln in sent),
+             "%s: the second code went out at its first try, no failure "
+             "logged" % what, log)
+        t.ok(len({tuple(m["peer"]) for m in msgs}) == 2,
+             "%s: over a new connection" % what, msgs)
+
+
+def test_idle_close(t):
+    idle_close(t, False)
+    idle_close(t, True)
+
+
+def test_quit_unanswered(t):
+    """A server that refuses the recipient, then never answers QUIT:
+    curl says QUIT as it drops the connection after the refusal, and
+    waited its own 120 s for the answer, past the message's claim and the
+    sender's slot (60 s).  Now no reply is awaited longer than the 30 s
+    of a whole message: the failure is logged after about 30 s and the
+    retry, 2 s later, sends the code."""
+    address = register(t, "QUIT unanswered")
+    with Server(spool("quit")) as srv:
+        srv.faults(rcpt_reject=1, quit_stall=1)
+        menv = mail_env(srv.port)
+        quiesce()
+        queue_code(t, address, menv, "QUIT unanswered")
+        free_slots()
+        t0 = time.monotonic()
+        p, logfile = start_sender(menv)
+        failed_at = None
+        while p.poll() is None and time.monotonic() - t0 < 150:
+            if failed_at is None and "send failed" in read_log(logfile,
+                                                               False):
+                failed_at = time.monotonic() - t0
+            time.sleep(0.2)
+        ended = time.monotonic() - t0
+        if p.poll() is None:
+            p.kill()
+        p.communicate()
+        msgs = srv.wait_messages(1)
+        log = read_log(logfile)
+        t.ok(failed_at is not None and failed_at < 40,
+             "QUIT unanswered: the refusal logged within 40 s (%s s)"
+             % (None if failed_at is None else round(failed_at, 1)), log)
+        t.ok(ended < 50 and len(msgs) == 1 and "attempt=2" in log,
+             "QUIT unanswered: the code sent at the second try and the "
+             "sender gone within 50 s (%.1f s)" % ended, log)
 
 
 def test_server_down(t):
@@ -600,6 +719,8 @@ def main():
     t.run(test_validate_certs)
     t.run(test_starttls_refused)
     t.run(test_one_connection)
+    t.run(test_idle_close)
+    t.run(test_quit_unanswered)
     t.run(test_server_down)
     t.run(test_server_silent)
     t.run(test_server_stalls)
