@@ -82,6 +82,13 @@ def test_install_layout(t):
         return
     mode, owner, group = int(m.group(1), 8), m.group(2), m.group(3)
     web = grp.getgrnam("www-data").gr_gid
+    # Other users must be able to walk from / to the files.  A throwaway
+    # root made with mktemp -d (a chroot for tests) is mode 0700; an
+    # installed system's / is searchable (scripts/lib.sh does the same
+    # for Apache's user, ca_apache_stage).
+    root = os.stat("/").st_mode & 0o7777
+    if not root & 0o001:
+        os.chmod("/", root | 0o001)
     d = tempfile.mkdtemp(prefix="cfg-layout-", dir="/tmp")
     try:
         os.chmod(d, 0o755)
