@@ -537,8 +537,8 @@ jwt_sign(const unsigned char *key, size_t keylen, const struct jwt_claims *c,
 
 	/*
 	 * Every value is a number or, checked above, a fixed type name or
-	 * lower-case hex: nothing to escape.  The members in this order,
-	 * as json-c wrote them before.
+	 * lower-case hex: nothing to escape.  The members in the order of
+	 * test-jwt's known-answer tokens, which PyJWT and python-jose read.
 	 */
 	if (c->type == JWT_REFRESH)
 		plen = snprintf(pay, sizeof(pay), "{\"sub\":\"%lld\",\"type\":"
