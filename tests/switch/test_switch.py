@@ -564,7 +564,10 @@ def collab_auth(t, var, env_file, users, before):
         while r.status == 200 and code is None and time.monotonic() < end:
             for name in sorted(os.listdir(outbox)):
                 with open(os.path.join(outbox, name), errors="replace") as f:
-                    m = re.search(r"(?<!\d)(\d{6})(?!\d)",
+                    # A word of its own: the greeting names the user,
+                    # "bob" and RUN, six hex digits that can all be
+                    # decimal ones (one run in 17).
+                    m = re.search(r"\b(\d{6})\b",
                                   f.read().split("\n\n", 1)[-1])
                 if m:
                     code = m.group(1)
